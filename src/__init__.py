@@ -1,0 +1,1 @@
+"""pytrue: a GoTrue-compatible auth server."""

@@ -1,0 +1,87 @@
+"""Audit log entries as GoTrue writes them to `auth.audit_log_entries`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from pytrue.domain.user import NIL_UUID, User
+
+LOG_TYPES = {
+    "login": "account",
+    "logout": "account",
+    "invite_accepted": "account",
+    "user_signedup": "team",
+    "user_invited": "team",
+    "user_deleted": "team",
+    "token_revoked": "token",
+    "token_refreshed": "token",
+    "user_modified": "user",
+    "user_recovery_requested": "user",
+    "user_reauthenticate_requested": "user",
+    "user_confirmation_requested": "user",
+    "user_repeated_signup": "user",
+    "user_updated_password": "user",
+    "identity_linked": "user",
+    "identity_unlinked": "user",
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Actor:
+    """Who did it: a user, or an admin (the nil UUID with the admin role as username)."""
+
+    id: UUID
+    username: str
+    name: str | None = None
+    via_sso: bool = False
+
+    @classmethod
+    def of_user(cls, user: User) -> Actor:
+        full_name = user.user_metadata.get("full_name")
+        return cls(
+            id=user.id,
+            username=user.username,
+            name=full_name if isinstance(full_name, str) and full_name else None,
+            via_sso=user.is_sso_user,
+        )
+
+    @classmethod
+    def admin(cls, role: str) -> Actor:
+        return cls(id=NIL_UUID, username=role)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuditLogEntry:
+    id: UUID
+    payload: dict[str, Any]
+    created_at: datetime
+    ip_address: str = ""
+    instance_id: UUID = NIL_UUID
+
+    @classmethod
+    def record(
+        cls,
+        *,
+        entry_id: UUID,
+        actor: Actor,
+        action: str,
+        now: datetime,
+        traits: dict[str, Any] | None = None,
+        ip_address: str = "",
+    ) -> AuditLogEntry:
+        payload: dict[str, Any] = {
+            "actor_id": str(actor.id),
+            "actor_username": actor.username,
+            "actor_via_sso": actor.via_sso,
+            "action": action,
+            "log_type": LOG_TYPES[action],
+        }
+        if actor.name:
+            payload["actor_name"] = actor.name
+        if traits:
+            payload["traits"] = traits
+        return cls(id=entry_id, payload=payload, created_at=now, ip_address=ip_address)
+

@@ -1,0 +1,239 @@
+"""The user aggregate and its identities, mirroring GoTrue's `auth.users` and `auth.identities`."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+NIL_UUID = UUID(int=0)
+
+
+def _obfuscate(*parts: str) -> str:
+    digest = hashlib.sha256("".join(parts).encode("utf-8")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+@dataclass(slots=True, kw_only=True)
+class Identity:
+    """A way the user signs in: `email` and `phone` identities are keyed by the user's own id."""
+
+    id: UUID
+    user_id: UUID
+    provider: str
+    provider_id: str
+    identity_data: dict[str, Any] = field(default_factory=dict)
+    last_sign_in_at: datetime | None = None
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def email(self) -> str | None:
+        value = self.identity_data.get("email")
+        return value.lower() if isinstance(value, str) else None
+
+
+@dataclass(slots=True, kw_only=True)
+class User:
+    """A person's account. Rules about bans, confirmation and metadata live here."""
+
+    id: UUID
+    aud: str = ""
+    role: str = ""
+    email: str = ""
+    encrypted_password: str | None = ""
+    email_confirmed_at: datetime | None = None
+    invited_at: datetime | None = None
+    confirmation_token: str = ""
+    confirmation_sent_at: datetime | None = None
+    recovery_token: str = ""
+    recovery_sent_at: datetime | None = None
+    email_change_token_new: str = ""
+    email_change: str = ""
+    email_change_sent_at: datetime | None = None
+    email_change_token_current: str = ""
+    email_change_confirm_status: int = 0
+    last_sign_in_at: datetime | None = None
+    app_metadata: dict[str, Any] = field(default_factory=dict)
+    user_metadata: dict[str, Any] = field(default_factory=dict)
+    is_super_admin: bool | None = None
+    created_at: datetime
+    updated_at: datetime
+    phone: str = ""
+    phone_confirmed_at: datetime | None = None
+    phone_change: str = ""
+    phone_change_token: str = ""
+    phone_change_sent_at: datetime | None = None
+    banned_until: datetime | None = None
+    reauthentication_token: str = ""
+    reauthentication_sent_at: datetime | None = None
+    is_sso_user: bool = False
+    deleted_at: datetime | None = None
+    is_anonymous: bool = False
+    instance_id: UUID = NIL_UUID
+    identities: list[Identity] = field(default_factory=list)
+
+    # --- derived -----------------------------------------------------------------------
+    @property
+    def confirmed_at(self) -> datetime | None:
+        stamps = [t for t in (self.email_confirmed_at, self.phone_confirmed_at) if t is not None]
+        return min(stamps) if stamps else None
+
+    @property
+    def has_password(self) -> bool:
+        return bool(self.encrypted_password)
+
+    @property
+    def is_email_confirmed(self) -> bool:
+        return self.email_confirmed_at is not None
+
+    @property
+    def is_phone_confirmed(self) -> bool:
+        return self.phone_confirmed_at is not None
+
+    @property
+    def username(self) -> str:
+        """GoTrue's audit `actor_username`: the phone if set, else the email."""
+        return self.phone or self.email
+
+    # --- bans ----------------------------------------------------------------------------
+    def is_banned(self, now: datetime) -> bool:
+        return self.banned_until is not None and now < self.banned_until
+
+    def ban(self, duration: timedelta | None, now: datetime) -> None:
+        """Ban for `duration` from `now`; `None` or a zero duration lifts the ban."""
+        if duration is None or duration == timedelta(0):
+            self.banned_until = None
+        else:
+            self.banned_until = now + duration
+        self.touch(now)
+
+    # --- confirmation and sign-in -------------------------------------------------------
+    def confirm_email(self, now: datetime) -> None:
+        if self.email_confirmed_at is None:
+            self.email_confirmed_at = now
+        self.confirmation_token = ""
+        self.user_metadata["email_verified"] = True
+        for identity in self.identities:
+            if identity.provider == "email":
+                identity.identity_data["email_verified"] = True
+                identity.updated_at = now
+        self.touch(now)
+
+    def confirm_phone(self, now: datetime) -> None:
+        if self.phone_confirmed_at is None:
+            self.phone_confirmed_at = now
+        self.confirmation_token = ""
+        self.user_metadata["phone_verified"] = True
+        for identity in self.identities:
+            if identity.provider == "phone":
+                identity.identity_data["phone_verified"] = True
+                identity.updated_at = now
+        self.touch(now)
+
+    def record_sign_in(self, now: datetime) -> None:
+        self.last_sign_in_at = now
+        self.touch(now)
+
+    def set_password_hash(self, password_hash: str, now: datetime) -> None:
+        self.encrypted_password = password_hash
+        self.touch(now)
+
+    def clear_tokens(self, now: datetime) -> None:
+        """Forget every pending link or code (after a password change)."""
+        self.confirmation_token = ""
+        self.recovery_token = ""
+        self.email_change_token_new = ""
+        self.email_change_token_current = ""
+        self.email_change = ""
+        self.email_change_confirm_status = 0
+        self.phone_change = ""
+        self.phone_change_token = ""
+        self.reauthentication_token = ""
+        self.touch(now)
+
+    def touch(self, now: datetime) -> None:
+        self.updated_at = now
+
+    # --- metadata ------------------------------------------------------------------------
+    def merge_user_metadata(self, changes: dict[str, Any], now: datetime) -> None:
+        _merge(self.user_metadata, changes)
+        self.touch(now)
+
+    def merge_app_metadata(self, changes: dict[str, Any], now: datetime) -> None:
+        _merge(self.app_metadata, changes)
+        self.touch(now)
+
+    def add_identity(self, identity: Identity) -> None:
+        self.identities.append(identity)
+        self.recompute_providers()
+
+    def identity_for(self, provider: str) -> Identity | None:
+        return next((i for i in self.identities if i.provider == provider), None)
+
+    def recompute_providers(self) -> None:
+        providers: list[str] = []
+        for identity in self.identities:
+            if identity.provider not in providers:
+                providers.append(identity.provider)
+        if providers:
+            self.app_metadata["provider"] = providers[0]
+            self.app_metadata["providers"] = providers
+
+    # --- deletion ------------------------------------------------------------------------
+    def soft_delete(self, now: datetime) -> None:
+        """Obfuscate everything that identifies the person, as GoTrue's soft delete does."""
+        if self.deleted_at is not None:
+            return
+        uid = str(self.id)
+        if self.email:
+            self.email = _obfuscate(uid, self.email)
+        if self.phone:
+            self.phone = _obfuscate(uid, self.phone)[:15]
+        if self.email_change:
+            self.email_change = _obfuscate(uid, self.email_change)
+        if self.phone_change:
+            self.phone_change = _obfuscate(uid, self.phone_change)[:15]
+        self.encrypted_password = None
+        self.clear_tokens(now)
+        self.user_metadata = {}
+        self.app_metadata = {}
+        for identity in self.identities:
+            identity.identity_data = {}
+            identity.provider_id = _obfuscate(uid, identity.provider, ":", identity.provider_id)
+            identity.updated_at = now
+        self.deleted_at = now
+        self.touch(now)
+
+
+def _merge(target: dict[str, Any], changes: dict[str, Any]) -> None:
+    for key, value in changes.items():
+        if value is None:
+            target.pop(key, None)
+        else:
+            target[key] = value
+
+
+def new_identity(
+    *, identity_id: UUID, user: User, provider: str, data: dict[str, Any], now: datetime
+) -> Identity:
+    """An `email`/`phone` identity: keyed by the user id, `sub` and verification flags set."""
+    identity_data: dict[str, Any] = dict(data)
+    identity_data.update({"sub": str(user.id), "email_verified": False, "phone_verified": False})
+    if provider == "email":
+        identity_data["email"] = user.email
+    elif provider == "phone":
+        identity_data["phone"] = user.phone
+    return Identity(
+        id=identity_id,
+        user_id=user.id,
+        provider=provider,
+        provider_id=str(user.id),
+        identity_data=identity_data,
+        last_sign_in_at=now,
+        created_at=now,
+        updated_at=now,
+    )

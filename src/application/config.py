@@ -20,6 +20,7 @@ class AuthConfig:
     disable_signup: bool = False
     external_email_enabled: bool = True
     external_phone_enabled: bool = False
+    external_anonymous_users_enabled: bool = False
     mailer_autoconfirm: bool = False
     sms_autoconfirm: bool = False
     mailer_otp_length: int = 6

@@ -73,7 +73,7 @@ class RefreshTokenRepository(Protocol):
     async def get(self, token: str) -> RefreshToken | None: ...
 
     async def lock(self, token: str) -> RefreshToken | None:
-        """Re-read the token and its session for update; `RowLocked` instead of waiting."""
+        """Re-read the token and lock it and its session row; `RowLocked` instead of waiting."""
         ...
 
     async def newest_live(self, session_id: UUID) -> RefreshToken | None:
@@ -134,6 +134,10 @@ class PasswordHasher(Protocol):
     async def verify(self, password: str, encoded: str) -> bool: ...
 
     def needs_rehash(self, encoded: str) -> bool: ...
+
+    def is_supported(self, encoded: str) -> bool:
+        """Whether an imported hash is in a format this hasher can verify."""
+        ...
 
     async def burn(self, password: str) -> None:
         """Spend the time of one verification, so unknown users cost what known ones do."""

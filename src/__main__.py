@@ -1,0 +1,5 @@
+"""`python -m pytrue`."""
+
+from pytrue.entrypoints.cli import main
+
+main()

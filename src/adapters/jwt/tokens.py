@@ -1,0 +1,133 @@
+"""Access-token signing and verification with joserfc (tokens.md §2 and §4 steps 2–4)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection
+from datetime import datetime, timezone
+from typing import Any
+
+from joserfc import jws
+from joserfc.errors import JoseError, UnsupportedAlgorithmError
+from joserfc.jws import JWSAlgModel, JWSRegistry
+
+from pytrue.adapters.jwt.keys import KeySet
+from pytrue.domain.errors import BadJwt
+
+_PREFIX = "invalid JWT: unable to parse or verify signature, "
+_TIME_CLAIMS = ("exp", "nbf", "iat")
+_UNSUPPORTED_HEADERS = ("crit", "b64")
+
+
+class _Registry(JWSRegistry):
+    """Only the listed algorithms, never `none`, and no warnings for deprecated names."""
+
+    def __init__(self, algorithms: Collection[str]) -> None:
+        super().__init__(algorithms=tuple(algorithms), strict_check_header=False)
+
+    def get_alg(self, name: str) -> JWSAlgModel:
+        if name == "none" or name not in self.algorithms or not self.allowed or name not in self.allowed:
+            raise UnsupportedAlgorithmError(f"Algorithm of '{name}' is not allowed")
+        return self.algorithms[name]
+
+
+def _fail(reason: str) -> BadJwt:
+    return BadJwt(_PREFIX + reason)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(name)
+
+
+class JoserfcTokenSigner:
+    """Signs claims with the key set's signing key; header `{"alg", "typ": "JWT"[, "kid"]}`."""
+
+    def __init__(self, keys: KeySet) -> None:
+        self._keys = keys
+        self._registry = _Registry((keys.signing_algorithm,))
+
+    def sign(self, claims: dict[str, Any]) -> str:
+        key, header = self._keys.signing_key()
+        protected = {**header, "typ": "JWT"}
+        payload = json.dumps(claims, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        return jws.serialize_compact(protected, payload.encode("utf-8"), key, registry=self._registry)
+
+
+class JoserfcTokenVerifier:
+    """Verifies bearer tokens; every failure is `BadJwt` with GoTrue's message prefix."""
+
+    def __init__(self, keys: KeySet) -> None:
+        self._keys = keys
+        self._registry = _Registry(keys.accepted_algorithms)
+
+    def verify(self, token: str, now: datetime) -> dict[str, Any]:
+        obj = self._extract(token)
+        header = obj.headers()
+        if not isinstance(header, dict):
+            raise _fail("token is malformed: the header is not a JSON object")
+        alg = header.get("alg")
+        if not isinstance(alg, str) or alg == "none" or alg not in self._keys.accepted_algorithms:
+            shown = alg if isinstance(alg, str) and len(alg) <= 16 else "?"
+            raise _fail(f"token signature is invalid: signing method {shown} is invalid")
+        if any(name in header for name in _UNSUPPORTED_HEADERS):
+            raise _fail("token is malformed: unsupported header parameter")
+        kid = header.get("kid")
+        if kid is not None and not isinstance(kid, str):
+            raise _fail("token is malformed: kid must be a string")
+        key = self._keys.verification_key(alg, kid or None)
+        if key is None:
+            shown_kid = kid if kid and len(kid) <= 64 else ""
+            raise _fail(
+                f"token is unverifiable: error while executing keyfunc: "
+                f"unrecognized JWT kid {shown_kid} for algorithm {alg}"
+            )
+        try:
+            valid = jws.validate_compact(obj, key, registry=self._registry)
+        except JoseError:
+            valid = False
+        if not valid:
+            raise _fail("token signature is invalid: signature is invalid")
+        claims = self._claims(obj.payload)
+        _check_times(claims, now)
+        return claims
+
+    def _extract(self, token: str) -> jws.CompactSignature:
+        if not isinstance(token, str) or not token:
+            raise _fail("token is malformed: token contains an invalid number of segments")
+        try:
+            return jws.extract_compact(token.encode("utf-8"), registry=self._registry)
+        except (JoseError, ValueError, TypeError):
+            raise _fail("token is malformed: could not decode the token") from None
+
+    @staticmethod
+    def _claims(payload: bytes | None) -> dict[str, Any]:
+        try:
+            claims = json.loads(payload or b"", parse_constant=_reject_constant)
+        except ValueError:
+            raise _fail("token is malformed: could not JSON decode claim") from None
+        if not isinstance(claims, dict):
+            raise _fail("token is malformed: could not JSON decode claim")
+        return claims
+
+
+def _numeric(claims: dict[str, Any], name: str) -> float | None:
+    value = claims.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _fail(f"token is malformed: could not JSON decode claim {name}")
+    try:
+        return float(int(value))
+    except (OverflowError, ValueError):
+        raise _fail(f"token is malformed: could not JSON decode claim {name}") from None
+
+
+def _check_times(claims: dict[str, Any], now: datetime) -> None:
+    moments = {name: _numeric(claims, name) for name in _TIME_CLAIMS}
+    current = (now if now.tzinfo else now.replace(tzinfo=timezone.utc)).timestamp()
+    exp = moments["exp"]
+    if exp is not None and current >= exp:
+        raise _fail("token has invalid claims: token is expired")
+    nbf = moments["nbf"]
+    if nbf is not None and current < nbf:
+        raise _fail("token has invalid claims: token is not valid yet")

@@ -1,0 +1,177 @@
+"""In-memory repositories: the same contract as PostgreSQL, rows copied in and out."""
+
+from __future__ import annotations
+
+import copy
+from datetime import datetime
+from uuid import UUID
+
+from pytrue.adapters.memory.store import InMemoryStore, Undo, delete_item, set_item
+from pytrue.application.ports import UserListQuery
+from pytrue.domain.audit import AuditLogEntry
+from pytrue.domain.errors import EmailExists, PhoneExists
+from pytrue.domain.one_time_token import OneTimeToken
+from pytrue.domain.session import RefreshToken, Session
+from pytrue.domain.user import User
+
+
+class InMemoryUserRepository:
+    def __init__(self, store: InMemoryStore, undo: list[Undo]) -> None:
+        self._store = store
+        self._undo = undo
+
+    async def get(self, user_id: UUID) -> User | None:
+        user = self._store.users.get(user_id)
+        return copy.deepcopy(user) if user is not None else None
+
+    async def get_by_email(self, email: str, aud: str) -> User | None:
+        email = email.lower()
+        for user in self._candidates(aud):
+            if user.email == email or any(i.email == email for i in user.identities):
+                return copy.deepcopy(user)
+        return None
+
+    async def get_by_phone(self, phone: str, aud: str) -> User | None:
+        for user in self._candidates(aud):
+            if user.phone and user.phone == phone:
+                return copy.deepcopy(user)
+        return None
+
+    def _candidates(self, aud: str) -> list[User]:
+        return [u for u in self._store.users.values() if u.aud == aud and not u.is_sso_user]
+
+    async def add(self, user: User) -> None:
+        self._check_unique(user)
+        set_item(self._store.users, user.id, copy.deepcopy(user), self._undo)
+
+    async def update(self, user: User) -> None:
+        if user.id not in self._store.users:
+            return
+        self._check_unique(user)
+        set_item(self._store.users, user.id, copy.deepcopy(user), self._undo)
+
+    def _check_unique(self, user: User) -> None:
+        for other in self._store.users.values():
+            if other.id == user.id:
+                continue
+            if user.email and not user.is_sso_user and not other.is_sso_user and other.email == user.email:
+                raise EmailExists()
+            if user.phone and other.phone == user.phone:
+                raise PhoneExists()
+            for identity in user.identities:
+                if any(
+                    i.provider == identity.provider and i.provider_id == identity.provider_id
+                    for i in other.identities
+                ):
+                    raise EmailExists() if identity.provider == "email" else PhoneExists()
+
+    async def delete(self, user_id: UUID) -> None:
+        delete_item(self._store.users, user_id, self._undo)
+        for session_id in [s.id for s in self._store.sessions.values() if s.user_id == user_id]:
+            _delete_session(self._store, session_id, self._undo)
+        for key in [k for k in self._store.one_time_tokens if k[0] == user_id]:
+            delete_item(self._store.one_time_tokens, key, self._undo)
+
+    async def list(self, query: UserListQuery) -> tuple[list[User], int]:
+        users = [u for u in self._store.users.values() if u.aud == query.aud]
+        if query.filter:
+            needle = query.filter
+            users = [
+                u
+                for u in users
+                if needle in u.email or needle.lower() in str(u.user_metadata.get("full_name", "")).lower()
+            ]
+        users.sort(key=lambda u: (u.created_at, str(u.id)), reverse=query.descending)
+        start = (query.page - 1) * query.per_page
+        return [copy.deepcopy(u) for u in users[start : start + query.per_page]], len(users)
+
+
+def _delete_session(store: InMemoryStore, session_id: UUID, undo: list[Undo]) -> None:
+    delete_item(store.sessions, session_id, undo)
+    for token in [t.token for t in store.refresh_tokens.values() if t.session_id == session_id]:
+        delete_item(store.refresh_tokens, token, undo)
+
+
+class InMemorySessionRepository:
+    def __init__(self, store: InMemoryStore, undo: list[Undo]) -> None:
+        self._store = store
+        self._undo = undo
+
+    async def get(self, session_id: UUID) -> Session | None:
+        session = self._store.sessions.get(session_id)
+        return copy.deepcopy(session) if session is not None else None
+
+    async def add(self, session: Session) -> None:
+        set_item(self._store.sessions, session.id, copy.deepcopy(session), self._undo)
+
+    async def update(self, session: Session) -> None:
+        if session.id in self._store.sessions:
+            set_item(self._store.sessions, session.id, copy.deepcopy(session), self._undo)
+
+    async def delete(self, session_id: UUID) -> None:
+        _delete_session(self._store, session_id, self._undo)
+
+    async def delete_for_user(self, user_id: UUID, *, keep: UUID | None = None) -> None:
+        for session_id in [s.id for s in self._store.sessions.values() if s.user_id == user_id and s.id != keep]:
+            _delete_session(self._store, session_id, self._undo)
+
+
+class InMemoryRefreshTokenRepository:
+    def __init__(self, store: InMemoryStore, undo: list[Undo]) -> None:
+        self._store = store
+        self._undo = undo
+
+    async def get(self, token: str) -> RefreshToken | None:
+        row = self._store.refresh_tokens.get(token)
+        return copy.deepcopy(row) if row is not None else None
+
+    async def lock(self, token: str) -> RefreshToken | None:
+        return await self.get(token)
+
+    async def newest_live(self, session_id: UUID) -> RefreshToken | None:
+        live = [t for t in self._store.refresh_tokens.values() if t.session_id == session_id and not t.revoked]
+        if not live:
+            return None
+        return copy.deepcopy(max(live, key=lambda t: t.id or 0))
+
+    async def add(self, token: RefreshToken) -> RefreshToken:
+        stored = copy.deepcopy(token)
+        stored.id = self._store.next_refresh_token_id
+        self._store.next_refresh_token_id += 1
+        set_item(self._store.refresh_tokens, stored.token, stored, self._undo)
+        return copy.deepcopy(stored)
+
+    async def revoke_live_for_session(self, session_id: UUID, now: datetime) -> None:
+        for row in list(self._store.refresh_tokens.values()):
+            if row.session_id == session_id and not row.revoked:
+                revoked = copy.deepcopy(row)
+                revoked.revoke(now)
+                set_item(self._store.refresh_tokens, row.token, revoked, self._undo)
+
+    async def delete(self, token_id: int) -> None:
+        for row in list(self._store.refresh_tokens.values()):
+            if row.id == token_id:
+                delete_item(self._store.refresh_tokens, row.token, self._undo)
+
+
+class InMemoryOneTimeTokenRepository:
+    def __init__(self, store: InMemoryStore, undo: list[Undo]) -> None:
+        self._store = store
+        self._undo = undo
+
+    async def replace(self, token: OneTimeToken) -> None:
+        set_item(self._store.one_time_tokens, (token.user_id, token.token_type), copy.deepcopy(token), self._undo)
+
+    async def delete_for_user(self, user_id: UUID) -> None:
+        for key in [k for k in self._store.one_time_tokens if k[0] == user_id]:
+            delete_item(self._store.one_time_tokens, key, self._undo)
+
+
+class InMemoryAuditLog:
+    def __init__(self, store: InMemoryStore, undo: list[Undo]) -> None:
+        self._store = store
+        self._undo = undo
+
+    async def add(self, entry: AuditLogEntry) -> None:
+        self._store.audit.append(entry)
+        self._undo.append(self._store.audit.pop)

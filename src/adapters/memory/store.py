@@ -1,0 +1,45 @@
+"""The in-memory store: plain dicts guarded by one lock, with an undo log per unit of work."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from uuid import UUID
+
+from pytrue.domain.audit import AuditLogEntry
+from pytrue.domain.one_time_token import OneTimeToken
+from pytrue.domain.session import RefreshToken, Session
+from pytrue.domain.user import User
+
+
+@dataclass(slots=True)
+class InMemoryStore:
+    """All rows of one in-memory database. Units of work run one at a time."""
+
+    users: dict[UUID, User] = field(default_factory=dict)
+    sessions: dict[UUID, Session] = field(default_factory=dict)
+    refresh_tokens: dict[str, RefreshToken] = field(default_factory=dict)
+    one_time_tokens: dict[tuple[UUID, str], OneTimeToken] = field(default_factory=dict)
+    audit: list[AuditLogEntry] = field(default_factory=list)
+    next_refresh_token_id: int = 1
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+Undo = Callable[[], None]
+
+
+def set_item(table: dict, key: object, value: object, undo: list[Undo]) -> None:  # type: ignore[type-arg]
+    """Write `table[key] = value`, remembering how to restore the previous state."""
+    if key in table:
+        previous = table[key]
+        undo.append(lambda: table.__setitem__(key, previous))
+    else:
+        undo.append(lambda: table.pop(key, None))
+    table[key] = value
+
+
+def delete_item(table: dict, key: object, undo: list[Undo]) -> None:  # type: ignore[type-arg]
+    if key in table:
+        previous = table.pop(key)
+        undo.append(lambda: table.__setitem__(key, previous))

@@ -1,0 +1,95 @@
+"""Opening sessions and minting their tokens: shared by every use case that signs someone in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from pytrue.application.config import AuthConfig
+from pytrue.application.context import RequestContext
+from pytrue.application.ports import AccessTokenSigner, Clock, TokenGenerator, UnitOfWork
+from pytrue.application.results import AuthResult
+from pytrue.domain.audit import Actor, AuditLogEntry
+from pytrue.domain.session import RefreshToken, Session
+from pytrue.domain.tokens import access_token_spec
+from pytrue.domain.user import User
+from pytrue.domain.values import PasswordCheck
+
+
+@dataclass(slots=True, kw_only=True)
+class SessionIssuer:
+    """Creates sessions with their first refresh token, and signs access tokens for them."""
+
+    config: AuthConfig
+    signer: AccessTokenSigner
+    tokens: TokenGenerator
+    clock: Clock
+
+    async def open_session(
+        self, uow: UnitOfWork, user: User, method: str, ctx: RequestContext, now: datetime
+    ) -> tuple[Session, RefreshToken]:
+        session = Session(
+            id=self.tokens.uuid(),
+            user_id=user.id,
+            created_at=now,
+            updated_at=now,
+            user_agent=ctx.user_agent,
+            ip=ctx.ip,
+        )
+        session.add_amr(method, now)
+        await uow.sessions.add(session)
+        refresh = await uow.refresh_tokens.add(self.new_refresh_token(user, session, parent=None, now=now))
+        user.record_sign_in(now)
+        await uow.users.update(user)
+        return session, refresh
+
+    def new_refresh_token(
+        self, user: User, session: Session, *, parent: str | None, now: datetime
+    ) -> RefreshToken:
+        return RefreshToken(
+            id=None,
+            token=self.tokens.refresh_token(),
+            user_id=str(user.id),
+            session_id=session.id,
+            parent=parent,
+            created_at=now,
+            updated_at=now,
+        )
+
+    def audit(
+        self,
+        actor: Actor,
+        action: str,
+        now: datetime,
+        traits: dict[str, object] | None = None,
+    ) -> AuditLogEntry:
+        return AuditLogEntry.record(
+            entry_id=self.tokens.uuid(), actor=actor, action=action, now=now, traits=traits
+        )
+
+    def result(
+        self,
+        user: User,
+        session: Session,
+        refresh: RefreshToken,
+        *,
+        weak_password: PasswordCheck | None = None,
+    ) -> AuthResult:
+        now = self.clock.now()
+        spec = access_token_spec(
+            user=user,
+            session=session,
+            now=now,
+            lifetime_seconds=self.config.jwt_exp,
+            issuer=self.config.jwt_issuer,
+        )
+        access_token = self.signer.sign(spec.claims)
+        return AuthResult(
+            user=user,
+            session=session,
+            access_token=access_token,
+            refresh_token=refresh.token,
+            expires_at=spec.expires_at,
+            expires_in=max(spec.expires_at - int(now.timestamp()), 1),
+            weak_password=weak_password,
+        )

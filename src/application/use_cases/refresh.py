@@ -1,0 +1,129 @@
+"""The refresh-token grant: rotation, the reuse interval and reuse detection (tokens.md §6)."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+from dataclasses import dataclass, field
+from uuid import UUID
+
+from pytrue.application.config import AuthConfig
+from pytrue.application.context import RequestContext
+from pytrue.application.ports import Clock, RowLocked, UnitOfWork, UnitOfWorkFactory
+from pytrue.application.results import AuthResult
+from pytrue.application.sessions import SessionIssuer
+from pytrue.domain.audit import Actor
+from pytrue.domain.errors import Conflict, DomainError, ValidationFailed
+from pytrue.domain.session import RefreshAction, RefreshToken, Session, plan_refresh
+from pytrue.domain.user import User
+
+_TWELVE = re.compile(r"^[a-z0-9]{12}$")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RefreshTokenCommand:
+    refresh_token: str
+    ctx: RequestContext = field(default_factory=RequestContext)
+
+
+def _not_found() -> DomainError:
+    return DomainError("refresh_token_not_found", "Invalid Refresh Token: Refresh Token Not Found")
+
+
+@dataclass(slots=True, kw_only=True)
+class RefreshTokenGrant:
+    """Swap a refresh token for a new one and a fresh access token for the same session.
+
+    The rows are re-read under a lock that is never waited for: when a concurrent refresh
+    holds them the attempt is abandoned and retried, and after the retry limit the caller
+    gets `conflict`. A used token is forgiven inside the reuse interval (and always when its
+    child is the newest live token); otherwise every live token of the session is revoked.
+    """
+
+    uow: UnitOfWorkFactory
+    config: AuthConfig
+    clock: Clock
+    issuer: SessionIssuer
+
+    async def __call__(self, cmd: RefreshTokenCommand) -> AuthResult:
+        self._validate_format(cmd.refresh_token)
+        deadline = self.clock.now() + self.config.refresh_retry_limit
+        while True:
+            user, session, token = await self._load(cmd.refresh_token)
+            try:
+                return await self._rotate(user, session, token, cmd)
+            except RowLocked:
+                if self.clock.now() >= deadline:
+                    raise Conflict(
+                        "Too many concurrent token refresh requests on the same session or refresh token"
+                    ) from None
+                await asyncio.sleep(random.uniform(0.010, 0.030))
+
+    @staticmethod
+    def _validate_format(token: str) -> None:
+        if len(token) < 12 or (len(token) == 12 and not _TWELVE.match(token)):
+            raise ValidationFailed("Refresh token is not valid")
+
+    async def _load(self, raw: str) -> tuple[User, Session, RefreshToken]:
+        now = self.clock.now()
+        async with self.uow() as uow:
+            token = await uow.refresh_tokens.get(raw)
+            if token is None:
+                raise _not_found()
+            user = await self._user_of(uow, token)
+            if user is None:
+                raise _not_found()
+            if user.is_banned(now):
+                raise DomainError("user_banned", "Invalid Refresh Token: User Banned")
+            session = await uow.sessions.get(token.session_id) if token.session_id else None
+            if session is None:
+                if token.id is not None:
+                    await uow.refresh_tokens.delete(token.id)
+                    await uow.commit()
+                raise DomainError("session_not_found", "Invalid Refresh Token: No Valid Session Found")
+        session.ensure_valid(
+            now,
+            timebox=self.config.sessions_timebox,
+            inactivity_timeout=self.config.sessions_inactivity_timeout,
+            presented_token_updated_at=token.updated_at,
+        )
+        return user, session, token
+
+    @staticmethod
+    async def _user_of(uow: UnitOfWork, token: RefreshToken) -> User | None:
+        try:
+            return await uow.users.get(UUID(token.user_id))
+        except ValueError:
+            return None
+
+    async def _rotate(self, user: User, session: Session, token: RefreshToken, cmd: RefreshTokenCommand) -> AuthResult:
+        async with self.uow() as uow:
+            presented = await uow.refresh_tokens.lock(token.token)
+            current_session = await uow.sessions.get(session.id)
+            if presented is None or current_session is None:
+                raise _not_found()
+            now = self.clock.now()
+            newest = await uow.refresh_tokens.newest_live(current_session.id)
+            plan = plan_refresh(presented, newest, now, self.config.refresh_token_reuse_interval)
+            actor = Actor.of_user(user)
+            if plan.action is RefreshAction.REUSE_DETECTED:
+                if self.config.refresh_token_rotation_enabled:
+                    await uow.refresh_tokens.revoke_live_for_session(current_session.id, now)
+                    await uow.audit.add(self.issuer.audit(actor, "token_revoked", now))
+                    await uow.commit()
+                raise DomainError("refresh_token_already_used", "Invalid Refresh Token: Already Used")
+            if plan.action is RefreshAction.RETURN_CHILD and plan.child is not None:
+                issued = plan.child
+            else:
+                await uow.refresh_tokens.revoke_live_for_session(current_session.id, now)
+                issued = await uow.refresh_tokens.add(
+                    self.issuer.new_refresh_token(user, current_session, parent=presented.token, now=now)
+                )
+                await uow.audit.add(self.issuer.audit(actor, "token_revoked", now))
+                await uow.audit.add(self.issuer.audit(actor, "token_refreshed", now))
+            current_session.mark_refreshed(now, cmd.ctx.user_agent, cmd.ctx.ip)
+            await uow.sessions.update(current_session)
+            fresh_user = await uow.users.get(user.id) or user
+            await uow.commit()
+        return self.issuer.result(fresh_user, current_session, issued)

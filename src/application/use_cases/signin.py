@@ -1,0 +1,105 @@
+"""Sign in with a password (`POST /token?grant_type=password`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from uuid import UUID
+
+from pytrue.application.config import AuthConfig
+from pytrue.application.context import RequestContext
+from pytrue.application.ports import Clock, PasswordHasher, UnitOfWorkFactory
+from pytrue.application.results import AuthResult
+from pytrue.application.sessions import SessionIssuer
+from pytrue.domain.audit import Actor
+from pytrue.domain.errors import DomainError, InvalidCredentials, ValidationFailed
+from pytrue.domain.user import User
+from pytrue.domain.values import Password, PasswordCheck, Phone
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SignInWithPasswordCommand:
+    password: str
+    email: str | None = None
+    phone: str | None = None
+    aud: str | None = None
+    ctx: RequestContext = field(default_factory=RequestContext)
+
+
+@dataclass(slots=True, kw_only=True)
+class SignInWithPassword:
+    """Correct credentials of a confirmed, unbanned user open a session.
+
+    Unknown users cost a hash verification too, so timing does not tell who has an account.
+    A correct password that fails today's policy still signs in, with `weak_password` set.
+    Hashes in older formats are replaced by argon2id once the password is known to be right.
+    """
+
+    uow: UnitOfWorkFactory
+    config: AuthConfig
+    clock: Clock
+    hasher: PasswordHasher
+    issuer: SessionIssuer
+
+    async def __call__(self, cmd: SignInWithPasswordCommand) -> AuthResult:
+        provider, identifier = self._validate(cmd)
+        aud = cmd.aud if cmd.aud is not None else self.config.jwt_aud
+        async with self.uow() as uow:
+            if provider == "email":
+                user = await uow.users.get_by_email(identifier, aud)
+            else:
+                user = await uow.users.get_by_phone(identifier, aud)
+        if user is None or not user.has_password:
+            await self.hasher.burn(cmd.password)
+            raise InvalidCredentials()
+        if user.is_banned(self.clock.now()):
+            raise DomainError("user_banned", "User is banned")
+        stored_hash = user.encrypted_password or ""
+        if not await self.hasher.verify(cmd.password, stored_hash):
+            raise InvalidCredentials()
+        self._ensure_confirmed(user, provider)
+        new_hash = await self.hasher.hash(cmd.password) if self.hasher.needs_rehash(stored_hash) else None
+        check = self.config.password_policy.check(Password(cmd.password))
+        return await self._open(user.id, provider, stored_hash, new_hash, cmd, None if check.ok else check)
+
+    def _validate(self, cmd: SignInWithPasswordCommand) -> tuple[str, str]:
+        if cmd.email and cmd.phone:
+            raise ValidationFailed("Only an email address or phone number should be provided on login.")
+        if cmd.email:
+            if not self.config.external_email_enabled:
+                raise DomainError("email_provider_disabled", "Email logins are disabled", where="login")
+            return "email", cmd.email.strip().lower()
+        if cmd.phone:
+            if not self.config.external_phone_enabled:
+                raise DomainError("phone_provider_disabled", "Phone logins are disabled", where="login")
+            return "phone", Phone.normalise(cmd.phone)
+        raise ValidationFailed("missing email or phone")
+
+    @staticmethod
+    def _ensure_confirmed(user: User, provider: str) -> None:
+        if provider == "email" and not user.is_email_confirmed:
+            raise DomainError("email_not_confirmed", "Email not confirmed")
+        if provider == "phone" and not user.is_phone_confirmed:
+            raise DomainError("phone_not_confirmed", "Phone not confirmed")
+
+    async def _open(
+        self,
+        user_id: UUID,
+        provider: str,
+        old_hash: str,
+        new_hash: str | None,
+        cmd: SignInWithPasswordCommand,
+        weak: PasswordCheck | None,
+    ) -> AuthResult:
+        async with self.uow() as uow:
+            user = await uow.users.get(user_id)
+            if user is None:
+                raise InvalidCredentials()
+            now = self.clock.now()
+            if user.is_banned(now):
+                raise DomainError("user_banned", "User is banned")
+            if new_hash is not None and user.encrypted_password == old_hash:
+                user.set_password_hash(new_hash, now)
+            await uow.audit.add(self.issuer.audit(Actor.of_user(user), "login", now, {"provider": provider}))
+            session, refresh = await self.issuer.open_session(uow, user, "password", cmd.ctx, now)
+            await uow.commit()
+        return self.issuer.result(user, session, refresh, weak_password=weak)

@@ -1,0 +1,221 @@
+"""Sign up with email or phone and a password, or anonymously."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pytrue.application.config import AuthConfig
+from pytrue.application.context import RequestContext
+from pytrue.application.ports import Clock, Mailer, PasswordHasher, TokenGenerator, UnitOfWork, UnitOfWorkFactory
+from pytrue.application.results import SignUpResult
+from pytrue.application.sessions import SessionIssuer
+from pytrue.domain.audit import Actor
+from pytrue.domain.errors import DomainError, ValidationFailed
+from pytrue.domain.one_time_token import CONFIRMATION_TOKEN, OneTimeToken, token_hash
+from pytrue.domain.user import User, new_identity
+from pytrue.domain.values import Email, Password, Phone
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SignUpCommand:
+    email: str | None = None
+    phone: str | None = None
+    password: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    aud: str | None = None
+    redirect_to: str = ""
+    ctx: RequestContext = field(default_factory=RequestContext)
+
+
+@dataclass(slots=True, kw_only=True)
+class SignUp:
+    """A new account: confirmed at once with autoconfirm, else it waits for its confirmation link.
+
+    A repeated sign-up for a confirmed address answers like a new one (an obfuscated user),
+    so the endpoint cannot be used to find out who has an account.
+    """
+
+    uow: UnitOfWorkFactory
+    config: AuthConfig
+    clock: Clock
+    tokens: TokenGenerator
+    hasher: PasswordHasher
+    issuer: SessionIssuer
+    mailer: Mailer
+
+    async def __call__(self, cmd: SignUpCommand) -> SignUpResult:
+        if self.config.disable_signup:
+            raise DomainError("signup_disabled", "Signups not allowed for this instance")
+        if not cmd.email and not cmd.phone:
+            return await self._anonymous(cmd)
+        provider, address = self._validate(cmd)
+        password_hash = await self.hasher.hash(cmd.password or "")
+        now = self.clock.now()
+        aud = cmd.aud if cmd.aud is not None else self.config.jwt_aud
+        async with self.uow() as uow:
+            existing = await (
+                uow.users.get_by_email(address, aud)
+                if provider == "email"
+                else uow.users.get_by_phone(address, aud)
+            )
+            if existing is not None:
+                result = await self._existing(uow, existing, provider, address, cmd, aud, now)
+            else:
+                result = await self._new(uow, provider, address, password_hash, cmd, aud, now)
+            await uow.commit()
+        return result
+
+    def _validate(self, cmd: SignUpCommand) -> tuple[str, str]:
+        if not cmd.password:
+            raise ValidationFailed("Signup requires a valid password")
+        self.config.password_policy.enforce(Password(cmd.password))
+        if cmd.email and cmd.phone:
+            raise ValidationFailed("Only an email address or phone number should be provided on signup.")
+        if cmd.email:
+            if not self.config.external_email_enabled:
+                raise DomainError("email_provider_disabled", "Email signups are disabled")
+            return "email", Email.parse(cmd.email).value
+        if not self.config.external_phone_enabled:
+            raise DomainError("phone_provider_disabled", "Phone signups are disabled")
+        return "phone", Phone.parse(cmd.phone).value
+
+    async def _new(
+        self,
+        uow: UnitOfWork,
+        provider: str,
+        address: str,
+        password_hash: str,
+        cmd: SignUpCommand,
+        aud: str,
+        now: datetime,
+    ) -> SignUpResult:
+        user = User(
+            id=self.tokens.uuid(),
+            aud=aud,
+            role=self.config.jwt_default_group_name,
+            email=address if provider == "email" else "",
+            phone=address if provider == "phone" else "",
+            encrypted_password=password_hash,
+            user_metadata=dict(cmd.data),
+            app_metadata={"provider": provider, "providers": [provider]},
+            created_at=now,
+            updated_at=now,
+        )
+        identity = new_identity(
+            identity_id=self.tokens.uuid(), user=user, provider=provider, data=cmd.data, now=now
+        )
+        user.add_identity(identity)
+        user.user_metadata = dict(identity.identity_data)
+        actor = Actor.of_user(user)
+        autoconfirm = self.config.mailer_autoconfirm if provider == "email" else self.config.sms_autoconfirm
+        if autoconfirm:
+            if provider == "email":
+                user.confirm_email(now)
+            else:
+                user.confirm_phone(now)
+            await uow.users.add(user)
+            await uow.audit.add(self.issuer.audit(actor, "user_signedup", now, {"provider": provider}))
+            return await self._signed_in(uow, user, provider, cmd, now)
+        await uow.users.add(user)
+        await uow.audit.add(self.issuer.audit(actor, "user_confirmation_requested", now, {"provider": provider}))
+        await self._send_confirmation(uow, user, provider, address, cmd, now)
+        return SignUpResult(user=user)
+
+    async def _existing(
+        self,
+        uow: UnitOfWork,
+        user: User,
+        provider: str,
+        address: str,
+        cmd: SignUpCommand,
+        aud: str,
+        now: datetime,
+    ) -> SignUpResult:
+        confirmed = user.is_email_confirmed if provider == "email" else user.is_phone_confirmed
+        if confirmed:
+            await uow.audit.add(self.issuer.audit(Actor.of_user(user), "user_repeated_signup", now, {"provider": provider}))
+            if self.config.mailer_autoconfirm or self.config.sms_autoconfirm:
+                await uow.commit()
+                raise DomainError("user_already_exists", "User already registered")
+            return SignUpResult(user=self._obfuscated(user, provider, cmd, aud, now))
+        if user.identity_for(provider) is None:
+            identity = new_identity(
+                identity_id=self.tokens.uuid(), user=user, provider=provider, data=cmd.data, now=now
+            )
+            user.identities = [identity]
+            user.recompute_providers()
+            user.user_metadata = dict(identity.identity_data)
+        await self._send_confirmation(uow, user, provider, address, cmd, now)
+        return SignUpResult(user=user)
+
+    async def _send_confirmation(
+        self, uow: UnitOfWork, user: User, provider: str, address: str, cmd: SignUpCommand, now: datetime
+    ) -> None:
+        otp = self.tokens.otp(self.config.mailer_otp_length)
+        hashed = token_hash(address, otp)
+        user.confirmation_token = hashed
+        user.confirmation_sent_at = now
+        user.touch(now)
+        await uow.users.update(user)
+        await uow.one_time_tokens.replace(
+            OneTimeToken(
+                id=self.tokens.uuid(),
+                user_id=user.id,
+                token_type=CONFIRMATION_TOKEN,
+                token_hash=hashed,
+                relates_to=address,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        if provider == "email":
+            await self.mailer.send_confirmation(user=user, otp=otp, token_hash=hashed, redirect_to=cmd.redirect_to)
+        else:
+            raise DomainError("sms_send_failed", "Error sending confirmation OTP to provider: no SMS provider is configured")
+
+    async def _signed_in(
+        self, uow: UnitOfWork, user: User, method_provider: str, cmd: SignUpCommand, now: datetime
+    ) -> SignUpResult:
+        await uow.audit.add(self.issuer.audit(Actor.of_user(user), "login", now, {"provider": method_provider}))
+        session, refresh = await self.issuer.open_session(uow, user, "password", cmd.ctx, now)
+        return SignUpResult(user=user, auth=self.issuer.result(user, session, refresh))
+
+    def _obfuscated(self, user: User, provider: str, cmd: SignUpCommand, aud: str, now: datetime) -> User:
+        return User(
+            id=self.tokens.uuid(),
+            aud=aud,
+            role="",
+            email=user.email if provider == "email" else "",
+            phone=user.phone if provider == "phone" else "",
+            user_metadata=copy.deepcopy(cmd.data),
+            app_metadata={"provider": provider, "providers": [provider]},
+            created_at=now,
+            updated_at=now,
+            confirmation_sent_at=now,
+            is_anonymous=user.is_anonymous,
+            encrypted_password="",
+        )
+
+    async def _anonymous(self, cmd: SignUpCommand) -> SignUpResult:
+        if not self.config.external_anonymous_users_enabled:
+            raise DomainError("anonymous_provider_disabled", "Anonymous sign-ins are disabled")
+        now = self.clock.now()
+        user = User(
+            id=self.tokens.uuid(),
+            aud=cmd.aud if cmd.aud is not None else self.config.jwt_aud,
+            role=self.config.jwt_default_group_name,
+            user_metadata=dict(cmd.data),
+            app_metadata={},
+            is_anonymous=True,
+            created_at=now,
+            updated_at=now,
+        )
+        async with self.uow() as uow:
+            await uow.users.add(user)
+            await uow.audit.add(self.issuer.audit(Actor.of_user(user), "user_signedup", now, {"provider": "anonymous"}))
+            session, refresh = await self.issuer.open_session(uow, user, "anonymous", cmd.ctx, now)
+            await uow.commit()
+        return SignUpResult(user=user, auth=self.issuer.result(user, session, refresh))

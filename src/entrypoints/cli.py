@@ -1,0 +1,182 @@
+"""The `pytrue` command: serve, a zero-configuration dev server, and user administration."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import secrets
+import sys
+from pathlib import Path
+from typing import Any
+
+from pytrue.entrypoints.settings import Settings, SettingsError, load_settings
+
+log = logging.getLogger("pytrue")
+
+DEV_DIR = Path(".pytrue")
+LOG_LEVELS = {"panic": 50, "fatal": 50, "error": 40, "warn": 30, "info": 20, "debug": 10, "trace": 5}
+
+
+def _configure_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=LOG_LEVELS.get(settings.log_level, 20),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _load(**kwargs: Any) -> Settings:
+    try:
+        return load_settings(**kwargs)
+    except SettingsError as exc:
+        print(f"pytrue: configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _serve(settings: Settings, host: str | None, port: int | None) -> None:
+    import uvicorn
+
+    from pytrue.entrypoints.containers import build_container
+    from pytrue.entrypoints.http.app import create_app
+
+    _configure_logging(settings)
+    app = create_app(build_container(settings))
+    bind_host = host or settings.api_host or "0.0.0.0"
+    bind_port = port or settings.port
+    log.info("pytrue listening on http://%s:%s (storage: %s)", bind_host, bind_port, settings.db_driver)
+    uvicorn.run(app, host=bind_host, port=bind_port, log_level="warning", access_log=False)
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    _serve(_load(), args.host, args.port)
+
+
+def _dev_environment(data_dir: Path) -> dict[str, str]:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    secret_file = data_dir / "jwt_secret"
+    if not secret_file.exists():
+        secret_file.write_text(secrets.token_urlsafe(48))
+        secret_file.chmod(0o600)
+    env = dict(os.environ)
+    defaults = {
+        "GOTRUE_SITE_URL": "http://localhost:3000",
+        "GOTRUE_JWT_SECRET": secret_file.read_text().strip(),
+        "GOTRUE_JWT_AUD": "authenticated",
+        "GOTRUE_JWT_DEFAULT_GROUP_NAME": "authenticated",
+        "GOTRUE_DB_DRIVER": "memory",
+        "GOTRUE_MAILER_AUTOCONFIRM": "true",
+    }
+    for key, value in defaults.items():
+        env.setdefault(key, value)
+    port = env.get("GOTRUE_API_PORT") or env.get("PORT") or "9999"
+    env.setdefault("GOTRUE_API_PORT", port)
+    env.setdefault("API_EXTERNAL_URL", f"http://localhost:{port}")
+    return env
+
+
+def cmd_dev(args: argparse.Namespace) -> None:
+    env = _dev_environment(Path(args.data_dir))
+    settings = _load(environ=env)
+    from pytrue.adapters.jwt.keys import KeySet
+    from pytrue.adapters.jwt.tokens import JoserfcTokenSigner
+
+    signer = JoserfcTokenSigner(KeySet(settings.jwt_secret))
+    far = 4102444800
+    anon = signer.sign({"role": "anon", "iss": "pytrue-dev", "iat": 1700000000, "exp": far})
+    service = signer.sign({"role": "service_role", "iss": "pytrue-dev", "iat": 1700000000, "exp": far})
+    print(
+        "\npytrue development server — NOT a production setup\n"
+        f"  URL:              {settings.api_external_url}\n"
+        f"  storage:          {settings.db_driver}\n"
+        f"  data directory:   {Path(args.data_dir).resolve()} (JWT secret kept here)\n"
+        f"  anon key:         {anon}\n"
+        f"  service_role key: {service}\n",
+        flush=True,
+    )
+    _serve(settings, args.host, args.port)
+
+
+def _use_cases(settings: Settings) -> Any:
+    from pytrue.entrypoints.containers import build_container
+
+    return build_container(settings)
+
+
+async def _users(args: argparse.Namespace, settings: Settings) -> Any:
+    from uuid import UUID
+
+    from pytrue.application.ports import UserListQuery
+    from pytrue.application.use_cases.admin import AdminUserAttributes
+    from pytrue.entrypoints import containers
+    from pytrue.entrypoints.http.serialize import user_json
+
+    container = _use_cases(settings)
+    await containers.start(container)
+    try:
+        use_cases = container.use_cases
+        if args.action == "create":
+            attrs = AdminUserAttributes(
+                email=args.email, phone=args.phone, password=args.password, email_confirm=args.confirm
+            )
+            return user_json(await use_cases.admin_create_user()(attrs, admin_role="cli"))
+        if args.action == "ban":
+            return user_json(await use_cases.ban_user()(UUID(args.user_id), args.duration, admin_role="cli"))
+        page = await use_cases.admin_list_users()(
+            UserListQuery(aud=settings.jwt_aud, page=args.page, per_page=args.per_page)
+        )
+        return {"total": page.total, "users": [user_json(u) for u in page.users]}
+    finally:
+        await containers.stop(container)
+
+
+def cmd_users(args: argparse.Namespace) -> None:
+    settings = _load(require=False)
+    from pytrue.domain.errors import DomainError
+
+    try:
+        result = asyncio.run(_users(args, settings))
+    except DomainError as exc:
+        print(f"pytrue: {exc.code}: {exc.message}", file=sys.stderr)
+        raise SystemExit(1) from None
+    print(json.dumps(result, indent=2))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pytrue", description="A GoTrue-compatible auth server")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve the API with the configured storage")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(func=cmd_serve)
+    dev = sub.add_parser("dev", help="zero-configuration development server")
+    dev.add_argument("--host", default="127.0.0.1")
+    dev.add_argument("--port", type=int)
+    dev.add_argument("--data-dir", default=str(DEV_DIR))
+    dev.set_defaults(func=cmd_dev)
+    users = sub.add_parser("users", help="administer users")
+    actions = users.add_subparsers(dest="action", required=True)
+    create = actions.add_parser("create")
+    create.add_argument("--email")
+    create.add_argument("--phone")
+    create.add_argument("--password")
+    create.add_argument("--confirm", action="store_true")
+    ban = actions.add_parser("ban")
+    ban.add_argument("user_id")
+    ban.add_argument("--duration", default="876000h", help="Go duration, or `none` to lift the ban")
+    listing = actions.add_parser("list")
+    listing.add_argument("--page", type=int, default=1)
+    listing.add_argument("--per-page", type=int, default=50)
+    users.set_defaults(func=cmd_users)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

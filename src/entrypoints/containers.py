@@ -1,0 +1,177 @@
+"""Dependency-injector containers: core services, one adapter set per storage, use cases."""
+
+from __future__ import annotations
+
+import logging
+from dependency_injector import containers, providers
+
+from pytrue.adapters.crypto.passwords import Argon2PasswordHasher
+from pytrue.adapters.jwt.keys import KeySet
+from pytrue.adapters.jwt.tokens import JoserfcTokenSigner, JoserfcTokenVerifier
+from pytrue.adapters.mail.logging_mailer import LoggingMailer
+from pytrue.adapters.memory.store import InMemoryStore
+from pytrue.adapters.memory.uow import InMemoryUnitOfWorkFactory
+from pytrue.adapters.system import SecretsTokenGenerator, SystemClock
+from pytrue.application.sessions import SessionIssuer
+from pytrue.application.use_cases.admin import (
+    AdminCreateUser,
+    AdminDeleteUser,
+    AdminGetUser,
+    AdminListUsers,
+    AdminUpdateUser,
+    BanUser,
+)
+from pytrue.application.use_cases.authenticate import AuthenticateUser, AuthorizeAdmin
+from pytrue.application.use_cases.refresh import RefreshTokenGrant
+from pytrue.application.use_cases.signin import SignInWithPassword
+from pytrue.application.use_cases.signup import SignUp
+from pytrue.application.use_cases.user import Logout, UpdateUser
+from pytrue.entrypoints.settings import Settings
+
+log = logging.getLogger("pytrue")
+
+
+class NoLifecycle:
+    """Adapters with nothing to open or close."""
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+
+class Core(containers.DeclarativeContainer):
+    """Settings-derived services every storage shares."""
+
+    settings = providers.Dependency(instance_of=Settings)
+    auth_config = providers.Singleton(lambda s: s.auth_config(), settings)
+    clock = providers.Singleton(SystemClock)
+    tokens = providers.Singleton(SecretsTokenGenerator)
+    key_set = providers.Singleton(
+        lambda s: KeySet(s.jwt_secret, list(s.jwt_keys) or None, s.jwt_key_id, s.jwt_valid_methods),
+        settings,
+    )
+    signer = providers.Singleton(JoserfcTokenSigner, key_set)
+    verifier = providers.Singleton(JoserfcTokenVerifier, key_set)
+    hasher = providers.Singleton(
+        lambda s: Argon2PasswordHasher(
+            time_cost=s.password_hash_time_cost,
+            memory_cost_kib=s.password_hash_memory_kib,
+            parallelism=s.password_hash_parallelism,
+        ),
+        settings,
+    )
+    mailer = providers.Singleton(
+        lambda s: LoggingMailer(api_external_url=s.api_external_url, site_url=s.site_url), settings
+    )
+
+
+class InMemoryAdapters(containers.DeclarativeContainer):
+    """Storage in process memory (`GOTRUE_DB_DRIVER=memory`)."""
+
+    settings = providers.Dependency(instance_of=Settings)
+    store = providers.Singleton(InMemoryStore)
+    uow = providers.Singleton(InMemoryUnitOfWorkFactory, store)
+    lifecycle = providers.Singleton(NoLifecycle)
+
+
+class UseCases(containers.DeclarativeContainer):
+    """Every use case, built once over the chosen adapters."""
+
+    core = providers.DependenciesContainer()
+    adapters = providers.DependenciesContainer()
+
+    issuer = providers.Singleton(
+        SessionIssuer, config=core.auth_config, signer=core.signer, tokens=core.tokens, clock=core.clock
+    )
+    sign_up = providers.Singleton(
+        SignUp,
+        uow=adapters.uow,
+        config=core.auth_config,
+        clock=core.clock,
+        tokens=core.tokens,
+        hasher=core.hasher,
+        issuer=issuer,
+        mailer=core.mailer,
+    )
+    sign_in_with_password = providers.Singleton(
+        SignInWithPassword, uow=adapters.uow, config=core.auth_config, clock=core.clock, hasher=core.hasher, issuer=issuer
+    )
+    refresh_token_grant = providers.Singleton(
+        RefreshTokenGrant, uow=adapters.uow, config=core.auth_config, clock=core.clock, issuer=issuer
+    )
+    authenticate_user = providers.Singleton(
+        AuthenticateUser, uow=adapters.uow, clock=core.clock, verifier=core.verifier
+    )
+    authorize_admin = providers.Singleton(
+        AuthorizeAdmin, uow=adapters.uow, config=core.auth_config, clock=core.clock, verifier=core.verifier
+    )
+    update_user = providers.Singleton(
+        UpdateUser, uow=adapters.uow, config=core.auth_config, clock=core.clock, hasher=core.hasher, issuer=issuer
+    )
+    logout = providers.Singleton(Logout, uow=adapters.uow, clock=core.clock, issuer=issuer)
+    admin_list_users = providers.Singleton(AdminListUsers, uow=adapters.uow)
+    admin_get_user = providers.Singleton(AdminGetUser, uow=adapters.uow)
+    admin_create_user = providers.Singleton(
+        AdminCreateUser,
+        uow=adapters.uow,
+        config=core.auth_config,
+        clock=core.clock,
+        tokens=core.tokens,
+        issuer=issuer,
+        hasher=core.hasher,
+    )
+    admin_update_user = providers.Singleton(
+        AdminUpdateUser,
+        uow=adapters.uow,
+        config=core.auth_config,
+        clock=core.clock,
+        tokens=core.tokens,
+        issuer=issuer,
+        hasher=core.hasher,
+    )
+    admin_delete_user = providers.Singleton(
+        AdminDeleteUser, uow=adapters.uow, config=core.auth_config, clock=core.clock, tokens=core.tokens, issuer=issuer
+    )
+    ban_user = providers.Singleton(
+        BanUser, uow=adapters.uow, config=core.auth_config, clock=core.clock, tokens=core.tokens, issuer=issuer
+    )
+
+
+class Application(containers.DeclarativeContainer):
+    """The whole graph for one process: swap `adapters` to change the storage."""
+
+    settings = providers.Dependency(instance_of=Settings)
+    core = providers.Container(Core, settings=settings)
+    adapters = providers.Container(InMemoryAdapters, settings=settings)
+    use_cases = providers.Container(UseCases, core=core, adapters=adapters)
+
+
+def adapters_for(settings: Settings) -> type[containers.DeclarativeContainer]:
+    if settings.db_driver == "memory":
+        return InMemoryAdapters
+    from pytrue.entrypoints.postgres_container import PostgresAdapters
+
+    return PostgresAdapters
+
+
+def build_container(settings: Settings, adapters: type[containers.DeclarativeContainer] | None = None) -> Application:
+    """Wire the application for `settings`, with the adapter set it selects unless one is given."""
+    container = Application(settings=settings)
+    chosen = adapters or adapters_for(settings)
+    if chosen is not InMemoryAdapters:
+        container.adapters.override(providers.Container(chosen, settings=settings))
+    return container
+
+
+async def start(container: Application) -> None:
+    await container.adapters.lifecycle().start()
+
+
+async def stop(container: Application) -> None:
+    await container.adapters.lifecycle().stop()
+    hasher = container.core.hasher()
+    close = getattr(hasher, "close", None)
+    if close is not None:
+        close()

@@ -1,0 +1,94 @@
+"""The Litestar application: routes, error handling, CORS, and use cases provided by name."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Litestar
+from litestar.di import Provide
+
+from pytrue.entrypoints import containers
+from pytrue.entrypoints.containers import Application
+from pytrue.entrypoints.http.cors import cors_middleware_factory
+from pytrue.entrypoints.http.errors import EXCEPTION_HANDLERS
+from pytrue.entrypoints.http.routes import admin, auth, public, user
+
+MAX_BODY_BYTES = 1024 * 1024
+
+USE_CASES = {
+    "sign_up": "sign_up",
+    "sign_in_with_password": "sign_in_with_password",
+    "refresh_token_grant": "refresh_token_grant",
+    "authenticate_user": "authenticate_user",
+    "authorize_admin": "authorize_admin",
+    "update_user_use_case": "update_user",
+    "logout_use_case": "logout",
+    "admin_list_users": "admin_list_users",
+    "admin_create_user": "admin_create_user",
+    "admin_get_user": "admin_get_user",
+    "admin_update_user": "admin_update_user",
+    "admin_delete_user": "admin_delete_user",
+}
+
+ROUTES = [
+    public.health,
+    public.settings,
+    public.jwks,
+    auth.signup,
+    auth.token,
+    user.get_user,
+    user.update_user,
+    user.logout,
+    admin.list_users,
+    admin.create_user,
+    admin.get_user,
+    admin.update_user,
+    admin.delete_user,
+]
+
+
+def _constant(value: Any) -> Provide:
+    def provide() -> Any:
+        return value
+
+    return Provide(provide, use_cache=True, sync_to_thread=False)
+
+
+def create_app(container: Application) -> Litestar:
+    """Build the HTTP app over a wired container; lifecycle hooks open and close its resources."""
+    settings = container.settings()
+    use_cases = container.use_cases
+    dependencies = {name: _constant(getattr(use_cases, provider)()) for name, provider in USE_CASES.items()}
+    auth_config = container.core.auth_config()
+    dependencies["auth_config"] = _constant(auth_config)
+
+    async def startup() -> None:
+        await containers.start(container)
+
+    async def shutdown() -> None:
+        await containers.stop(container)
+
+    return Litestar(
+        route_handlers=ROUTES,
+        dependencies=dependencies,
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        middleware=[cors_middleware_factory(settings.cors_allowed_headers)],
+        request_max_body_size=MAX_BODY_BYTES,
+        on_startup=[startup],
+        on_shutdown=[shutdown],
+        state=_state(container, auth_config, settings.request_id_header),
+        openapi_config=None,
+        debug=False,
+    )
+
+
+def _state(container: Application, auth_config: Any, request_id_header: str) -> Any:
+    from litestar.datastructures import State
+
+    return State(
+        {
+            "auth_config": auth_config,
+            "jwks": container.core.key_set().public_jwks(),
+            "request_id_header": request_id_header,
+        }
+    )

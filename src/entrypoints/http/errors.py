@@ -1,0 +1,150 @@
+"""GoTrue's error bodies: one status table, two shapes negotiated by `X-Supabase-Api-Version`."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from typing import Any
+
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions import HTTPException
+
+from pytrue.application.ports import StorageUnavailable
+from pytrue.domain.errors import DomainError, WeakPassword
+
+log = logging.getLogger("pytrue.http")
+
+API_VERSION_HEADER = "X-Supabase-Api-Version"
+API_VERSION_2024 = "2024-01-01"
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+STATUS: dict[str, int] = {
+    "validation_failed": 400,
+    "bad_json": 400,
+    "email_exists": 422,
+    "phone_exists": 422,
+    "bad_jwt": 403,
+    "not_admin": 403,
+    "no_authorization": 401,
+    "user_not_found": 404,
+    "session_not_found": 400,
+    "session_expired": 400,
+    "refresh_token_not_found": 400,
+    "refresh_token_already_used": 400,
+    "signup_disabled": 422,
+    "user_banned": 400,
+    "email_provider_disabled": 400,
+    "phone_provider_disabled": 400,
+    "anonymous_provider_disabled": 422,
+    "sms_send_failed": 422,
+    "email_not_confirmed": 400,
+    "phone_not_confirmed": 400,
+    "user_already_exists": 422,
+    "conflict": 409,
+    "same_password": 422,
+    "weak_password": 422,
+    "invalid_credentials": 400,
+    "request_entity_too_large": 413,
+    "over_request_rate_limit": 429,
+    "over_email_send_rate_limit": 429,
+    "unexpected_failure": 500,
+    "request_timeout": 504,
+}
+
+STATUS_IN_CONTEXT: dict[tuple[str, str], int] = {
+    ("validation_failed", "path"): 404,
+    ("bad_jwt", "subject"): 400,
+    ("user_not_found", "bearer"): 403,
+    ("session_not_found", "bearer"): 403,
+    ("session_expired", "bearer"): 403,
+    ("user_banned", "bearer"): 403,
+    ("email_provider_disabled", "login"): 422,
+    ("phone_provider_disabled", "login"): 422,
+}
+
+UNEXPECTED = "Unexpected failure, please check server logs for more information"
+
+
+def status_of(error: DomainError) -> int:
+    return STATUS_IN_CONTEXT.get((error.code, error.where), STATUS.get(error.code, 400))
+
+
+def wants_2024(request: Request[Any, Any, Any]) -> bool:
+    raw = request.headers.get(API_VERSION_HEADER)
+    if not raw or not _DATE.match(raw):
+        return False
+    return raw >= API_VERSION_2024
+
+
+def error_response(
+    request: Request[Any, Any, Any],
+    status: int,
+    code: str,
+    message: str,
+    *,
+    extra: dict[str, Any] | None = None,
+) -> Response[bytes]:
+    headers = {"x-sb-error-code": code}
+    if wants_2024(request):
+        body: dict[str, Any] = {"code": code, "message": message}
+        headers[API_VERSION_HEADER] = API_VERSION_2024
+    else:
+        body = {"code": status, "error_code": code, "msg": message}
+        if status >= 500:
+            body["error_id"] = request_id(request)
+    if extra:
+        body.update(extra)
+    return Response(
+        content=msgspec.json.encode(body), status_code=status, media_type="application/json", headers=headers
+    )
+
+
+def request_id(request: Request[Any, Any, Any]) -> str:
+    header = request.app.state.get("request_id_header") if request.app else None
+    if header:
+        value = request.headers.get(header)
+        if value:
+            return value
+    return str(uuid.uuid4())
+
+
+def domain_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    assert isinstance(exc, DomainError)
+    extra = None
+    if isinstance(exc, WeakPassword):
+        extra = {"weak_password": {"reasons": list(exc.reasons)}}
+    return error_response(request, status_of(exc), exc.code, exc.message, extra=extra)
+
+
+def http_exception_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    assert isinstance(exc, HTTPException)
+    status = exc.status_code
+    if status == 413:
+        return error_response(request, 413, "request_entity_too_large", "Request body too large (max 1048576 bytes)")
+    if status == 404:
+        return error_response(request, 404, "not_found", "Not Found")
+    if status == 405:
+        return error_response(request, 405, "method_not_allowed", "Method Not Allowed")
+    if status >= 500:
+        return unexpected_error_handler(request, exc)
+    return error_response(request, status, "validation_failed", "Invalid request")
+
+
+def storage_unavailable_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    log.error("storage unavailable: %s", type(exc).__name__)
+    return error_response(request, 503, "unexpected_failure", "The database is unavailable, please retry after a moment.")
+
+
+def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    log.error("unexpected failure on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(request, 500, "unexpected_failure", UNEXPECTED)
+
+
+EXCEPTION_HANDLERS = {
+    DomainError: domain_error_handler,
+    StorageUnavailable: storage_unavailable_handler,
+    HTTPException: http_exception_handler,
+    Exception: unexpected_error_handler,
+}

@@ -1,0 +1,60 @@
+"""Reading GoTrue's conventions off a request: bearer token, audience, client IP, redirect."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Any
+
+import msgspec
+from litestar import Request, Response
+
+from pytrue.application.config import AuthConfig
+from pytrue.application.context import RequestContext
+from pytrue.domain.errors import DomainError
+
+_BEARER = re.compile(r"^bearer (\S+)$", re.IGNORECASE)
+
+
+def bearer_token(request: Request[Any, Any, Any]) -> str:
+    match = _BEARER.match(request.headers.get("authorization", ""))
+    if not match:
+        raise DomainError("no_authorization", "This endpoint requires a valid Bearer token")
+    return match.group(1)
+
+
+def request_audience(request: Request[Any, Any, Any], config: AuthConfig, claims: dict[str, Any] | None = None) -> str:
+    header = request.headers.get("x-jwt-aud")
+    if header:
+        return header
+    if claims is not None and claims.get("role") not in config.jwt_admin_roles:
+        aud = claims.get("aud")
+        if isinstance(aud, list):
+            aud = aud[0] if aud else ""
+        if isinstance(aud, str) and aud:
+            return aud
+    return config.jwt_aud
+
+
+def client_ip(request: Request[Any, Any, Any]) -> str | None:
+    for candidate in request.headers.get("x-forwarded-for", "").split(","):
+        candidate = candidate.strip()
+        try:
+            return str(ipaddress.ip_address(candidate))
+        except ValueError:
+            continue
+    return request.client.host if request.client else None
+
+
+def request_context(request: Request[Any, Any, Any]) -> RequestContext:
+    return RequestContext(ip=client_ip(request), user_agent=request.headers.get("user-agent"))
+
+
+def redirect_to(request: Request[Any, Any, Any]) -> str:
+    return request.headers.get("redirect_to") or request.query_params.get("redirect_to") or ""
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response[bytes]:
+    return Response(
+        content=msgspec.json.encode(body), status_code=status, media_type="application/json", headers=headers
+    )

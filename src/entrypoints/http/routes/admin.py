@@ -1,0 +1,158 @@
+"""The admin API: `/admin/users` and `/admin/users/{user_id}`."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from typing import Any
+from urllib.parse import urlencode
+from uuid import UUID
+
+from litestar import Request, Response, delete, get, post, put
+
+from pytrue.application.config import AuthConfig
+from pytrue.application.ports import UserListQuery
+from pytrue.application.results import Principal
+from pytrue.application.use_cases.admin import (
+    AdminCreateUser,
+    AdminDeleteUser,
+    AdminGetUser,
+    AdminListUsers,
+    AdminUpdateUser,
+    AdminUserAttributes,
+)
+from pytrue.application.use_cases.authenticate import AuthorizeAdmin
+from pytrue.domain.errors import ValidationFailed
+from pytrue.entrypoints.http.requests import bearer_token, json_response, request_audience
+from pytrue.entrypoints.http.schemas import AdminDeleteBody, AdminUserBody, decode_body
+from pytrue.entrypoints.http.serialize import user_json
+
+
+def _attributes(body: AdminUserBody) -> AdminUserAttributes:
+    return AdminUserAttributes(
+        id=body.id,
+        aud=body.aud,
+        role=body.role,
+        email=body.email,
+        phone=body.phone,
+        password=body.password,
+        password_hash=body.password_hash,
+        email_confirm=bool(body.email_confirm),
+        phone_confirm=bool(body.phone_confirm),
+        user_metadata=body.user_metadata,
+        app_metadata=body.app_metadata,
+        ban_duration=body.ban_duration,
+    )
+
+
+def _user_id(raw: str) -> UUID:
+    try:
+        return UUID(raw)
+    except ValueError:
+        raise ValidationFailed("user_id must be an UUID", where="path") from None
+
+
+def _int_param(request: Request[Any, Any, Any], name: str, default: int) -> int:
+    raw = request.query_params.get(name, "")
+    if raw == "":
+        return default
+    if not raw.isdigit():
+        raise ValidationFailed(f"Bad Pagination Parameters: strconv.ParseUint: parsing \"{raw}\": invalid syntax")
+    return int(raw)
+
+
+def _descending(request: Request[Any, Any, Any]) -> bool:
+    raw = request.query_params.get("sort", "")
+    if raw == "":
+        return True
+    parts = raw.split(" ")
+    if parts[0] != "created_at" or len(parts) > 2 or (len(parts) == 2 and parts[1].lower() not in ("asc", "desc")):
+        raise ValidationFailed(f"Bad Sort Parameters: {raw}")
+    return len(parts) == 1 or parts[1].lower() == "desc"
+
+
+def _link_header(request: Request[Any, Any, Any], page: int, per_page: int, total: int) -> str:
+    last = math.ceil(total / per_page) if per_page else 0
+    params = {k: v for k, v in request.query_params.items()}
+
+    def link(target: int, rel: str) -> str:
+        query = dict(params, page=str(target), per_page=str(per_page))
+        return f'<{request.url.path}?{urlencode(sorted(query.items()))}>; rel="{rel}"'
+
+    links = [link(page + 1, "next")] if page < last else []
+    links.append(link(last, "last"))
+    return ", ".join(links)
+
+
+async def _admin(request: Request[Any, Any, Any], authorize_admin: AuthorizeAdmin) -> Principal:
+    return await authorize_admin(bearer_token(request))
+
+
+@get("/admin/users")
+async def list_users(
+    request: Request[Any, Any, Any],
+    authorize_admin: AuthorizeAdmin,
+    admin_list_users: AdminListUsers,
+    auth_config: AuthConfig,
+) -> Response[bytes]:
+    principal = await _admin(request, authorize_admin)
+    page = _int_param(request, "page", 1)
+    per_page = _int_param(request, "per_page", 50)
+    aud = request_audience(request, auth_config, principal.claims)
+    result = await admin_list_users(
+        UserListQuery(
+            aud=aud,
+            page=page,
+            per_page=per_page,
+            filter=request.query_params.get("filter", ""),
+            descending=_descending(request),
+        )
+    )
+    headers = {"X-Total-Count": str(result.total), "Link": _link_header(request, page, per_page, result.total)}
+    return json_response({"users": [user_json(u) for u in result.users], "aud": aud}, headers=headers)
+
+
+@post("/admin/users", status_code=200)
+async def create_user(
+    request: Request[Any, Any, Any],
+    authorize_admin: AuthorizeAdmin,
+    admin_create_user: AdminCreateUser,
+    auth_config: AuthConfig,
+) -> Response[bytes]:
+    principal = await _admin(request, authorize_admin)
+    body = decode_body(await request.body(), AdminUserBody)
+    attrs = _attributes(body)
+    if not attrs.aud:
+        attrs = replace(attrs, aud=request_audience(request, auth_config, principal.claims))
+    user = await admin_create_user(attrs, admin_role=principal.role)
+    return json_response(user_json(user))
+
+
+@get("/admin/users/{user_id:str}")
+async def get_user(
+    request: Request[Any, Any, Any], user_id: str, authorize_admin: AuthorizeAdmin, admin_get_user: AdminGetUser
+) -> Response[bytes]:
+    await _admin(request, authorize_admin)
+    return json_response(user_json(await admin_get_user(_user_id(user_id))))
+
+
+@put("/admin/users/{user_id:str}")
+async def update_user(
+    request: Request[Any, Any, Any], user_id: str, authorize_admin: AuthorizeAdmin, admin_update_user: AdminUpdateUser
+) -> Response[bytes]:
+    principal = await _admin(request, authorize_admin)
+    uid = _user_id(user_id)
+    body = decode_body(await request.body(), AdminUserBody)
+    user = await admin_update_user(uid, _attributes(body), admin_role=principal.role)
+    return json_response(user_json(user))
+
+
+@delete("/admin/users/{user_id:str}", status_code=200)
+async def delete_user(
+    request: Request[Any, Any, Any], user_id: str, authorize_admin: AuthorizeAdmin, admin_delete_user: AdminDeleteUser
+) -> Response[bytes]:
+    principal = await _admin(request, authorize_admin)
+    uid = _user_id(user_id)
+    body = decode_body(await request.body(), AdminDeleteBody)
+    await admin_delete_user(uid, soft=bool(body.should_soft_delete), admin_role=principal.role)
+    return json_response({})

@@ -1,0 +1,63 @@
+"""Sign-up and the token endpoint."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response, post
+
+from pytrue.application.config import AuthConfig
+from pytrue.application.use_cases.refresh import RefreshTokenCommand, RefreshTokenGrant
+from pytrue.application.use_cases.signin import SignInWithPassword, SignInWithPasswordCommand
+from pytrue.application.use_cases.signup import SignUp, SignUpCommand
+from pytrue.domain.errors import InvalidCredentials
+from pytrue.entrypoints.http.requests import json_response, redirect_to, request_audience, request_context
+from pytrue.entrypoints.http.schemas import PasswordGrantBody, RefreshGrantBody, SignUpBody, decode_body
+from pytrue.entrypoints.http.serialize import token_json, user_json
+
+
+@post("/signup", status_code=200)
+async def signup(request: Request[Any, Any, Any], sign_up: SignUp, auth_config: AuthConfig) -> Response[bytes]:
+    body = decode_body(await request.body(), SignUpBody)
+    result = await sign_up(
+        SignUpCommand(
+            email=body.email,
+            phone=body.phone,
+            password=body.password,
+            data=body.data or {},
+            aud=request_audience(request, auth_config),
+            redirect_to=redirect_to(request),
+            ctx=request_context(request),
+        )
+    )
+    return json_response(token_json(result.auth) if result.auth else user_json(result.user))
+
+
+@post("/token", status_code=200)
+async def token(
+    request: Request[Any, Any, Any],
+    sign_in_with_password: SignInWithPassword,
+    refresh_token_grant: RefreshTokenGrant,
+    auth_config: AuthConfig,
+) -> Response[bytes]:
+    grant_type = request.query_params.get("grant_type", "")
+    raw = await request.body()
+    if grant_type == "password":
+        body = decode_body(raw, PasswordGrantBody)
+        result = await sign_in_with_password(
+            SignInWithPasswordCommand(
+                email=body.email,
+                phone=body.phone,
+                password=body.password or "",
+                aud=request_audience(request, auth_config),
+                ctx=request_context(request),
+            )
+        )
+    elif grant_type == "refresh_token":
+        refresh = decode_body(raw, RefreshGrantBody)
+        result = await refresh_token_grant(
+            RefreshTokenCommand(refresh_token=refresh.refresh_token or "", ctx=request_context(request))
+        )
+    else:
+        raise InvalidCredentials("unsupported_grant_type")
+    return json_response(token_json(result))

@@ -1,0 +1,54 @@
+"""Routes anyone may call: health, settings, the JWKS."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response, get
+
+from pytrue.application.config import AuthConfig
+from pytrue.entrypoints.http.requests import json_response
+
+VERSION = "pytrue-0.1.0"
+
+
+@get("/health", sync_to_thread=False)
+def health() -> Response[bytes]:
+    return json_response(
+        {"version": VERSION, "name": "GoTrue", "description": "GoTrue is a user registration and authentication API"}
+    )
+
+
+@get("/settings", sync_to_thread=False)
+def settings(request: Request[Any, Any, Any]) -> Response[bytes]:
+    config: AuthConfig = request.app.state.auth_config
+    providers = dict.fromkeys(
+        (
+            "apple azure bitbucket discord facebook snapchat figma fly github gitlab google keycloak kakao "
+            "linkedin linkedin_oidc notion spotify slack slack_oidc workos twitch twitter zoom"
+        ).split(),
+        False,
+    )
+    external: dict[str, bool] = {
+        "anonymous_users": config.external_anonymous_users_enabled,
+        **providers,
+        "email": config.external_email_enabled,
+        "phone": config.external_phone_enabled,
+    }
+    return json_response(
+        {
+            "external": external,
+            "disable_signup": config.disable_signup,
+            "mailer_autoconfirm": config.mailer_autoconfirm,
+            "phone_autoconfirm": config.sms_autoconfirm,
+            "sms_provider": "twilio",
+            "saml_enabled": False,
+            "saml_private_key_next_configured": False,
+            "passkeys_enabled": False,
+        }
+    )
+
+
+@get("/.well-known/jwks.json", sync_to_thread=False)
+def jwks(request: Request[Any, Any, Any]) -> Response[bytes]:
+    return json_response(request.app.state.jwks, headers={"Cache-Control": "public, max-age=600"})

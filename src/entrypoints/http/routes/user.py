@@ -1,0 +1,57 @@
+"""The signed-in user's own account: read, update, sign out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response, get, post, put
+
+from pytrue.application.config import AuthConfig
+from pytrue.application.use_cases.authenticate import AuthenticateUser
+from pytrue.application.use_cases.user import Logout, UpdateUser, UpdateUserCommand
+from pytrue.domain.errors import ValidationFailed
+from pytrue.entrypoints.http.requests import bearer_token, json_response, request_audience
+from pytrue.entrypoints.http.schemas import UpdateUserBody, decode_body
+from pytrue.entrypoints.http.serialize import user_json
+
+
+@get("/user")
+async def get_user(
+    request: Request[Any, Any, Any], authenticate_user: AuthenticateUser, auth_config: AuthConfig
+) -> Response[bytes]:
+    principal = await authenticate_user(bearer_token(request))
+    token_aud = principal.claims.get("aud")
+    if isinstance(token_aud, list):
+        token_aud = token_aud[0] if token_aud else None
+    if not isinstance(token_aud, str) or request_audience(request, auth_config, principal.claims) != token_aud:
+        raise ValidationFailed("Token audience doesn't match request audience")
+    assert principal.user is not None
+    return json_response(user_json(principal.user))
+
+
+@put("/user")
+async def update_user(
+    request: Request[Any, Any, Any], authenticate_user: AuthenticateUser, update_user_use_case: UpdateUser
+) -> Response[bytes]:
+    principal = await authenticate_user(bearer_token(request))
+    body = decode_body(await request.body(), UpdateUserBody)
+    user = await update_user_use_case(
+        principal,
+        UpdateUserCommand(
+            password=body.password,
+            data=body.data,
+            app_metadata=body.app_metadata,
+            email=body.email,
+            phone=body.phone,
+        ),
+    )
+    return json_response(user_json(user))
+
+
+@post("/logout", status_code=200)
+async def logout(
+    request: Request[Any, Any, Any], authenticate_user: AuthenticateUser, logout_use_case: Logout
+) -> Response[bytes]:
+    principal = await authenticate_user(bearer_token(request))
+    await logout_use_case(principal, request.query_params.get("scope", ""))
+    return Response(content=b"", status_code=204)

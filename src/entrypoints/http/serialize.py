@@ -1,0 +1,92 @@
+"""Users, identities and sessions rendered exactly as GoTrue's JSON (api.md §0.7–0.8)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from pytrue.application.results import AuthResult
+from pytrue.domain.user import Identity, User
+
+
+def timestamp(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def identity_json(identity: Identity) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "identity_id": str(identity.id),
+        "id": identity.provider_id,
+        "user_id": str(identity.user_id),
+        "identity_data": identity.identity_data,
+        "provider": identity.provider,
+        "created_at": timestamp(identity.created_at),
+        "updated_at": timestamp(identity.updated_at),
+    }
+    if identity.last_sign_in_at is not None:
+        body["last_sign_in_at"] = timestamp(identity.last_sign_in_at)
+    if identity.email:
+        body["email"] = identity.email
+    return body
+
+
+_OPTIONAL_STAMPS = (
+    "email_confirmed_at",
+    "phone_confirmed_at",
+    "confirmation_sent_at",
+    "confirmed_at",
+    "recovery_sent_at",
+    "email_change_sent_at",
+    "phone_change_sent_at",
+    "reauthentication_sent_at",
+    "invited_at",
+    "last_sign_in_at",
+)
+
+
+def user_json(user: User) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": str(user.id),
+        "aud": user.aud,
+        "role": user.role,
+        "email": user.email,
+        "phone": user.phone,
+    }
+    for name in _OPTIONAL_STAMPS:
+        value = getattr(user, name)
+        if value is not None:
+            body[name] = timestamp(value)
+    if user.email_change:
+        body["new_email"] = user.email_change
+    if user.phone_change:
+        body["new_phone"] = user.phone_change
+    body["app_metadata"] = user.app_metadata or {}
+    body["user_metadata"] = user.user_metadata or {}
+    body["identities"] = [identity_json(i) for i in user.identities]
+    body["created_at"] = timestamp(user.created_at)
+    body["updated_at"] = timestamp(user.updated_at)
+    if user.banned_until is not None:
+        body["banned_until"] = timestamp(user.banned_until)
+    if user.deleted_at is not None:
+        body["deleted_at"] = timestamp(user.deleted_at)
+    body["is_anonymous"] = user.is_anonymous
+    return body
+
+
+def token_json(result: AuthResult) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "access_token": result.access_token,
+        "token_type": "bearer",
+        "expires_in": result.expires_in,
+        "expires_at": result.expires_at,
+        "refresh_token": result.refresh_token,
+        "user": user_json(result.user),
+    }
+    if result.weak_password is not None:
+        body["weak_password"] = {
+            "message": result.weak_password.message,
+            "reasons": list(result.weak_password.reasons),
+        }
+    return body

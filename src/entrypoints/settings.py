@@ -1,0 +1,500 @@
+"""Configuration read once at start (config.md §1–3, §7).
+
+The process environment, completed by a `.env` file for keys it does not set, is parsed
+with GoTrue's rules into frozen `Settings`. A bad value raises `SettingsError` naming the
+variable; secrets never appear in messages or in `repr()`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from pytrue.adapters.jwt.keys import KeySet, parse_jwks
+from pytrue.application.config import AuthConfig
+from pytrue.domain.values import PasswordPolicy, parse_go_duration
+
+LOG_LEVELS = ("panic", "fatal", "error", "warn", "info", "debug", "trace")
+DB_DRIVERS = ("memory", "postgres")
+DEFAULT_ADMIN_ROLES = ("service_role", "supabase_admin")
+
+SECRET_VARIABLES = frozenset(
+    {
+        "GOTRUE_JWT_SECRET",
+        "GOTRUE_JWT_KEYS",
+        "GOTRUE_SMTP_PASS",
+        "GOTRUE_DB_DATABASE_URL",
+        "DATABASE_URL",
+    }
+)
+_SECRET_FIELDS = frozenset({"jwt_secret", "jwt_keys", "smtp_pass"})
+_URL_FIELDS = frozenset({"database_url"})
+
+_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
+_FALSE = frozenset({"0", "f", "F", "FALSE", "false", "False"})
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_DOTENV_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
+
+
+class SettingsError(Exception):
+    """A configuration value is missing or malformed; the message starts with the variable."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"{variable}: {problem}")
+        self.variable = variable
+        self.problem = problem
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password replaced by `***` (unparsable input is fully hidden)."""
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+        user = parts.username or ""
+        host = parts.hostname or ""
+        if ":" in host:
+            host = f"[{host}]"
+        port = f":{parts.port}" if parts.port is not None else ""
+        return urlunsplit(parts._replace(netloc=f"{user}:***@{host}{port}"))
+    except ValueError:
+        return "***"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False)
+class Settings:
+    site_url: str = ""
+    uri_allow_list: tuple[str, ...] = ()
+    disable_signup: bool = False
+    external_email_enabled: bool = True
+    external_phone_enabled: bool = False
+    external_anonymous_users_enabled: bool = False
+    rate_limit_email_sent: str = "30"
+    password_min_length: int = 6
+    password_required_characters: str = ""
+    password_hash_memory_kib: int = 19456
+    password_hash_time_cost: int = 2
+    password_hash_parallelism: int = 1
+
+    api_host: str = ""
+    port: int = 8081
+    api_external_url: str = ""
+    request_id_header: str = ""
+    cors_allowed_headers: tuple[str, ...] = ()
+
+    db_driver: str = "postgres"
+    database_url: str = ""
+    db_max_pool_size: int = 0
+    db_namespace: str = "auth"
+
+    log_level: str = "info"
+
+    jwt_secret: str = ""
+    jwt_exp: int = 3600
+    jwt_aud: str = ""
+    jwt_admin_roles: tuple[str, ...] = DEFAULT_ADMIN_ROLES
+    jwt_admin_group_name: str = "admin"
+    jwt_default_group_name: str = ""
+    jwt_issuer: str = ""
+    jwt_key_id: str = ""
+    jwt_keys: tuple[dict[str, Any], ...] = ()
+    jwt_valid_methods: tuple[str, ...] | None = None
+
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_user: str = ""
+    smtp_pass: str = ""
+    smtp_admin_email: str = ""
+    smtp_sender_name: str = ""
+    smtp_max_frequency: timedelta = timedelta(minutes=1)
+    mailer_autoconfirm: bool = False
+    mailer_secure_email_change_enabled: bool = True
+    mailer_otp_exp: int = 86400
+    mailer_otp_length: int = 6
+
+    sms_autoconfirm: bool = False
+
+    refresh_token_rotation_enabled: bool = True
+    refresh_token_reuse_interval: int = 0
+    sessions_timebox: timedelta | None = None
+    sessions_inactivity_timeout: timedelta | None = None
+
+    def __repr__(self) -> str:
+        shown = []
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if item.name in _SECRET_FIELDS:
+                text = "'***'" if value else repr(value)
+            elif item.name in _URL_FIELDS:
+                text = repr(redact_url(value))
+            else:
+                text = repr(value)
+            shown.append(f"{item.name}={text}")
+        return f"Settings({', '.join(shown)})"
+
+    def auth_config(self) -> AuthConfig:
+        """The switches the use cases obey."""
+        extra: dict[str, Any] = {"site_url": self.site_url} if self.site_url else {}
+        return AuthConfig(
+            jwt_exp=self.jwt_exp,
+            jwt_aud=self.jwt_aud,
+            jwt_issuer=self.jwt_issuer,
+            jwt_default_group_name=self.jwt_default_group_name,
+            jwt_admin_group_name=self.jwt_admin_group_name,
+            jwt_admin_roles=self.jwt_admin_roles,
+            disable_signup=self.disable_signup,
+            external_email_enabled=self.external_email_enabled,
+            external_phone_enabled=self.external_phone_enabled,
+            external_anonymous_users_enabled=self.external_anonymous_users_enabled,
+            mailer_autoconfirm=self.mailer_autoconfirm,
+            sms_autoconfirm=self.sms_autoconfirm,
+            mailer_otp_length=self.mailer_otp_length,
+            password_policy=PasswordPolicy(
+                min_length=self.password_min_length,
+                required_characters=PasswordPolicy.parse_required_characters(self.password_required_characters),
+            ),
+            refresh_token_rotation_enabled=self.refresh_token_rotation_enabled,
+            refresh_token_reuse_interval=timedelta(seconds=self.refresh_token_reuse_interval),
+            sessions_timebox=self.sessions_timebox,
+            sessions_inactivity_timeout=self.sessions_inactivity_timeout,
+            **extra,
+        )
+
+    def key_set(self) -> KeySet:
+        """The JWT key set (secret, `GOTRUE_JWT_KEYS`, key id, accepted algorithms)."""
+        return KeySet(self.jwt_secret, list(self.jwt_keys), self.jwt_key_id, self.jwt_valid_methods)
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None,
+    *,
+    env_file: str | os.PathLike[str] | None = ".env",
+    require: bool = True,
+    require_database: bool = True,
+) -> Settings:
+    """Read the settings; `.env` fills only keys the environment does not set."""
+    values: dict[str, str] = {}
+    if env_file is not None:
+        values.update(read_dotenv(env_file))
+    values.update(os.environ if environ is None else environ)
+    return _Parser(values).settings(require=require, require_database=require_database)
+
+
+def read_dotenv(path: str | os.PathLike[str]) -> dict[str, str]:
+    """Parse a dotenv file: `KEY=VALUE`, optional `export `, quotes, `#` comments; missing is empty."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError) as error:
+        raise SettingsError(str(path), f"cannot read the file ({type(error).__name__})") from None
+    return _DotenvParser(text, str(path)).parse()
+
+
+class _DotenvParser:
+    def __init__(self, text: str, name: str) -> None:
+        self._text = text.replace("\r\n", "\n").replace("\r", "\n")
+        self._name = name
+        self._pos = 0
+        self._line = 1
+
+    def parse(self) -> dict[str, str]:
+        values: dict[str, str] = {}
+        while self._pos < len(self._text):
+            self._skip_blank()
+            if self._pos >= len(self._text):
+                break
+            if self._peek() == "#":
+                self._skip_line()
+                continue
+            key = self._key()
+            values[key] = self._value()
+        return values
+
+    def _error(self, problem: str) -> SettingsError:
+        return SettingsError(f"{self._name} line {self._line}", problem)
+
+    def _peek(self) -> str:
+        return self._text[self._pos] if self._pos < len(self._text) else ""
+
+    def _advance(self, count: int = 1) -> None:
+        self._line += self._text.count("\n", self._pos, self._pos + count)
+        self._pos += count
+
+    def _skip_blank(self) -> None:
+        while self._peek() in (" ", "\t", "\n"):
+            self._advance()
+
+    def _skip_spaces(self) -> None:
+        while self._peek() in (" ", "\t"):
+            self._advance()
+
+    def _skip_line(self) -> None:
+        end = self._text.find("\n", self._pos)
+        self._advance((len(self._text) if end < 0 else end) - self._pos)
+
+    def _key(self) -> str:
+        if self._text.startswith("export ", self._pos) or self._text.startswith("export\t", self._pos):
+            self._advance(len("export"))
+            self._skip_spaces()
+        match = _DOTENV_KEY.match(self._text, self._pos)
+        if not match:
+            raise self._error("expected KEY=VALUE")
+        self._advance(match.end() - self._pos)
+        self._skip_spaces()
+        if self._peek() not in ("=", ":"):
+            raise self._error("expected KEY=VALUE")
+        self._advance()
+        self._skip_spaces()
+        return match.group(0)
+
+    def _value(self) -> str:
+        quote = self._peek()
+        if quote in ("'", '"'):
+            value = self._quoted(quote)
+            self._skip_spaces()
+            if self._peek() == "#":
+                self._skip_line()
+            elif self._peek() not in ("\n", ""):
+                raise self._error("unexpected characters after a quoted value")
+            return value
+        end = self._text.find("\n", self._pos)
+        raw = self._text[self._pos : len(self._text) if end < 0 else end]
+        self._advance(len(raw))
+        comment = re.search(r"[ \t]#", raw)
+        if comment:
+            raw = raw[: comment.start()]
+        return raw.strip()
+
+    def _quoted(self, quote: str) -> str:
+        start_line = self._line
+        self._advance()
+        chars: list[str] = []
+        escapes = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\", "$": "$"}
+        while True:
+            ch = self._peek()
+            if not ch:
+                self._line = start_line
+                raise self._error("unterminated quoted value")
+            self._advance()
+            if ch == quote:
+                return "".join(chars)
+            if ch == "\\" and quote == '"' and self._peek() in escapes:
+                chars.append(escapes[self._peek()])
+                self._advance()
+                continue
+            chars.append(ch)
+
+
+def _check_url(variable: str, value: str) -> str:
+    try:
+        parts = urlsplit(value)
+        valid = bool(parts.scheme) and bool(parts.hostname)
+    except ValueError:
+        valid = False
+    if not valid:
+        raise SettingsError(variable, f"expected an absolute URL with scheme and host, got {redact_url(value)!r}")
+    return value
+
+
+class _Parser:
+    def __init__(self, values: Mapping[str, str]) -> None:
+        self._values = values
+
+    def _lookup(self, *names: str) -> tuple[str, str | None]:
+        for name in names:
+            if name in self._values:
+                return name, self._values[name]
+        return names[0], None
+
+    @staticmethod
+    def _bad(name: str, expected: str, raw: str) -> SettingsError:
+        if name in SECRET_VARIABLES:
+            return SettingsError(name, f"expected {expected}")
+        return SettingsError(name, f"expected {expected}, got {raw!r}")
+
+    def string(self, *names: str, default: str = "") -> str:
+        _, raw = self._lookup(*names)
+        return default if raw is None else raw
+
+    def required(self, *names: str, needed: bool, when: str = "") -> str:
+        name, raw = self._lookup(*names)
+        if not raw and needed:
+            state = "not set" if raw is None else "empty"
+            also = f"; also read as {', '.join(names[:-1])}" if len(names) > 1 and raw is None else ""
+            raise SettingsError(names[-1] if raw is None else name, f"required{when} but {state}{also}")
+        return raw or ""
+
+    def boolean(self, *names: str, default: bool) -> bool:
+        name, raw = self._lookup(*names)
+        if raw is None:
+            return default
+        if raw in _TRUE:
+            return True
+        if raw in _FALSE:
+            return False
+        raise self._bad(name, "a boolean (true/false/1/0/t/f)", raw)
+
+    def integer(self, *names: str, default: int, minimum: int | None = None) -> int:
+        name, raw = self._lookup(*names)
+        if raw is None:
+            return default
+        if not _INTEGER.fullmatch(raw):
+            raise self._bad(name, "an integer", raw)
+        value = int(raw)
+        if minimum is not None and value < minimum:
+            raise SettingsError(name, f"must be at least {minimum}, got {value}")
+        return value
+
+    def duration(self, *names: str, default: timedelta | None) -> timedelta | None:
+        name, raw = self._lookup(*names)
+        if raw is None:
+            return default
+        try:
+            return parse_go_duration(raw)
+        except ValueError:
+            raise self._bad(name, "a duration such as 300ms, 60s, 1m30s or 24h", raw) from None
+
+    def listing(self, *names: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
+        _, raw = self._lookup(*names)
+        if raw is None:
+            return default
+        if not raw.strip():
+            return ()
+        return tuple(raw.split(","))
+
+    def settings(self, *, require: bool, require_database: bool) -> Settings:
+        site_url = self.required("GOTRUE_SITE_URL", needed=require)
+        if site_url:
+            _check_url("GOTRUE_SITE_URL", site_url)
+        external_names = ("GOTRUE_API_API_EXTERNAL_URL", "API_EXTERNAL_URL")
+        api_external_url = self.required(*external_names, needed=require)
+        if api_external_url:
+            _check_url(self._lookup(*external_names)[0], api_external_url)
+        jwt_secret = self.required("GOTRUE_JWT_SECRET", needed=require)
+
+        db_driver = self.string("GOTRUE_DB_DRIVER", default="postgres")
+        if db_driver not in DB_DRIVERS:
+            raise SettingsError("GOTRUE_DB_DRIVER", f"expected one of {', '.join(DB_DRIVERS)}, got {db_driver!r}")
+        database_url = self.required(
+            "GOTRUE_DB_DATABASE_URL",
+            "DATABASE_URL",
+            needed=require and require_database and db_driver == "postgres",
+            when=" when GOTRUE_DB_DRIVER is postgres",
+        )
+
+        jwt_exp = self.integer("GOTRUE_JWT_EXP", default=3600, minimum=0) or 3600
+        mailer_otp_exp = self.integer("GOTRUE_MAILER_OTP_EXP", default=86400, minimum=0) or 86400
+        otp_length = self.integer("GOTRUE_MAILER_OTP_LENGTH", default=6)
+        smtp_max_frequency = self.duration("GOTRUE_SMTP_MAX_FREQUENCY", default=timedelta(minutes=1))
+
+        return Settings(
+            site_url=site_url,
+            uri_allow_list=self.listing("GOTRUE_URI_ALLOW_LIST"),
+            disable_signup=self.boolean("GOTRUE_DISABLE_SIGNUP", default=False),
+            external_email_enabled=self.boolean("GOTRUE_EXTERNAL_EMAIL_ENABLED", default=True),
+            external_phone_enabled=self.boolean("GOTRUE_EXTERNAL_PHONE_ENABLED", default=False),
+            external_anonymous_users_enabled=self.boolean("GOTRUE_EXTERNAL_ANONYMOUS_USERS_ENABLED", default=False),
+            rate_limit_email_sent=self.string("GOTRUE_RATE_LIMIT_EMAIL_SENT", default="30"),
+            password_min_length=max(6, self.integer("GOTRUE_PASSWORD_MIN_LENGTH", default=6)),
+            password_required_characters=self.string("GOTRUE_PASSWORD_REQUIRED_CHARACTERS"),
+            password_hash_memory_kib=self.integer("GOTRUE_PASSWORD_HASH_ARGON2_MEMORY", default=19456, minimum=8),
+            password_hash_time_cost=self.integer("GOTRUE_PASSWORD_HASH_ARGON2_ITERATIONS", default=2, minimum=1),
+            password_hash_parallelism=self.integer("GOTRUE_PASSWORD_HASH_ARGON2_PARALLELISM", default=1, minimum=1),
+            api_host=self.string("GOTRUE_API_HOST"),
+            port=self._port(),
+            api_external_url=api_external_url,
+            request_id_header=self.string("GOTRUE_API_REQUEST_ID_HEADER", "REQUEST_ID_HEADER"),
+            cors_allowed_headers=self.listing("GOTRUE_CORS_ALLOWED_HEADERS"),
+            db_driver=db_driver,
+            database_url=database_url,
+            db_max_pool_size=self.integer("GOTRUE_DB_MAX_POOL_SIZE", default=0, minimum=0),
+            db_namespace=self.string("GOTRUE_DB_DB_NAMESPACE", "DB_NAMESPACE", "GOTRUE_DB_NAMESPACE", default="auth")
+            or "auth",
+            log_level=self._log_level(),
+            jwt_secret=jwt_secret,
+            jwt_exp=jwt_exp,
+            jwt_aud=self.string("GOTRUE_JWT_AUD"),
+            jwt_admin_roles=self.listing("GOTRUE_JWT_ADMIN_ROLES") or DEFAULT_ADMIN_ROLES,
+            jwt_admin_group_name=self.string("GOTRUE_JWT_ADMIN_GROUP_NAME", default="admin") or "admin",
+            jwt_default_group_name=self.string("GOTRUE_JWT_DEFAULT_GROUP_NAME"),
+            jwt_issuer=self.string("GOTRUE_JWT_ISSUER"),
+            jwt_key_id=self.string("GOTRUE_JWT_KEY_ID"),
+            jwt_keys=self._jwt_keys(jwt_secret),
+            jwt_valid_methods=self._valid_methods(),
+            smtp_host=self.string("GOTRUE_SMTP_HOST"),
+            smtp_port=self.integer("GOTRUE_SMTP_PORT", default=587, minimum=1),
+            smtp_user=self.string("GOTRUE_SMTP_USER"),
+            smtp_pass=self.string("GOTRUE_SMTP_PASS"),
+            smtp_admin_email=self.string("GOTRUE_SMTP_ADMIN_EMAIL"),
+            smtp_sender_name=self.string("GOTRUE_SMTP_SENDER_NAME"),
+            smtp_max_frequency=_positive(smtp_max_frequency) or timedelta(minutes=1),
+            mailer_autoconfirm=self.boolean("GOTRUE_MAILER_AUTOCONFIRM", default=False),
+            mailer_secure_email_change_enabled=self.boolean("GOTRUE_MAILER_SECURE_EMAIL_CHANGE_ENABLED", default=True),
+            mailer_otp_exp=mailer_otp_exp,
+            mailer_otp_length=otp_length if 6 <= otp_length <= 10 else 6,
+            sms_autoconfirm=self.boolean("GOTRUE_SMS_AUTOCONFIRM", default=False),
+            refresh_token_rotation_enabled=self.boolean(
+                "GOTRUE_SECURITY_REFRESH_TOKEN_ROTATION_ENABLED", default=True
+            ),
+            refresh_token_reuse_interval=self.integer(
+                "GOTRUE_SECURITY_REFRESH_TOKEN_REUSE_INTERVAL", default=0, minimum=0
+            ),
+            sessions_timebox=_positive(self.duration("GOTRUE_SESSIONS_TIMEBOX", default=None)),
+            sessions_inactivity_timeout=_positive(
+                self.duration("GOTRUE_SESSIONS_INACTIVITY_TIMEOUT", default=None)
+            ),
+        )
+
+    def _port(self) -> int:
+        name, raw = self._lookup("GOTRUE_API_PORT", "PORT")
+        if raw is None:
+            return 8081
+        if not _INTEGER.fullmatch(raw) or not 1 <= int(raw) <= 65535:
+            raise self._bad(name, "a port number between 1 and 65535", raw)
+        return int(raw)
+
+    def _log_level(self) -> str:
+        name, raw = self._lookup("GOTRUE_LOG_LEVEL", "LOG_LEVEL")
+        if not raw:
+            return "info"
+        level = raw.lower()
+        level = "warn" if level == "warning" else level
+        if level not in LOG_LEVELS:
+            raise self._bad(name, f"one of {', '.join(LOG_LEVELS)}", raw)
+        return level
+
+    def _valid_methods(self) -> tuple[str, ...] | None:
+        methods = self.listing("GOTRUE_JWT_VALID_METHODS")
+        if not methods:
+            return None
+        if "none" in methods:
+            raise SettingsError("GOTRUE_JWT_VALID_METHODS", "the 'none' algorithm cannot be accepted")
+        return methods
+
+    def _jwt_keys(self, jwt_secret: str) -> tuple[dict[str, Any], ...]:
+        if jwt_secret:
+            try:
+                KeySet(jwt_secret)
+            except ValueError as error:
+                raise SettingsError("GOTRUE_JWT_SECRET", str(error)) from None
+        raw = self.string("GOTRUE_JWT_KEYS")
+        if not raw.strip():
+            return ()
+        try:
+            jwks = parse_jwks(raw)
+            if jwks:
+                KeySet(jwt_secret, jwks, self.string("GOTRUE_JWT_KEY_ID"), self._valid_methods())
+        except ValueError as error:
+            raise SettingsError("GOTRUE_JWT_KEYS", str(error)) from None
+        return tuple(jwks)
+
+
+def _positive(value: timedelta | None) -> timedelta | None:
+    return value if value is not None and value > timedelta(0) else None

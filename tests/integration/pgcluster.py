@@ -1,0 +1,204 @@
+"""PostgreSQL for the integration suite: one server per session, cheap databases cloned from templates."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import tempfile
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from pytrue.adapters.postgres.cluster import (
+    AUTH_ADMIN_ROLE,
+    DEFAULT_PASSWORD,
+    LocalCluster,
+    conninfo_to_url,
+    provision_database,
+)
+from pytrue.adapters.postgres.migrate import migrate
+
+URL_VARIABLES = ("PYTRUE_TEST_DATABASE_URL", "DATABASE_URL")
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@dataclass(frozen=True, slots=True)
+class PgDatabase:
+    """A database of the test server: `dsn` connects as supabase_auth_admin, `admin_dsn` as superuser."""
+
+    name: str
+    dsn: str
+    admin_dsn: str
+
+
+@dataclass(slots=True)
+class PgServer:
+    """The session's server: a throw-away LocalCluster, or the one DATABASE_URL names."""
+
+    admin_dsn: str
+    cluster: LocalCluster | None = None
+    scratch: Path | None = None
+
+    def close(self) -> None:
+        if self.cluster is not None:
+            self.cluster.stop()
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+def start_server() -> PgServer:
+    """Use the server in DATABASE_URL if set (it must allow creating roles and databases), else start one."""
+    for variable in URL_VARIABLES:
+        if os.environ.get(variable):
+            return PgServer(admin_dsn=os.environ[variable])
+    scratch = Path(tempfile.mkdtemp(prefix="pytrue-pg-"))
+    cluster = LocalCluster(scratch / "data", persistent=False)
+    try:
+        return PgServer(admin_dsn=cluster.start(), cluster=cluster, scratch=scratch)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+
+
+def with_dbname(dsn: str, dbname: str, **overrides: str) -> str:
+    params = conninfo_to_dict(make_conninfo(dsn, dbname=dbname, **overrides))
+    return conninfo_to_url(params)
+
+
+@dataclass(slots=True)
+class Databases:
+    """Creates databases from two templates (provisioned-empty and migrated) and drops them afterwards."""
+
+    server: PgServer
+    prefix: str = field(default_factory=lambda: f"pytrue_{uuid.uuid4().hex[:8]}")
+    _templates: dict[str, str] = field(default_factory=dict)
+    _created: list[str] = field(default_factory=list)
+
+    def create(self, *, migrated: bool = False) -> PgDatabase:
+        template = self._template("migrated" if migrated else "empty")
+        name = f"{self.prefix}_{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(self.server.admin_dsn, autocommit=True) as conn:
+            query = sql.SQL("create database {} template {}").format(sql.Identifier(name), sql.Identifier(template))
+            conn.execute(query)
+        self._created.append(name)
+        return self._describe(name)
+
+    def drop(self, database: PgDatabase | str) -> None:
+        name = database if isinstance(database, str) else database.name
+        with psycopg.connect(self.server.admin_dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+        if name in self._created:
+            self._created.remove(name)
+
+    def close(self) -> None:
+        for name in [*self._created, *self._templates.values()]:
+            self.drop(name)
+        self._templates.clear()
+
+    def _template(self, kind: str) -> str:
+        if kind not in self._templates:
+            name = f"{self.prefix}_tpl_{kind}"
+            dsn = provision_database(self.server.admin_dsn, name, password=DEFAULT_PASSWORD)
+            self._templates[kind] = name
+            if kind == "migrated":
+                asyncio.run(migrate(dsn))
+        return self._templates[kind]
+
+    def _describe(self, name: str) -> PgDatabase:
+        admin_dsn = with_dbname(self.server.admin_dsn, name)
+        dsn = with_dbname(self.server.admin_dsn, name, user=AUTH_ADMIN_ROLE, password=DEFAULT_PASSWORD)
+        return PgDatabase(name=name, dsn=dsn, admin_dsn=admin_dsn)
+
+
+def load_gotrue_schema(database: PgDatabase) -> None:
+    """Lay out the schema "the way GoTrue leaves it", as supabase_auth_admin."""
+    script = (FIXTURES / "gotrue_schema.sql").read_text(encoding="utf-8")
+    with psycopg.connect(database.dsn, autocommit=True) as conn:
+        conn.execute(script)
+
+
+_CATALOG_QUERIES: dict[str, str] = {
+    "columns": """
+        select c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
+               coalesce(pg_get_expr(d.adbin, d.adrelid), ''), a.attgenerated::text, a.attidentity::text
+        from pg_attribute a
+        join pg_class c on c.oid = a.attrelid
+        join pg_namespace n on n.oid = c.relnamespace
+        left join pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum
+        where n.nspname = %(ns)s and c.relkind in ('r', 'p') and a.attnum > 0 and not a.attisdropped
+    """,
+    "column_order": """
+        select c.relname, string_agg(a.attname, ',' order by a.attnum)
+        from pg_attribute a
+        join pg_class c on c.oid = a.attrelid
+        join pg_namespace n on n.oid = c.relnamespace
+        where n.nspname = %(ns)s and c.relkind in ('r', 'p') and a.attnum > 0 and not a.attisdropped
+        group by c.relname
+    """,
+    "constraints": """
+        select c.relname, con.conname, con.contype::text, pg_get_constraintdef(con.oid), con.convalidated
+        from pg_constraint con
+        join pg_class c on c.oid = con.conrelid
+        join pg_namespace n on n.oid = c.relnamespace
+        where n.nspname = %(ns)s
+    """,
+    "indexes": "select tablename, indexname, indexdef from pg_indexes where schemaname = %(ns)s",
+    "enums": """
+        select t.typname, string_agg(e.enumlabel, ',' order by e.enumsortorder)
+        from pg_type t join pg_enum e on e.enumtypid = t.oid join pg_namespace n on n.oid = t.typnamespace
+        where n.nspname = %(ns)s group by t.typname
+    """,
+    "functions": """
+        select p.proname, pg_get_function_identity_arguments(p.oid), pg_get_function_result(p.oid),
+               p.provolatile::text, l.lanname, p.prosecdef
+        from pg_proc p join pg_namespace n on n.oid = p.pronamespace join pg_language l on l.oid = p.prolang
+        where n.nspname = %(ns)s
+    """,
+    "comments": """
+        select c.relkind::text, c.relname, coalesce(a.attname, ''), d.description
+        from pg_description d
+        join pg_class c on c.oid = d.objoid and d.classoid = 'pg_class'::regclass
+        join pg_namespace n on n.oid = c.relnamespace
+        left join pg_attribute a on a.attrelid = c.oid and a.attnum = d.objsubid and d.objsubid > 0
+        where n.nspname = %(ns)s
+        union all
+        select 'f', p.proname, '', d.description
+        from pg_description d
+        join pg_proc p on p.oid = d.objoid and d.classoid = 'pg_proc'::regclass
+        join pg_namespace n on n.oid = p.pronamespace
+        where n.nspname = %(ns)s
+    """,
+    "tables": """
+        select c.relname, c.relkind::text, c.relrowsecurity, c.relforcerowsecurity,
+               pg_get_userbyid(c.relowner), coalesce(c.relacl::text, '')
+        from pg_class c join pg_namespace n on n.oid = c.relnamespace
+        where n.nspname = %(ns)s and c.relkind in ('r', 'p', 'S', 'v', 'm')
+    """,
+}
+
+
+def catalog_snapshot(dsn: str, namespace: str = "auth") -> dict[str, frozenset[tuple[object, ...]]]:
+    """Everything about the schema a migration could change, as comparable sets of rows."""
+    with psycopg.connect(dsn) as conn:
+        return {
+            name: frozenset(tuple(row) for row in conn.execute(query, {"ns": namespace}).fetchall())
+            for name, query in _CATALOG_QUERIES.items()
+        }
+
+
+def snapshot_diff(
+    left: dict[str, frozenset[tuple[object, ...]]],
+    right: dict[str, frozenset[tuple[object, ...]]],
+) -> dict[str, dict[str, list[tuple[object, ...]]]]:
+    """Rows only on the left (`-`) and only on the right (`+`), per catalog; empty when equal."""
+    diff: dict[str, dict[str, list[tuple[object, ...]]]] = {}
+    for key in sorted(set(left) | set(right)):
+        removed = sorted(left.get(key, frozenset()) - right.get(key, frozenset()), key=repr)
+        added = sorted(right.get(key, frozenset()) - left.get(key, frozenset()), key=repr)
+        if removed or added:
+            diff[key] = {"-": removed, "+": added}
+    return diff

@@ -1,0 +1,431 @@
+"""Settings: sources and precedence, GoTrue's value syntax, clamps, and secret hygiene."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from joserfc.jwk import OctKey, RSAKey
+
+from pytrue.application.config import AuthConfig
+from pytrue.entrypoints.settings import Settings, SettingsError, load_settings, read_dotenv
+
+SECRET = "super-secret-jwt-value-0123456789"
+DB_PASSWORD = "db-pass-wordXYZ"
+SMTP_PASSWORD = "smtp-pass-wordXYZ"
+
+BASE = {
+    "GOTRUE_SITE_URL": "https://app.example.com",
+    "API_EXTERNAL_URL": "https://abc.supabase.co/auth/v1",
+    "GOTRUE_JWT_SECRET": SECRET,
+    "GOTRUE_DB_DRIVER": "postgres",
+    "DATABASE_URL": f"postgres://supabase_auth_admin:{DB_PASSWORD}@db:5432/postgres",
+    "GOTRUE_SMTP_PASS": SMTP_PASSWORD,
+}
+
+
+def load(**overrides: str) -> Settings:
+    return load_settings({**BASE, **overrides}, env_file=None)
+
+
+def load_error(env: dict[str, str], **kwargs: object) -> SettingsError:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(env, env_file=None, **kwargs)  # type: ignore[arg-type]
+    return caught.value
+
+
+def jwk(key: RSAKey | OctKey, kid: str, alg: str, ops: list[str]) -> dict[str, object]:
+    data = dict(key.as_dict(private=True))
+    data.update(kid=kid, alg=alg, key_ops=ops)
+    return data
+
+
+def test_defaults() -> None:
+    s = load()
+    assert s.port == 8081
+    assert s.api_host == ""
+    assert s.jwt_exp == 3600
+    assert s.jwt_aud == ""
+    assert s.jwt_admin_roles == ("service_role", "supabase_admin")
+    assert s.jwt_admin_group_name == "admin"
+    assert s.jwt_default_group_name == ""
+    assert s.jwt_valid_methods is None
+    assert s.jwt_keys == ()
+    assert s.external_email_enabled is True
+    assert s.external_phone_enabled is False
+    assert s.external_anonymous_users_enabled is False
+    assert s.mailer_otp_length == 6
+    assert s.mailer_otp_exp == 86400
+    assert s.password_min_length == 6
+    assert s.refresh_token_rotation_enabled is True
+    assert s.refresh_token_reuse_interval == 0
+    assert s.sessions_timebox is None
+    assert s.sessions_inactivity_timeout is None
+    assert s.log_level == "info"
+    assert s.db_driver == "postgres"
+    assert s.db_namespace == "auth"
+    assert s.db_max_pool_size == 0
+    assert s.smtp_port == 587
+    assert s.smtp_max_frequency == timedelta(minutes=1)
+    assert s.mailer_secure_email_change_enabled is True
+    assert s.rate_limit_email_sent == "30"
+    assert (s.password_hash_memory_kib, s.password_hash_time_cost, s.password_hash_parallelism) == (19456, 2, 1)
+
+
+def test_settings_are_frozen() -> None:
+    s = load()
+    with pytest.raises(AttributeError):
+        s.port = 1  # type: ignore[misc]
+
+
+def test_environment_wins_over_dotenv(tmp_path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text(
+        "# a comment\n"
+        "export GOTRUE_JWT_AUD=from-file\n"
+        "GOTRUE_JWT_ISSUER='https://issuer.example'\n"
+        'GOTRUE_JWT_DEFAULT_GROUP_NAME="authenticated" # trailing comment\n'
+        "GOTRUE_JWT_EXP=1800\n"
+        "\n"
+        "GOTRUE_SMTP_HOST=smtp.example.com # inline comment\n"
+    )
+    s = load_settings({**BASE, "GOTRUE_JWT_EXP": "600"}, env_file=env_file)
+    assert s.jwt_exp == 600
+    assert s.jwt_aud == "from-file"
+    assert s.jwt_issuer == "https://issuer.example"
+    assert s.jwt_default_group_name == "authenticated"
+    assert s.smtp_host == "smtp.example.com"
+
+
+def test_set_but_empty_environment_still_wins_over_dotenv(tmp_path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("GOTRUE_JWT_AUD=from-file\n")
+    s = load_settings({**BASE, "GOTRUE_JWT_AUD": ""}, env_file=env_file)
+    assert s.jwt_aud == ""
+
+
+def test_dotenv_supplies_required_values(tmp_path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("\n".join(f"{key}={value}" for key, value in BASE.items()))
+    s = load_settings({}, env_file=env_file)
+    assert s.jwt_secret == SECRET
+    assert s.site_url == "https://app.example.com"
+
+
+def test_missing_dotenv_is_fine(tmp_path) -> None:
+    s = load_settings(BASE, env_file=tmp_path / "nope.env")
+    assert s.site_url == "https://app.example.com"
+
+
+def test_dotenv_quoting_rules(tmp_path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text(
+        'DOUBLE="a\\nb \\"c\\" # not a comment"\n'
+        "SINGLE='raw \\n # kept'\n"
+        'MULTI="line1\nline2"\n'
+        "EMPTY=\n"
+        "SPACED = padded value   \n"
+        "HASH=abc#def\n"
+    )
+    values = read_dotenv(env_file)
+    assert values["DOUBLE"] == 'a\nb "c" # not a comment'
+    assert values["SINGLE"] == "raw \\n # kept"
+    assert values["MULTI"] == "line1\nline2"
+    assert values["EMPTY"] == ""
+    assert values["SPACED"] == "padded value"
+    assert values["HASH"] == "abc#def"
+
+
+def test_malformed_dotenv_names_file_and_line_without_content(tmp_path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text(f"GOOD=1\n{SECRET}\n")
+    with pytest.raises(SettingsError) as caught:
+        load_settings(BASE, env_file=env_file)
+    assert "line 2" in str(caught.value)
+    assert str(env_file) in str(caught.value)
+    assert SECRET not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("env", "attribute", "expected"),
+    [
+        ({"PORT": "9999"}, "port", 9999),
+        ({"PORT": "9999", "GOTRUE_API_PORT": "7777"}, "port", 7777),
+        ({"REQUEST_ID_HEADER": "X-Req"}, "request_id_header", "X-Req"),
+        ({"REQUEST_ID_HEADER": "X-Req", "GOTRUE_API_REQUEST_ID_HEADER": "X-Other"}, "request_id_header", "X-Other"),
+        ({"DB_NAMESPACE": "other"}, "db_namespace", "other"),
+        ({"GOTRUE_DB_NAMESPACE": "ns2"}, "db_namespace", "ns2"),
+        ({"DB_NAMESPACE": "other", "GOTRUE_DB_DB_NAMESPACE": "mine"}, "db_namespace", "mine"),
+        ({"LOG_LEVEL": "debug"}, "log_level", "debug"),
+        ({"LOG_LEVEL": "debug", "GOTRUE_LOG_LEVEL": "error"}, "log_level", "error"),
+        ({"GOTRUE_LOG_LEVEL": "WARNING"}, "log_level", "warn"),
+    ],
+)
+def test_unprefixed_fallbacks(env: dict[str, str], attribute: str, expected: object) -> None:
+    assert getattr(load(**env), attribute) == expected
+
+
+def test_prefixed_external_url_and_database_url_win() -> None:
+    s = load(
+        GOTRUE_API_API_EXTERNAL_URL="https://auth.example.com",
+        GOTRUE_DB_DATABASE_URL="postgres://u@other/db",
+    )
+    assert s.api_external_url == "https://auth.example.com"
+    assert s.database_url == "postgres://u@other/db"
+
+
+def test_external_url_fallback_alone() -> None:
+    env = {k: v for k, v in BASE.items() if k != "API_EXTERNAL_URL"}
+    s = load_settings({**env, "GOTRUE_API_API_EXTERNAL_URL": "https://auth.example.com"}, env_file=None)
+    assert s.api_external_url == "https://auth.example.com"
+
+
+@pytest.mark.parametrize("raw", ["1", "t", "T", "TRUE", "true", "True"])
+def test_go_true_values(raw: str) -> None:
+    assert load(GOTRUE_DISABLE_SIGNUP=raw).disable_signup is True
+
+
+@pytest.mark.parametrize("raw", ["0", "f", "F", "FALSE", "false", "False"])
+def test_go_false_values(raw: str) -> None:
+    assert load(GOTRUE_EXTERNAL_EMAIL_ENABLED=raw).external_email_enabled is False
+
+
+@pytest.mark.parametrize(
+    ("variable", "raw"),
+    [
+        ("GOTRUE_DISABLE_SIGNUP", "yes"),
+        ("GOTRUE_DISABLE_SIGNUP", ""),
+        ("GOTRUE_MAILER_AUTOCONFIRM", "tRuE"),
+        ("GOTRUE_JWT_EXP", "abc"),
+        ("GOTRUE_JWT_EXP", ""),
+        ("GOTRUE_JWT_EXP", "1.5"),
+        ("GOTRUE_JWT_EXP", "-5"),
+        ("GOTRUE_MAILER_OTP_EXP", "-1"),
+        ("GOTRUE_MAILER_OTP_LENGTH", "six"),
+        ("GOTRUE_PASSWORD_MIN_LENGTH", "x"),
+        ("GOTRUE_SECURITY_REFRESH_TOKEN_REUSE_INTERVAL", "10s"),
+        ("GOTRUE_SECURITY_REFRESH_TOKEN_ROTATION_ENABLED", "on"),
+        ("GOTRUE_SESSIONS_TIMEBOX", "3600"),
+        ("GOTRUE_SESSIONS_TIMEBOX", ""),
+        ("GOTRUE_SESSIONS_INACTIVITY_TIMEOUT", "1d"),
+        ("GOTRUE_SMTP_MAX_FREQUENCY", "60"),
+        ("GOTRUE_SMTP_PORT", "smtp"),
+        ("GOTRUE_DB_MAX_POOL_SIZE", "many"),
+        ("GOTRUE_API_PORT", "http"),
+        ("GOTRUE_API_PORT", ""),
+        ("PORT", "70000"),
+        ("PORT", "0"),
+        ("GOTRUE_LOG_LEVEL", "verbose"),
+        ("LOG_LEVEL", "loud"),
+        ("GOTRUE_DB_DRIVER", "mysql"),
+        ("GOTRUE_SITE_URL", "not a url"),
+        ("GOTRUE_SITE_URL", "/relative/path"),
+        ("API_EXTERNAL_URL", "abc.supabase.co"),
+        ("GOTRUE_API_API_EXTERNAL_URL", "https://"),
+        ("GOTRUE_PASSWORD_HASH_ARGON2_MEMORY", "lots"),
+        ("GOTRUE_PASSWORD_HASH_ARGON2_ITERATIONS", "0"),
+        ("GOTRUE_PASSWORD_HASH_ARGON2_PARALLELISM", "-1"),
+        ("GOTRUE_JWT_VALID_METHODS", "HS256,none"),
+        ("GOTRUE_JWT_KEYS", "{not json"),
+        ("GOTRUE_JWT_KEYS", '{"kty": "oct"}'),
+        ("GOTRUE_JWT_KEYS", "[1, 2]"),
+    ],
+)
+def test_malformed_values_name_their_variable(variable: str, raw: str) -> None:
+    error = load_error({**BASE, variable: raw})
+    assert error.variable == variable
+    assert str(error).startswith(f"{variable}: ")
+
+
+def test_integer_error_message_shows_value() -> None:
+    error = load_error({**BASE, "GOTRUE_JWT_EXP": "abc"})
+    assert str(error) == "GOTRUE_JWT_EXP: expected an integer, got 'abc'"
+
+
+@pytest.mark.parametrize("variable", ["GOTRUE_SITE_URL", "GOTRUE_JWT_SECRET", "API_EXTERNAL_URL", "DATABASE_URL"])
+def test_missing_required_names_the_variable(variable: str) -> None:
+    env = {k: v for k, v in BASE.items() if k != variable}
+    error = load_error(env)
+    assert error.variable == variable
+    assert variable in str(error)
+
+
+@pytest.mark.parametrize("variable", ["GOTRUE_SITE_URL", "GOTRUE_JWT_SECRET", "API_EXTERNAL_URL", "DATABASE_URL"])
+def test_empty_required_names_the_variable(variable: str) -> None:
+    error = load_error({**BASE, variable: ""})
+    assert error.variable == variable
+
+
+def test_database_url_needed_only_for_postgres() -> None:
+    env = {k: v for k, v in BASE.items() if k != "DATABASE_URL"}
+    assert load_settings({**env, "GOTRUE_DB_DRIVER": "memory"}, env_file=None).db_driver == "memory"
+    assert load_settings(env, env_file=None, require_database=False).database_url == ""
+    del env["GOTRUE_DB_DRIVER"]
+    assert load_error(env).variable == "DATABASE_URL"
+
+
+def test_require_false_allows_an_empty_environment() -> None:
+    s = load_settings({}, env_file=None, require=False)
+    assert s.site_url == ""
+    assert s.jwt_secret == ""
+    assert s.db_driver == "postgres"
+
+
+def test_require_false_still_validates_given_values() -> None:
+    error = load_error({"GOTRUE_SITE_URL": "nope"}, require=False)
+    assert error.variable == "GOTRUE_SITE_URL"
+
+
+def test_clamps() -> None:
+    s = load(
+        GOTRUE_JWT_EXP="0",
+        GOTRUE_MAILER_OTP_EXP="0",
+        GOTRUE_MAILER_OTP_LENGTH="11",
+        GOTRUE_PASSWORD_MIN_LENGTH="3",
+        GOTRUE_SMTP_MAX_FREQUENCY="0",
+        GOTRUE_JWT_ADMIN_ROLES="",
+        GOTRUE_JWT_ADMIN_GROUP_NAME="",
+    )
+    assert s.jwt_exp == 3600
+    assert s.mailer_otp_exp == 86400
+    assert s.mailer_otp_length == 6
+    assert s.password_min_length == 6
+    assert s.smtp_max_frequency == timedelta(minutes=1)
+    assert s.jwt_admin_roles == ("service_role", "supabase_admin")
+    assert s.jwt_admin_group_name == "admin"
+    assert load(GOTRUE_MAILER_OTP_LENGTH="5").mailer_otp_length == 6
+    assert load(GOTRUE_MAILER_OTP_LENGTH="8").mailer_otp_length == 8
+    assert load(GOTRUE_PASSWORD_MIN_LENGTH="12").password_min_length == 12
+
+
+def test_lists_are_split_on_commas_without_trimming() -> None:
+    s = load(
+        GOTRUE_URI_ALLOW_LIST="https://a.example/**, http://localhost:3000/**",
+        GOTRUE_JWT_ADMIN_ROLES="service_role,admin",
+        GOTRUE_CORS_ALLOWED_HEADERS="X-One,X-Two",
+    )
+    assert s.uri_allow_list == ("https://a.example/**", " http://localhost:3000/**")
+    assert s.jwt_admin_roles == ("service_role", "admin")
+    assert s.cors_allowed_headers == ("X-One", "X-Two")
+    assert load(GOTRUE_URI_ALLOW_LIST="").uri_allow_list == ()
+
+
+def test_durations_and_intervals() -> None:
+    s = load(
+        GOTRUE_SESSIONS_TIMEBOX="24h",
+        GOTRUE_SESSIONS_INACTIVITY_TIMEOUT="1h30m",
+        GOTRUE_SMTP_MAX_FREQUENCY="900s",
+        GOTRUE_SECURITY_REFRESH_TOKEN_REUSE_INTERVAL="10",
+    )
+    assert s.sessions_timebox == timedelta(hours=24)
+    assert s.sessions_inactivity_timeout == timedelta(hours=1, minutes=30)
+    assert s.smtp_max_frequency == timedelta(seconds=900)
+    assert s.refresh_token_reuse_interval == 10
+    assert load(GOTRUE_SESSIONS_TIMEBOX="0").sessions_timebox is None
+
+
+def test_valid_methods() -> None:
+    assert load(GOTRUE_JWT_VALID_METHODS="HS256,RS256").jwt_valid_methods == ("HS256", "RS256")
+    assert load(GOTRUE_JWT_VALID_METHODS="").jwt_valid_methods is None
+
+
+def test_jwt_keys_are_parsed_and_validated() -> None:
+    rsa = RSAKey.generate_key(2048)
+    oct_key = OctKey.generate_key(256)
+    keys = [jwk(rsa, "r1", "RS256", ["sign", "verify"]), jwk(oct_key, "o1", "HS256", ["verify"])]
+    s = load(GOTRUE_JWT_KEYS=json.dumps(keys))
+    assert [k["kid"] for k in s.jwt_keys] == ["r1", "o1"]
+    assert s.key_set().accepted_algorithms == ("RS256", "HS256")
+
+
+@pytest.mark.parametrize("ops", [[["verify"], ["verify"]], [["sign"], ["sign", "verify"]]])
+def test_jwt_keys_need_exactly_one_signing_key(ops: list[list[str]]) -> None:
+    keys = [jwk(OctKey.generate_key(256), f"k{i}", "HS256", op) for i, op in enumerate(ops)]
+    raw = json.dumps(keys)
+    error = load_error({**BASE, "GOTRUE_JWT_KEYS": raw})
+    assert error.variable == "GOTRUE_JWT_KEYS"
+    for key in keys:
+        assert str(key["k"]) not in str(error)
+
+
+def test_invalid_private_key_material_is_not_echoed() -> None:
+    key = jwk(RSAKey.generate_key(2048), "r1", "RS256", ["sign"])
+    key["d"] = "broken-private-part"
+    error = load_error({**BASE, "GOTRUE_JWT_KEYS": json.dumps([key])})
+    assert error.variable == "GOTRUE_JWT_KEYS"
+    assert "broken-private-part" not in str(error)
+    assert str(key["n"]) not in str(error)
+
+
+def test_secrets_are_absent_from_repr() -> None:
+    rsa = jwk(RSAKey.generate_key(2048), "r1", "RS256", ["sign"])
+    s = load(GOTRUE_JWT_KEYS=json.dumps([rsa]))
+    text = repr(s)
+    for secret in (SECRET, DB_PASSWORD, SMTP_PASSWORD, str(rsa["d"]), str(rsa["p"])):
+        assert secret not in text
+    assert "jwt_secret='***'" in text
+    assert "supabase_auth_admin:***@db:5432" in text
+    assert SECRET not in str(s)
+
+
+def test_secrets_are_absent_from_error_messages() -> None:
+    error = load_error({**BASE, "GOTRUE_JWT_KEYS": f'[{{"kty": "oct", "k": "{SECRET}"}}]'})
+    assert error.variable == "GOTRUE_JWT_KEYS"
+    assert SECRET not in str(error)
+    assert SECRET not in repr(error)
+    error = load_error({**BASE, "GOTRUE_JWT_KEYS": SECRET})
+    assert error.variable == "GOTRUE_JWT_KEYS"
+    assert SECRET not in str(error)
+
+
+def test_unusable_jwt_secret_is_reported_without_echo() -> None:
+    pem = RSAKey.generate_key(2048).as_pem(private=False).decode()
+    error = load_error({**BASE, "GOTRUE_JWT_SECRET": pem})
+    assert error.variable == "GOTRUE_JWT_SECRET"
+    assert "BEGIN" not in str(error)
+
+
+def test_url_error_hides_embedded_password() -> None:
+    error = load_error({**BASE, "API_EXTERNAL_URL": f"https://user:{SECRET}@/path"})
+    assert error.variable == "API_EXTERNAL_URL"
+    assert SECRET not in str(error)
+
+
+def test_auth_config() -> None:
+    s = load(
+        GOTRUE_JWT_EXP="900",
+        GOTRUE_JWT_AUD="authenticated",
+        GOTRUE_JWT_ISSUER="https://abc.supabase.co/auth/v1",
+        GOTRUE_JWT_DEFAULT_GROUP_NAME="authenticated",
+        GOTRUE_PASSWORD_MIN_LENGTH="8",
+        GOTRUE_PASSWORD_REQUIRED_CHARACTERS="abc:ABC:0123456789:\\:",
+        GOTRUE_SECURITY_REFRESH_TOKEN_REUSE_INTERVAL="10",
+        GOTRUE_SESSIONS_TIMEBOX="8h",
+        GOTRUE_MAILER_AUTOCONFIRM="true",
+        GOTRUE_EXTERNAL_PHONE_ENABLED="1",
+        GOTRUE_MAILER_OTP_LENGTH="8",
+        GOTRUE_EXTERNAL_ANONYMOUS_USERS_ENABLED="true",
+    )
+    config = s.auth_config()
+    assert config.external_anonymous_users_enabled is True
+    assert isinstance(config, AuthConfig)
+    assert config.site_url == "https://app.example.com"
+    assert config.jwt_exp == 900
+    assert config.jwt_aud == "authenticated"
+    assert config.jwt_issuer == "https://abc.supabase.co/auth/v1"
+    assert config.jwt_default_group_name == "authenticated"
+    assert config.password_policy.min_length == 8
+    assert config.password_policy.required_characters == ("abc", "ABC", "0123456789", ":")
+    assert config.refresh_token_reuse_interval == timedelta(seconds=10)
+    assert config.sessions_timebox == timedelta(hours=8)
+    assert config.sessions_inactivity_timeout is None
+    assert config.mailer_autoconfirm is True
+    assert config.external_phone_enabled is True
+    assert config.mailer_otp_length == 8
+
+
+def test_key_set_from_secret_only() -> None:
+    keys = load().key_set()
+    assert keys.accepted_algorithms == ("HS256",)
+    assert keys.public_jwks() == {"keys": []}

@@ -46,8 +46,9 @@ class Phone:
 
     @staticmethod
     def normalise(raw: str) -> str:
-        stripped = raw.replace(" ", "")
-        return stripped[1:] if stripped.startswith("+") else stripped
+        """GoTrue's `formatPhoneNumber`: trim one leading `+`, then remove every space."""
+        trimmed = raw[1:] if raw.startswith("+") else raw
+        return trimmed.replace(" ", "")
 
     @classmethod
     def parse(cls, raw: str | None) -> Phone:

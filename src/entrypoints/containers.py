@@ -144,7 +144,7 @@ class Application(containers.DeclarativeContainer):
 
     settings = providers.Dependency(instance_of=Settings)
     core = providers.Container(Core, settings=settings)
-    adapters = providers.Container(InMemoryAdapters, settings=settings)
+    adapters = providers.DependenciesContainer()
     use_cases = providers.Container(UseCases, core=core, adapters=adapters)
 
 
@@ -158,11 +158,8 @@ def adapters_for(settings: Settings) -> type[containers.DeclarativeContainer]:
 
 def build_container(settings: Settings, adapters: type[containers.DeclarativeContainer] | None = None) -> Application:
     """Wire the application for `settings`, with the adapter set it selects unless one is given."""
-    container = Application(settings=settings)
     chosen = adapters or adapters_for(settings)
-    if chosen is not InMemoryAdapters:
-        container.adapters.override(providers.Container(chosen, settings=settings))
-    return container
+    return Application(settings=settings, adapters=chosen(settings=settings))
 
 
 async def start(container: Application) -> None:

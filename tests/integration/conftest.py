@@ -7,7 +7,10 @@ a CREATE DATABASE, not a migration.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import sys
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 from pgcluster import Databases, PgDatabase, PgServer, start_server
@@ -56,3 +59,45 @@ def pg_dsn(pg_databases: Databases) -> Iterator[str]:
     database = pg_databases.create(migrated=True)
     yield database.dsn
     pg_databases.drop(database)
+
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+@pytest.fixture(scope="session")
+def warm_templates(pg_databases: Databases) -> Databases:
+    """Build the migrated template outside any event loop (its migration runs its own loop)."""
+    pg_databases.drop(pg_databases.create(migrated=True))
+    return pg_databases
+
+
+@pytest.fixture
+async def make_api(warm_templates: Databases) -> AsyncIterator[Callable[..., Any]]:
+    """Build pytrue over a fresh migrated database; the contract suites' `api` factory."""
+    from litestar.testing import AsyncTestClient
+    from support.api import PostgresApi
+    from support.app import make_settings
+
+    from pytrue.entrypoints.containers import build_container
+    from pytrue.entrypoints.http.app import create_app
+
+    opened: list[tuple[AsyncTestClient, PgDatabase]] = []
+
+    async def factory(env: dict[str, str] | None = None) -> PostgresApi:
+        database = warm_templates.create(migrated=True)
+        overrides = {"GOTRUE_DB_DRIVER": "postgres", "DATABASE_URL": database.dsn, **(env or {})}
+        container = build_container(make_settings(overrides))
+        client = AsyncTestClient(app=create_app(container))
+        await client.__aenter__()
+        opened.append((client, database))
+        return PostgresApi(client, container)
+
+    yield factory
+    for client, database in opened:
+        await client.__aexit__(None, None, None)
+        warm_templates.drop(database)
+
+
+@pytest.fixture
+async def api(make_api: Callable[..., Any]) -> Any:
+    return await make_api()

@@ -36,14 +36,19 @@ def request_audience(request: Request[Any, Any, Any], config: AuthConfig, claims
     return config.jwt_aud
 
 
+def _ip(candidate: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(candidate.strip()))
+    except ValueError:
+        return None
+
+
 def client_ip(request: Request[Any, Any, Any]) -> str | None:
     for candidate in request.headers.get("x-forwarded-for", "").split(","):
-        candidate = candidate.strip()
-        try:
-            return str(ipaddress.ip_address(candidate))
-        except ValueError:
-            continue
-    return request.client.host if request.client else None
+        ip = _ip(candidate)
+        if ip is not None:
+            return ip
+    return _ip(request.client.host) if request.client else None
 
 
 def request_context(request: Request[Any, Any, Any]) -> RequestContext:

@@ -1,0 +1,279 @@
+"""Raw-SQL repositories over GoTrue's `auth` schema; database errors become domain errors here."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from psycopg import AsyncConnection, errors
+from psycopg.rows import dict_row
+from psycopg.types.json import Json, Jsonb
+
+from pytrue.adapters.postgres.rows import (
+    USER_COLUMNS,
+    USER_FIELDS,
+    identity_from_row,
+    naive_utc,
+    refresh_token_from_row,
+    session_from_row,
+    user_from_row,
+    user_params,
+)
+from pytrue.application.ports import RowLocked, UserListQuery
+from pytrue.domain.audit import AuditLogEntry
+from pytrue.domain.errors import EmailExists, PhoneExists
+from pytrue.domain.one_time_token import OneTimeToken
+from pytrue.domain.session import AmrClaim, RefreshToken, Session
+from pytrue.domain.user import NIL_UUID, Identity, User
+
+
+class _Repository:
+    def __init__(self, conn: AsyncConnection[Any], schema: str) -> None:
+        self._conn = conn
+        self._s = schema
+
+    async def _rows(self, query: str, params: Any = None) -> list[dict[str, Any]]:
+        async with self._conn.cursor(row_factory=dict_row) as cur:
+            await cur.execute(query.replace("{s}", self._s), params)  # type: ignore[arg-type]
+            return await cur.fetchall() if cur.description else []
+
+    async def _one(self, query: str, params: Any = None) -> dict[str, Any] | None:
+        rows = await self._rows(query, params)
+        return rows[0] if rows else None
+
+
+def _translate_unique(exc: errors.UniqueViolation) -> Exception:
+    constraint = exc.diag.constraint_name or ""
+    if "phone" in constraint:
+        return PhoneExists()
+    return EmailExists()
+
+
+class PgUserRepository(_Repository):
+    async def _with_identities(self, rows: list[dict[str, Any]]) -> list[User]:
+        if not rows:
+            return []
+        ids = [r["id"] for r in rows]
+        identity_rows = await self._rows(
+            "SELECT * FROM {s}.identities WHERE user_id = ANY(%s) ORDER BY created_at, id", (ids,)
+        )
+        by_user: dict[UUID, list[Identity]] = {i: [] for i in ids}
+        for row in identity_rows:
+            by_user[row["user_id"]].append(identity_from_row(row))
+        return [user_from_row(r, by_user[r["id"]]) for r in rows]
+
+    async def get(self, user_id: UUID) -> User | None:
+        rows = await self._rows(f"SELECT {USER_COLUMNS} FROM {{s}}.users WHERE id = %s", (user_id,))
+        users = await self._with_identities(rows)
+        return users[0] if users else None
+
+    async def get_by_email(self, email: str, aud: str) -> User | None:
+        rows = await self._rows(
+            f"SELECT {USER_COLUMNS} FROM {{s}}.users WHERE instance_id = %(nil)s AND aud = %(aud)s "
+            "AND is_sso_user = false AND (lower(email) = %(email)s OR id IN "
+            "(SELECT user_id FROM {s}.identities WHERE email = %(email)s)) LIMIT 1",
+            {"nil": NIL_UUID, "aud": aud, "email": email.lower()},
+        )
+        users = await self._with_identities(rows)
+        return users[0] if users else None
+
+    async def get_by_phone(self, phone: str, aud: str) -> User | None:
+        rows = await self._rows(
+            f"SELECT {USER_COLUMNS} FROM {{s}}.users WHERE instance_id = %s AND aud = %s "
+            "AND is_sso_user = false AND phone = %s LIMIT 1",
+            (NIL_UUID, aud, phone),
+        )
+        users = await self._with_identities(rows)
+        return users[0] if users else None
+
+    async def add(self, user: User) -> None:
+        placeholders = ", ".join(f"%({c})s" for c in USER_FIELDS)
+        try:
+            await self._rows(f"INSERT INTO {{s}}.users ({USER_COLUMNS}) VALUES ({placeholders})", user_params(user))
+            await self._save_identities(user)
+        except errors.UniqueViolation as exc:
+            raise _translate_unique(exc) from None
+
+    async def update(self, user: User) -> None:
+        assignments = ", ".join(f"{c} = %({c})s" for c in USER_FIELDS if c != "id")
+        try:
+            await self._rows(f"UPDATE {{s}}.users SET {assignments} WHERE id = %(id)s", user_params(user))
+            await self._save_identities(user)
+        except errors.UniqueViolation as exc:
+            raise _translate_unique(exc) from None
+
+    async def _save_identities(self, user: User) -> None:
+        await self._rows(
+            "DELETE FROM {s}.identities WHERE user_id = %s AND NOT (id = ANY(%s))",
+            (user.id, [i.id for i in user.identities]),
+        )
+        for identity in user.identities:
+            await self._rows(
+                "INSERT INTO {s}.identities (id, provider_id, user_id, identity_data, provider, last_sign_in_at, "
+                "created_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET "
+                "provider_id = excluded.provider_id, identity_data = excluded.identity_data, "
+                "last_sign_in_at = excluded.last_sign_in_at, updated_at = excluded.updated_at",
+                (
+                    identity.id,
+                    identity.provider_id,
+                    identity.user_id,
+                    Jsonb(identity.identity_data),
+                    identity.provider,
+                    identity.last_sign_in_at,
+                    identity.created_at,
+                    identity.updated_at,
+                ),
+            )
+
+    async def delete(self, user_id: UUID) -> None:
+        await self._rows("DELETE FROM {s}.users WHERE id = %s", (user_id,))
+
+    async def list(self, query: UserListQuery) -> tuple[list[User], int]:
+        where = "instance_id = %(nil)s AND aud = %(aud)s"
+        params: dict[str, Any] = {"nil": NIL_UUID, "aud": query.aud}
+        if query.filter:
+            where += " AND (email LIKE %(like)s OR raw_user_meta_data->>'full_name' ILIKE %(like)s)"
+            params["like"] = f"%{query.filter}%"
+        total_row = await self._one(f"SELECT count(*) AS n FROM {{s}}.users WHERE {where}", params)
+        order = "DESC" if query.descending else "ASC"
+        params.update(limit=query.per_page, offset=(query.page - 1) * query.per_page)
+        rows = await self._rows(
+            f"SELECT {USER_COLUMNS} FROM {{s}}.users WHERE {where} ORDER BY created_at {order}, id {order} "
+            "LIMIT %(limit)s OFFSET %(offset)s",
+            params,
+        )
+        return await self._with_identities(rows), int(total_row["n"] if total_row else 0)
+
+
+class PgSessionRepository(_Repository):
+    async def get(self, session_id: UUID) -> Session | None:
+        row = await self._one("SELECT * FROM {s}.sessions WHERE id = %s", (session_id,))
+        if row is None:
+            return None
+        amr_rows = await self._rows(
+            "SELECT authentication_method, updated_at FROM {s}.mfa_amr_claims WHERE session_id = %s", (session_id,)
+        )
+        amr = [AmrClaim(method=r["authentication_method"], timestamp=r["updated_at"]) for r in amr_rows]
+        return session_from_row(row, amr)
+
+    async def add(self, session: Session) -> None:
+        await self._rows(
+            "INSERT INTO {s}.sessions (id, user_id, created_at, updated_at, factor_id, aal, not_after, "
+            "refreshed_at, user_agent, ip, tag) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (
+                session.id, session.user_id, session.created_at, session.updated_at, session.factor_id,
+                session.aal, session.not_after, naive_utc(session.refreshed_at), session.user_agent,
+                session.ip, session.tag,
+            ),
+        )
+        await self._save_amr(session)
+
+    async def update(self, session: Session) -> None:
+        await self._rows(
+            "UPDATE {s}.sessions SET updated_at = %s, factor_id = %s, aal = %s, not_after = %s, "
+            "refreshed_at = %s, user_agent = %s, ip = %s, tag = %s WHERE id = %s",
+            (
+                session.updated_at, session.factor_id, session.aal, session.not_after,
+                naive_utc(session.refreshed_at), session.user_agent, session.ip, session.tag, session.id,
+            ),
+        )
+        await self._save_amr(session)
+
+    async def _save_amr(self, session: Session) -> None:
+        for claim in session.amr:
+            await self._rows(
+                "INSERT INTO {s}.mfa_amr_claims (id, session_id, created_at, updated_at, authentication_method) "
+                "VALUES (gen_random_uuid(), %s, %s, %s, %s) ON CONFLICT ON CONSTRAINT "
+                "mfa_amr_claims_session_id_authentication_method_pkey DO UPDATE SET updated_at = excluded.updated_at",
+                (session.id, claim.timestamp, claim.timestamp, claim.method),
+            )
+
+    async def delete(self, session_id: UUID) -> None:
+        await self._rows("DELETE FROM {s}.sessions WHERE id = %s", (session_id,))
+
+    async def delete_for_user(self, user_id: UUID, *, keep: UUID | None = None) -> None:
+        if keep is None:
+            await self._rows("DELETE FROM {s}.sessions WHERE user_id = %s", (user_id,))
+        else:
+            await self._rows("DELETE FROM {s}.sessions WHERE user_id = %s AND id <> %s", (user_id, keep))
+
+
+class PgRefreshTokenRepository(_Repository):
+    _COLUMNS = "id, token, user_id, session_id, parent, revoked, created_at, updated_at"
+
+    async def get(self, token: str) -> RefreshToken | None:
+        row = await self._one(
+            f"SELECT {self._COLUMNS} FROM {{s}}.refresh_tokens WHERE instance_id = %s AND token = %s",
+            (NIL_UUID, token),
+        )
+        return refresh_token_from_row(row) if row else None
+
+    async def lock(self, token: str) -> RefreshToken | None:
+        row = await self._one(
+            f"SELECT {self._COLUMNS} FROM {{s}}.refresh_tokens WHERE token = %s FOR UPDATE SKIP LOCKED", (token,)
+        )
+        if row is None:
+            if await self._one("SELECT 1 FROM {s}.refresh_tokens WHERE token = %s", (token,)):
+                raise RowLocked(token[:4])
+            return None
+        if row["session_id"] is not None:
+            locked = await self._one(
+                "SELECT id FROM {s}.sessions WHERE id = %s FOR UPDATE SKIP LOCKED", (row["session_id"],)
+            )
+            if locked is None and await self._one("SELECT 1 FROM {s}.sessions WHERE id = %s", (row["session_id"],)):
+                raise RowLocked(token[:4])
+        return refresh_token_from_row(row)
+
+    async def newest_live(self, session_id: UUID) -> RefreshToken | None:
+        row = await self._one(
+            f"SELECT {self._COLUMNS} FROM {{s}}.refresh_tokens WHERE session_id = %s AND revoked = false "
+            "ORDER BY id DESC LIMIT 1",
+            (session_id,),
+        )
+        return refresh_token_from_row(row) if row else None
+
+    async def add(self, token: RefreshToken) -> RefreshToken:
+        row = await self._one(
+            "INSERT INTO {s}.refresh_tokens (instance_id, token, user_id, revoked, created_at, updated_at, parent, "
+            "session_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+            (NIL_UUID, token.token, token.user_id, token.revoked, token.created_at, token.updated_at,
+             token.parent, token.session_id),
+        )
+        assert row is not None
+        token.id = row["id"]
+        return token
+
+    async def revoke_live_for_session(self, session_id: UUID, now: datetime) -> None:
+        await self._rows(
+            "UPDATE {s}.refresh_tokens SET revoked = true, updated_at = %s WHERE session_id = %s AND revoked = false",
+            (now, session_id),
+        )
+
+    async def delete(self, token_id: int) -> None:
+        await self._rows("DELETE FROM {s}.refresh_tokens WHERE id = %s", (token_id,))
+
+
+class PgOneTimeTokenRepository(_Repository):
+    async def replace(self, token: OneTimeToken) -> None:
+        await self._rows(
+            "DELETE FROM {s}.one_time_tokens WHERE user_id = %s AND token_type = %s", (token.user_id, token.token_type)
+        )
+        await self._rows(
+            "INSERT INTO {s}.one_time_tokens (id, user_id, token_type, token_hash, relates_to, created_at, updated_at) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            (token.id, token.user_id, token.token_type, token.token_hash, token.relates_to.lower(),
+             naive_utc(token.created_at), naive_utc(token.updated_at)),
+        )
+
+    async def delete_for_user(self, user_id: UUID) -> None:
+        await self._rows("DELETE FROM {s}.one_time_tokens WHERE user_id = %s", (user_id,))
+
+
+class PgAuditLog(_Repository):
+    async def add(self, entry: AuditLogEntry) -> None:
+        await self._rows(
+            "INSERT INTO {s}.audit_log_entries (instance_id, id, payload, created_at, ip_address) "
+            "VALUES (%s, %s, %s, %s, %s)",
+            (entry.instance_id, entry.id, Json(entry.payload), entry.created_at, entry.ip_address),
+        )

@@ -1,0 +1,4 @@
+"""The storage contract suites on the in-memory adapters."""
+
+from contract.http_basics import *  # noqa: F403
+from contract.storage import *  # noqa: F403

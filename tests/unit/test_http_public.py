@@ -1,0 +1,89 @@
+"""GET /health, GET /settings, GET /.well-known/jwks.json (api.md §1, §2, §16)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from joserfc.jwk import RSAKey
+
+EXTERNAL_PROVIDERS = (
+    "anonymous_users apple azure bitbucket discord facebook snapchat figma fly github gitlab google "
+    "keycloak kakao linkedin linkedin_oidc notion spotify slack slack_oidc workos twitch twitter "
+    "email phone zoom"
+).split()
+
+
+async def test_health_names_gotrue(api: Any) -> None:
+    response = await api.client.get("/health")
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) == {"version", "name", "description"}
+    assert body["name"] == "GoTrue"
+    assert body["description"] == "GoTrue is a user registration and authentication API"
+
+
+async def test_settings_shape_with_defaults(make_api: Any) -> None:
+    api = await make_api({"GOTRUE_MAILER_AUTOCONFIRM": "false"})
+    response = await api.client.get("/settings")
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) == {
+        "external",
+        "disable_signup",
+        "mailer_autoconfirm",
+        "phone_autoconfirm",
+        "sms_provider",
+        "saml_enabled",
+        "saml_private_key_next_configured",
+        "passkeys_enabled",
+    }
+    assert set(body["external"]) == set(EXTERNAL_PROVIDERS)
+    assert body["external"]["email"] is True
+    assert body["external"]["phone"] is False
+    assert body["external"]["anonymous_users"] is False
+    assert body["disable_signup"] is False
+    assert body["mailer_autoconfirm"] is False
+    assert body["phone_autoconfirm"] is False
+    assert body["sms_provider"] == "twilio"
+
+
+async def test_settings_reflect_configuration(make_api: Any) -> None:
+    api = await make_api(
+        {
+            "GOTRUE_DISABLE_SIGNUP": "true",
+            "GOTRUE_MAILER_AUTOCONFIRM": "true",
+            "GOTRUE_EXTERNAL_ANONYMOUS_USERS_ENABLED": "true",
+            "GOTRUE_EXTERNAL_EMAIL_ENABLED": "false",
+        }
+    )
+    body = (await api.client.get("/settings")).json()
+    assert body["disable_signup"] is True
+    assert body["mailer_autoconfirm"] is True
+    assert body["external"]["anonymous_users"] is True
+    assert body["external"]["email"] is False
+
+
+async def test_jwks_is_empty_for_hs256_only(api: Any) -> None:
+    response = await api.client.get("/.well-known/jwks.json")
+    assert response.status_code == 200
+    assert response.json() == {"keys": []}
+    assert response.headers["cache-control"] == "public, max-age=600"
+
+
+async def test_jwks_publishes_only_the_public_part_of_an_rs256_key(make_api: Any) -> None:
+    private = RSAKey.generate_key(2048, parameters={"kid": "rsa-1", "alg": "RS256"}, private=True)
+    jwk = private.as_dict(private=True)
+    jwk.update({"kid": "rsa-1", "alg": "RS256", "use": "sig", "key_ops": ["sign", "verify"]})
+    api = await make_api({"GOTRUE_JWT_KEYS": json.dumps([jwk])})
+    response = await api.client.get("/.well-known/jwks.json")
+    assert response.status_code == 200
+    assert response.headers["cache-control"] == "public, max-age=600"
+    keys = response.json()["keys"]
+    assert len(keys) == 1
+    key = keys[0]
+    assert key["kty"] == "RSA" and key["kid"] == "rsa-1" and key["alg"] == "RS256"
+    assert key["use"] == "sig" and key["key_ops"] == ["verify"]
+    assert key["n"] == jwk["n"] and key["e"] == jwk["e"]
+    for private_member in ("d", "p", "q", "dp", "dq", "qi"):
+        assert private_member not in key

@@ -1,0 +1,236 @@
+"""POST /signup over HTTP: success paths and every refusal of api.md §3 (store untouched on refusal)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+V2024 = {"X-Supabase-Api-Version": "2024-01-01"}
+
+
+def rows(api: Any) -> tuple[int, int, int, int, int]:
+    """Row counts of every table a sign-up could touch."""
+    store = api.store
+    return (
+        len(store.users),
+        len(store.sessions),
+        len(store.refresh_tokens),
+        len(store.one_time_tokens),
+        len(store.audit),
+    )
+
+
+def actions(api: Any) -> list[str]:
+    return [entry.payload["action"] if hasattr(entry, "payload") else entry.action for entry in api.store.audit]
+
+
+async def post_signup(api: Any, body: Any = None, *, content: bytes | None = None, **headers: str) -> Any:
+    if content is not None:
+        return await api.client.post("/signup", content=content, headers=api.headers(**headers))
+    return await api.client.post("/signup", json=body, headers=api.headers(**headers))
+
+
+def assert_legacy_error(response: Any, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["code"] == status
+    assert body["error_code"] == code
+    assert isinstance(body["msg"], str) and body["msg"]
+    assert response.headers["x-sb-error-code"] == code
+    assert "x-supabase-api-version" not in response.headers
+    return body
+
+
+def assert_2024_error(response: Any, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["code"] == code
+    assert isinstance(body["message"], str) and body["message"]
+    assert "error_code" not in body and "msg" not in body
+    assert response.headers["x-supabase-api-version"] == "2024-01-01"
+    assert response.headers["x-sb-error-code"] == code
+    return body
+
+
+async def refused(api: Any, body: Any, status: int, code: str, **env_headers: str) -> dict[str, Any]:
+    """Send the body in both shapes; check the error and that nothing was written."""
+    before = rows(api)
+    legacy = assert_legacy_error(await post_signup(api, body), status, code)
+    modern = assert_2024_error(await post_signup(api, body, **V2024), status, code)
+    assert legacy["msg"] == modern["message"]
+    assert rows(api) == before
+    return legacy
+
+
+# --- success paths ---------------------------------------------------------------------
+
+
+async def test_signup_without_autoconfirm_returns_user_and_stores_confirmation(make_api: Any) -> None:
+    api = await make_api({"GOTRUE_MAILER_AUTOCONFIRM": "false"})
+    response = await api.signup("new@example.com")
+    assert response.status_code == 200
+    body = response.json()
+    assert "access_token" not in body and "refresh_token" not in body
+    assert body["email"] == "new@example.com"
+    assert "confirmation_sent_at" in body
+    assert "email_confirmed_at" not in body
+    assert len(body["identities"]) == 1
+    user = next(iter(api.store.users.values()))
+    assert str(user.id) == body["id"]
+    assert user.confirmation_token
+    assert len(api.store.sessions) == 0 and len(api.store.refresh_tokens) == 0
+    assert len(api.store.one_time_tokens) == 1
+    assert "user_confirmation_requested" in actions(api)
+
+
+async def test_repeated_signup_of_confirmed_email_is_obfuscated_without_autoconfirm(make_api: Any) -> None:
+    api = await make_api({"GOTRUE_MAILER_AUTOCONFIRM": "false"})
+    admin = await api.client.post(
+        "/admin/users",
+        json={"email": "taken@example.com", "password": "s3cret-pass", "email_confirm": True},
+        headers=api.admin(),
+    )
+    assert admin.status_code == 200
+    real_id = admin.json()["id"]
+    users, sessions, tokens, otts, _ = rows(api)
+    response = await api.signup("taken@example.com", "another-pass", data={"k": "v"})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["id"] != real_id
+    assert body["identities"] == []
+    assert body["email"] == "taken@example.com"
+    assert body["user_metadata"] == {"k": "v"}
+    assert body["app_metadata"] == {"provider": "email", "providers": ["email"]}
+    assert "access_token" not in body
+    assert rows(api)[:4] == (users, sessions, tokens, otts)
+    assert str(next(iter(api.store.users))) == real_id
+
+
+async def test_repeated_signup_with_autoconfirm_is_user_already_exists(api: Any) -> None:
+    assert (await api.signup()).status_code == 200
+    before = rows(api)
+    response = await api.signup()
+    assert_legacy_error(response, 422, "user_already_exists")
+    assert rows(api)[:4] == before[:4]
+
+
+async def test_unknown_fields_are_ignored_and_nulls_are_absent(api: Any) -> None:
+    body = {
+        "email": "nulls@example.com",
+        "password": "s3cret-pass",
+        "phone": None,
+        "data": None,
+        "code_challenge": None,
+        "code_challenge_method": None,
+        "gotrue_meta_security": {"captcha_token": "x"},
+        "whatever": [1, 2, 3],
+    }
+    response = await post_signup(api, body)
+    assert response.status_code == 200, response.text
+    assert response.json()["user"]["email"] == "nulls@example.com"
+
+
+# --- refusals ---------------------------------------------------------------------------
+
+
+async def test_signup_disabled(make_api: Any) -> None:
+    api = await make_api({"GOTRUE_DISABLE_SIGNUP": "true"})
+    await refused(api, {"email": "a@example.com", "password": "s3cret-pass"}, 422, "signup_disabled")
+
+
+async def test_empty_password(api: Any) -> None:
+    body = await refused(api, {"email": "a@example.com", "password": ""}, 400, "validation_failed")
+    assert body["msg"] == "Signup requires a valid password"
+    await refused(api, {"email": "a@example.com"}, 400, "validation_failed")
+
+
+async def test_weak_password_carries_reasons_in_both_shapes(api: Any) -> None:
+    before = rows(api)
+    body = {"email": "a@example.com", "password": "abc"}
+    legacy = await post_signup(api, body)
+    assert_legacy_error(legacy, 422, "weak_password")
+    assert legacy.json()["weak_password"] == {"reasons": ["length"]}
+    modern = await post_signup(api, body, **V2024)
+    assert_2024_error(modern, 422, "weak_password")
+    assert modern.json()["weak_password"] == {"reasons": ["length"]}
+    assert rows(api) == before
+
+
+async def test_password_longer_than_72_bytes(api: Any) -> None:
+    await refused(api, {"email": "a@example.com", "password": "é" * 37}, 400, "validation_failed")
+
+
+async def test_invalid_email(api: Any) -> None:
+    await refused(api, {"email": "not-an-email", "password": "s3cret-pass"}, 400, "validation_failed")
+
+
+async def test_both_email_and_phone(api: Any) -> None:
+    await refused(
+        api, {"email": "a@example.com", "phone": "+15555550100", "password": "s3cret-pass"}, 400, "validation_failed"
+    )
+
+
+async def test_email_provider_disabled(make_api: Any) -> None:
+    api = await make_api({"GOTRUE_EXTERNAL_EMAIL_ENABLED": "false"})
+    body = await refused(api, {"email": "a@example.com", "password": "s3cret-pass"}, 400, "email_provider_disabled")
+    assert body["msg"] == "Email signups are disabled"
+
+
+async def test_phone_provider_disabled_by_default(api: Any) -> None:
+    await refused(api, {"phone": "+15555550100", "password": "s3cret-pass"}, 400, "phone_provider_disabled")
+
+
+async def test_anonymous_signup_disabled_by_default(api: Any) -> None:
+    body = await refused(api, {}, 422, "anonymous_provider_disabled")
+    assert body["msg"] == "Anonymous sign-ins are disabled"
+
+
+async def test_anonymous_signup_when_enabled(make_api: Any) -> None:
+    api = await make_api({"GOTRUE_EXTERNAL_ANONYMOUS_USERS_ENABLED": "true"})
+    response = await post_signup(api, {"data": {"a": 1}})
+    assert response.status_code == 200
+    user = response.json()["user"]
+    assert user["is_anonymous"] is True
+    assert user["app_metadata"] == {}
+    assert user["identities"] == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"email": 5, "password": "s3cret-pass"},
+        {"email": "a@example.com", "password": 123456},
+        {"email": "a@example.com", "password": "s3cret-pass", "data": "not-an-object"},
+        ["a", "list"],
+    ],
+)
+async def test_wrong_types_are_bad_json(api: Any, body: Any) -> None:
+    await refused(api, body, 400, "bad_json")
+
+
+async def test_malformed_json_is_bad_json(api: Any) -> None:
+    before = rows(api)
+    response = await post_signup(api, content=b'{"email": ')
+    assert_legacy_error(response, 400, "bad_json")
+    assert response.json()["msg"].startswith("Could not parse request body as JSON")
+    assert rows(api) == before
+
+
+async def test_empty_body_is_treated_as_empty_object(api: Any) -> None:
+    # `{}` means an anonymous sign-in, which is disabled by default.
+    before = rows(api)
+    response = await post_signup(api, content=b"")
+    assert_legacy_error(response, 422, "anonymous_provider_disabled")
+    assert rows(api) == before
+
+
+async def test_body_over_one_mebibyte_is_413(api: Any) -> None:
+    before = rows(api)
+    padding = "x" * (1024 * 1024 + 10)
+    content = ('{"email": "a@example.com", "password": "s3cret-pass", "data": {"p": "' + padding + '"}}').encode()
+    response = await post_signup(api, content=content)
+    assert_legacy_error(response, 413, "request_entity_too_large")
+    modern = await post_signup(api, content=content, **V2024)
+    assert_2024_error(modern, 413, "request_entity_too_large")
+    assert rows(api) == before

@@ -9,6 +9,7 @@ import logging
 import os
 import secrets
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,14 +37,16 @@ def _load(**kwargs: Any) -> Settings:
         raise SystemExit(2) from None
 
 
-def _serve(settings: Settings, host: str | None, port: int | None) -> None:
+def _serve(
+    settings: Settings, host: str | None, port: int | None, after_shutdown: Callable[[], None] | None = None
+) -> None:
     import uvicorn
 
     from pytrue.entrypoints.containers import build_container
     from pytrue.entrypoints.http.app import create_app
 
     _configure_logging(settings)
-    app = create_app(build_container(settings))
+    app = create_app(build_container(settings), after_shutdown=after_shutdown)
     bind_host = host or settings.api_host or "0.0.0.0"
     bind_port = port or settings.port
     log.info("pytrue listening on http://%s:%s (storage: %s)", bind_host, bind_port, settings.db_driver)
@@ -54,7 +57,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     _serve(_load(), args.host, args.port)
 
 
-def _dev_environment(data_dir: Path) -> dict[str, str]:
+def _dev_environment(data_dir: Path, port: int | None = None) -> dict[str, str]:
     data_dir.mkdir(parents=True, exist_ok=True)
     secret_file = data_dir / "jwt_secret"
     if not secret_file.exists():
@@ -66,19 +69,44 @@ def _dev_environment(data_dir: Path) -> dict[str, str]:
         "GOTRUE_JWT_SECRET": secret_file.read_text().strip(),
         "GOTRUE_JWT_AUD": "authenticated",
         "GOTRUE_JWT_DEFAULT_GROUP_NAME": "authenticated",
-        "GOTRUE_DB_DRIVER": "memory",
         "GOTRUE_MAILER_AUTOCONFIRM": "true",
     }
     for key, value in defaults.items():
         env.setdefault(key, value)
-    port = env.get("GOTRUE_API_PORT") or env.get("PORT") or "9999"
+    port = str(port) if port else env.get("GOTRUE_API_PORT") or env.get("PORT") or "9999"
     env.setdefault("GOTRUE_API_PORT", port)
     env.setdefault("API_EXTERNAL_URL", f"http://localhost:{port}")
     return env
 
 
+def _embedded_database(data_dir: Path, env: dict[str, str]) -> Any:
+    """Start (or reattach to) the private PostgreSQL kept in the data directory."""
+    from pytrue.adapters.postgres.cluster import LocalCluster
+
+    cluster = LocalCluster(data_dir / "postgres", persistent=True)
+    cluster.start()
+    env["DATABASE_URL"] = cluster.provision()
+    env["GOTRUE_DB_DRIVER"] = "postgres"
+    print(f"pytrue dev: embedded PostgreSQL with its data in {(data_dir / 'postgres').resolve()}", flush=True)
+    return cluster
+
+
 def cmd_dev(args: argparse.Namespace) -> None:
-    env = _dev_environment(Path(args.data_dir))
+    data_dir = Path(args.data_dir)
+    env = _dev_environment(data_dir, args.port)
+    cluster = None
+    if env.get("GOTRUE_DB_DRIVER", "postgres") != "memory" and not (
+        env.get("DATABASE_URL") or env.get("GOTRUE_DB_DATABASE_URL")
+    ):
+        cluster = _embedded_database(data_dir, env)
+    try:
+        _dev(args, env, cluster.stop if cluster is not None else None)
+    finally:
+        if cluster is not None and cluster.is_running():
+            cluster.stop()
+
+
+def _dev(args: argparse.Namespace, env: dict[str, str], after_shutdown: Callable[[], None] | None) -> None:
     settings = _load(environ=env)
     from pytrue.adapters.jwt.keys import KeySet
     from pytrue.adapters.jwt.tokens import JoserfcTokenSigner
@@ -96,7 +124,15 @@ def cmd_dev(args: argparse.Namespace) -> None:
         f"  service_role key: {service}\n",
         flush=True,
     )
-    _serve(settings, args.host, args.port)
+    _serve(settings, args.host, args.port, after_shutdown)
+
+
+def cmd_migrate(args: argparse.Namespace) -> None:
+    from pytrue.adapters.postgres.migrate import migrate
+
+    settings = _load()
+    applied = asyncio.run(migrate(settings.database_url, namespace=settings.db_namespace))
+    print("applied: " + (", ".join(applied) if applied else "nothing (up to date)"))
 
 
 def _use_cases(settings: Settings) -> Any:
@@ -156,6 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--port", type=int)
     dev.add_argument("--data-dir", default=str(DEV_DIR))
     dev.set_defaults(func=cmd_dev)
+    migrate = sub.add_parser("migrate", help="apply the auth schema migrations to DATABASE_URL")
+    migrate.set_defaults(func=cmd_migrate)
     users = sub.add_parser("users", help="administer users")
     actions = users.add_subparsers(dest="action", required=True)
     create = actions.add_parser("create")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from litestar import Litestar
@@ -54,7 +55,7 @@ def _constant(value: Any) -> Provide:
     return Provide(provide, use_cache=True, sync_to_thread=False)
 
 
-def create_app(container: Application) -> Litestar:
+def create_app(container: Application, *, after_shutdown: Callable[[], None] | None = None) -> Litestar:
     """Build the HTTP app over a wired container; lifecycle hooks open and close its resources."""
     settings = container.settings()
     use_cases = container.use_cases
@@ -66,7 +67,11 @@ def create_app(container: Application) -> Litestar:
         await containers.start(container)
 
     async def shutdown() -> None:
-        await containers.stop(container)
+        try:
+            await containers.stop(container)
+        finally:
+            if after_shutdown is not None:
+                after_shutdown()
 
     return Litestar(
         route_handlers=ROUTES,

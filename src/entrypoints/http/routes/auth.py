@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qsl
 
+import msgspec
 from litestar import Request, Response, post
 
 from pytrue.application.config import AuthConfig
@@ -40,8 +42,11 @@ async def token(
     refresh_token_grant: RefreshTokenGrant,
     auth_config: AuthConfig,
 ) -> Response[bytes]:
-    grant_type = request.query_params.get("grant_type", "")
     raw = await request.body()
+    form = _form_fields(request, raw)
+    grant_type = form.get("grant_type") or request.query_params.get("grant_type", "")
+    if form:
+        raw = msgspec.json.encode(form)
     if grant_type == "password":
         body = decode_body(raw, PasswordGrantBody)
         result = await sign_in_with_password(
@@ -61,3 +66,14 @@ async def token(
     else:
         raise InvalidCredentials("unsupported_grant_type")
     return json_response(token_json(result))
+
+
+def _form_fields(request: Request[Any, Any, Any], raw: bytes) -> dict[str, str]:
+    """An `application/x-www-form-urlencoded` body's fields (api.md §4: `grant_type` may be a form field)."""
+    content_type = request.headers.get("content-type", "")
+    if not content_type.lower().startswith("application/x-www-form-urlencoded"):
+        return {}
+    try:
+        return dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))
+    except UnicodeDecodeError:
+        return {}

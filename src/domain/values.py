@@ -167,6 +167,7 @@ _DURATION_UNITS = {
     "m": 60.0,
     "h": 3600.0,
 }
+_MAX_DURATION_SECONDS = (2**63) / 1e9  # Go's time.Duration is int64 nanoseconds (~292 years)
 _DURATION_PART = re.compile(r"([0-9]*(?:\.[0-9]*)?)(ns|us|µs|μs|ms|s|m|h)")
 
 
@@ -191,4 +192,32 @@ def parse_go_duration(raw: str) -> timedelta:
             raise ValueError(f"invalid duration {raw!r}")
         total += float(match.group(1)) * _DURATION_UNITS[match.group(2)]
         pos = match.end()
+    if total > _MAX_DURATION_SECONDS:
+        # Go's int64 nanoseconds overflow: `time: invalid duration` (also keeps timedelta in range)
+        raise ValueError(f"invalid duration {raw!r}")
     return timedelta(seconds=sign * total)
+
+
+_CHALLENGE = re.compile(r"^[A-Za-z0-9._~-]{43,128}$")
+PKCE_METHODS = ("s256", "plain")
+CHANNELS = ("sms", "whatsapp")
+
+
+def validate_pkce_params(challenge: str | None, method: str | None) -> str | None:
+    """GoTrue's PKCE parameter rules; returns the lower-cased method, or None without PKCE."""
+    if not challenge and not method:
+        return None
+    if not challenge or not method:
+        raise ValidationFailed("PKCE flow requires code_challenge_method and code_challenge")
+    if not _CHALLENGE.fullmatch(challenge):
+        raise ValidationFailed("code challenge has to be between 43 and 128 characters and only contain a-z, A-Z, 0-9, ., _, ~ and -")
+    if method.lower() not in PKCE_METHODS:
+        raise ValidationFailed(f"code challenge method not supported: {method}")
+    return method.lower()
+
+
+def validate_channel(channel: str | None) -> str:
+    value = channel or "sms"
+    if value not in CHANNELS:
+        raise ValidationFailed("Invalid channel: only 'sms' and 'whatsapp' are supported")
+    return value

@@ -23,7 +23,7 @@ def _pool(settings: Settings) -> AsyncConnectionPool:
         min_size=1,
         max_size=size,
         open=False,
-        timeout=5.0,
+        timeout=2.0,
         kwargs={"autocommit": False},
     )
 

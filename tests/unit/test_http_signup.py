@@ -234,3 +234,55 @@ async def test_body_over_one_mebibyte_is_413(api: Any) -> None:
     modern = await post_signup(api, content=content, **V2024)
     assert_2024_error(modern, 413, "request_entity_too_large")
     assert rows(api) == before
+
+
+# --- channel and PKCE validation (api.md §3.2 steps 5–7) -----------------------------------
+
+
+
+async def test_pkce_needs_both_challenge_and_method(api: Any) -> None:
+    await refused(
+        api,
+        {"email": "a@example.com", "password": "s3cret-pass", "code_challenge": "a" * 43},
+        400,
+        "validation_failed",
+    )
+
+
+async def test_pkce_challenge_must_be_43_to_128_safe_chars(api: Any) -> None:
+    await refused(
+        api,
+        {"email": "a@example.com", "password": "s3cret-pass", "code_challenge": "short", "code_challenge_method": "s256"},
+        400,
+        "validation_failed",
+    )
+
+
+async def test_bad_channel(make_api: Any) -> None:
+    api = await make_api({"GOTRUE_EXTERNAL_PHONE_ENABLED": "true", "GOTRUE_SMS_AUTOCONFIRM": "true"})
+    await refused(
+        api, {"phone": "+15555550100", "password": "s3cret-pass", "channel": "pigeon"}, 400, "validation_failed"
+    )
+
+
+# --- phone -------------------------------------------------------------------------------
+
+
+async def test_phone_signup_with_sms_autoconfirm_returns_a_session(make_api: Any) -> None:
+    api = await make_api({"GOTRUE_EXTERNAL_PHONE_ENABLED": "true", "GOTRUE_SMS_AUTOCONFIRM": "true"})
+    response = await post_signup(api, {"phone": "+1 555 555 0100", "password": "s3cret-pass"})
+    assert response.status_code == 200, response.text
+    user = response.json()["user"]
+    assert user["phone"] == "15555550100"
+    assert user["app_metadata"] == {"provider": "phone", "providers": ["phone"]}
+    assert "phone_confirmed_at" in user
+
+
+async def test_phone_signup_without_sms_provider_rolls_back(make_api: Any) -> None:
+    api = await make_api({"GOTRUE_EXTERNAL_PHONE_ENABLED": "true"})
+    await refused(api, {"phone": "+15555550100", "password": "s3cret-pass"}, 422, "sms_send_failed")
+
+
+async def test_invalid_phone(make_api: Any) -> None:
+    api = await make_api({"GOTRUE_EXTERNAL_PHONE_ENABLED": "true", "GOTRUE_SMS_AUTOCONFIRM": "true"})
+    await refused(api, {"phone": "+1 (555) 555-0100", "password": "s3cret-pass"}, 400, "validation_failed")

@@ -298,3 +298,60 @@ async def test_expired_access_token_is_bad_jwt(clocked: Any) -> None:
     api.clock.advance(seconds=3600 + 120)
     response = await api.client.get("/user", headers=api.headers(session["access_token"]))
     assert_error(response, 403, "bad_jwt")
+
+
+# --- form-encoded token requests ---------------------------------------------------------
+
+
+async def test_grant_type_may_come_from_a_form_field(api: Any) -> None:
+    await api.signup()
+    response = await api.client.post(
+        "/token",
+        data={"grant_type": "password", "email": "user@example.com", "password": "s3cret-pass"},
+        headers=api.headers(),
+    )
+    assert response.status_code == 200, response.text
+    refreshed = await api.client.post(
+        "/token",
+        data={"grant_type": "refresh_token", "refresh_token": response.json()["refresh_token"]},
+        headers=api.headers(),
+    )
+    assert refreshed.status_code == 200, refreshed.text
+
+
+async def test_form_grant_type_wins_over_the_query_like_go_form_value(api: Any) -> None:
+    await api.signup()
+    response = await api.client.post(
+        "/token?grant_type=bogus",
+        data={"grant_type": "password", "email": "user@example.com", "password": "s3cret-pass"},
+        headers=api.headers(),
+    )
+    assert response.status_code == 200, response.text
+
+
+async def test_longer_unknown_refresh_token_is_not_found(api: Any) -> None:
+    # superset behaviour (tokens.md §5): any string found verbatim would be accepted
+    assert_error(await api.refresh("a" * 22), 400, "refresh_token_not_found")
+
+
+async def test_admin_token_tied_to_an_expired_session_is_session_expired(clocked: Any) -> None:
+    from support.app import JWT_SECRET
+
+    from pytrue.adapters.jwt.keys import KeySet
+    from pytrue.adapters.jwt.tokens import JoserfcTokenSigner
+
+    api = await clocked({"GOTRUE_SESSIONS_TIMEBOX": "1h"})
+    session = (await api.signup()).json()
+    session_id = next(iter(api.store.sessions))
+    admin_token = JoserfcTokenSigner(KeySet(JWT_SECRET)).sign(
+        {
+            "sub": session["user"]["id"],
+            "session_id": str(session_id),
+            "role": "service_role",
+            "aud": "authenticated",
+            "exp": 4102444800,
+        }
+    )
+    assert (await api.client.get("/admin/users", headers=api.headers(admin_token))).status_code == 200
+    api.clock.advance(hours=2)
+    assert_error(await api.client.get("/admin/users", headers=api.headers(admin_token)), 403, "session_expired")

@@ -288,3 +288,40 @@ async def test_logout_twice_is_session_not_found(api: Any) -> None:
     session = await signed_in(api)
     assert (await logout(api, session["access_token"])).status_code == 204
     assert_error(await logout(api, session["access_token"]), 403, "session_not_found")
+
+
+async def test_put_user_invalid_email_or_phone(api: Any) -> None:
+    session = await signed_in(api)
+    before = rows(api)
+    assert_error(await put_user(api, session["access_token"], {"email": "nope"}), 400, "validation_failed")
+    assert_error(await put_user(api, session["access_token"], {"phone": "abc"}), 400, "validation_failed")
+    assert rows(api) == before
+
+
+async def test_put_user_same_email_is_a_no_op_change(api: Any) -> None:
+    session = await signed_in(api)
+    response = await put_user(api, session["access_token"], {"email": "USER@example.com", "data": {"x": 1}})
+    assert response.status_code == 200
+    assert response.json()["email"] == "user@example.com"
+
+
+async def test_anonymous_user_cannot_set_a_password_alone(make_api: Any) -> None:
+    api = await make_api({"GOTRUE_EXTERNAL_ANONYMOUS_USERS_ENABLED": "true"})
+    session = (await api.client.post("/signup", json={}, headers=api.headers())).json()
+    before = rows(api)
+    response = await put_user(api, session["access_token"], {"password": "s3cret-pass"})
+    assert_error(response, 422, "validation_failed")
+    assert rows(api) == before
+
+
+async def test_admin_group_user_may_update_app_metadata(api: Any) -> None:
+    created = await api.client.post(
+        "/admin/users",
+        json={"email": "boss@example.com", "password": "s3cret-pass", "email_confirm": True, "role": "admin"},
+        headers=api.admin(),
+    )
+    assert created.status_code == 200
+    session = (await api.password_grant("boss@example.com")).json()
+    response = await put_user(api, session["access_token"], {"app_metadata": {"plan": "pro"}})
+    assert response.status_code == 200, response.text
+    assert response.json()["app_metadata"]["plan"] == "pro"

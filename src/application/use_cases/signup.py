@@ -16,7 +16,7 @@ from pytrue.domain.audit import Actor
 from pytrue.domain.errors import DomainError, ValidationFailed
 from pytrue.domain.one_time_token import CONFIRMATION_TOKEN, OneTimeToken, token_hash
 from pytrue.domain.user import User, new_identity
-from pytrue.domain.values import Email, Password, Phone
+from pytrue.domain.values import Email, Password, Phone, validate_channel, validate_pkce_params
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -27,6 +27,9 @@ class SignUpCommand:
     data: dict[str, Any] = field(default_factory=dict)
     aud: str | None = None
     redirect_to: str = ""
+    channel: str | None = None
+    code_challenge: str | None = None
+    code_challenge_method: str | None = None
     ctx: RequestContext = field(default_factory=RequestContext)
 
 
@@ -74,6 +77,11 @@ class SignUp:
         self.config.password_policy.enforce(Password(cmd.password))
         if cmd.email and cmd.phone:
             raise ValidationFailed("Only an email address or phone number should be provided on signup.")
+        if cmd.phone:
+            validate_channel(cmd.channel)
+            if cmd.code_challenge:
+                raise ValidationFailed("PKCE not supported for phone signups")
+        validate_pkce_params(cmd.code_challenge, cmd.code_challenge_method)
         if cmd.email:
             if not self.config.external_email_enabled:
                 raise DomainError("email_provider_disabled", "Email signups are disabled")

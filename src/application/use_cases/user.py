@@ -82,7 +82,10 @@ class UpdateUser:
         ):
             raise DomainError("not_admin", "Updating app_metadata requires admin privileges")
         if cmd.password and user.is_anonymous and not user.email and not user.phone:
-            raise ValidationFailed("Updating password of an anonymous user without an email or phone is not allowed")
+            raise ValidationFailed(
+                "Updating password of an anonymous user without an email or phone is not allowed",
+                where="unprocessable",
+            )
 
     async def _new_password_hash(self, user: User, cmd: UpdateUserCommand) -> str | None:
         if not cmd.password:

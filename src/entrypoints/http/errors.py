@@ -55,6 +55,7 @@ STATUS: dict[str, int] = {
 
 STATUS_IN_CONTEXT: dict[tuple[str, str], int] = {
     ("validation_failed", "path"): 404,
+    ("validation_failed", "unprocessable"): 422,
     ("bad_jwt", "subject"): 400,
     ("user_not_found", "bearer"): 403,
     ("session_not_found", "bearer"): 403,

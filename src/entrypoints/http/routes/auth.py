@@ -29,6 +29,9 @@ async def signup(request: Request[Any, Any, Any], sign_up: SignUp, auth_config: 
             data=body.data or {},
             aud=request_audience(request, auth_config),
             redirect_to=redirect_to(request),
+            channel=body.channel,
+            code_challenge=body.code_challenge,
+            code_challenge_method=body.code_challenge_method,
             ctx=request_context(request),
         )
     )

@@ -113,30 +113,11 @@ class UseCases(containers.DeclarativeContainer):
     logout = providers.Singleton(Logout, uow=adapters.uow, clock=core.clock, issuer=issuer)
     admin_list_users = providers.Singleton(AdminListUsers, uow=adapters.uow)
     admin_get_user = providers.Singleton(AdminGetUser, uow=adapters.uow)
-    admin_create_user = providers.Singleton(
-        AdminCreateUser,
-        uow=adapters.uow,
-        config=core.auth_config,
-        clock=core.clock,
-        tokens=core.tokens,
-        issuer=issuer,
-        hasher=core.hasher,
-    )
-    admin_update_user = providers.Singleton(
-        AdminUpdateUser,
-        uow=adapters.uow,
-        config=core.auth_config,
-        clock=core.clock,
-        tokens=core.tokens,
-        issuer=issuer,
-        hasher=core.hasher,
-    )
-    admin_delete_user = providers.Singleton(
-        AdminDeleteUser, uow=adapters.uow, config=core.auth_config, clock=core.clock, tokens=core.tokens, issuer=issuer
-    )
-    ban_user = providers.Singleton(
-        BanUser, uow=adapters.uow, config=core.auth_config, clock=core.clock, tokens=core.tokens, issuer=issuer
-    )
+    _admin = {"uow": adapters.uow, "config": core.auth_config, "clock": core.clock, "tokens": core.tokens, "issuer": issuer}
+    admin_create_user = providers.Singleton(AdminCreateUser, hasher=core.hasher, **_admin)
+    admin_update_user = providers.Singleton(AdminUpdateUser, hasher=core.hasher, **_admin)
+    admin_delete_user = providers.Singleton(AdminDeleteUser, **_admin)
+    ban_user = providers.Singleton(BanUser, **_admin)
 
 
 class Application(containers.DeclarativeContainer):

@@ -6,19 +6,7 @@ from typing import Any
 
 import pytest
 
-V2024 = {"X-Supabase-Api-Version": "2024-01-01"}
-
-
-def rows(api: Any) -> tuple[int, int, int, int, int]:
-    store = api.store
-    return (
-        len(store.users),
-        len(store.sessions),
-        len(store.refresh_tokens),
-        len(store.one_time_tokens),
-        len(store.audit),
-    )
-
+from support.http import V2024, rows
 
 def assert_error(response: Any, status: int, code: str, msg: str | None = None) -> dict[str, Any]:
     assert response.status_code == status, response.text

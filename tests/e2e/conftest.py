@@ -26,14 +26,30 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.e2e)
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """A running `pytrue serve` (memory storage, autoconfirm) shared by the whole session."""
-    process, running = start_server(tmp_path_factory.mktemp("pytrue-server"))
+@pytest.fixture(scope="session", params=["memory", "postgres"])
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A running `pytrue serve` (autoconfirm) on each storage, shared by the session's tests."""
+    workdir = tmp_path_factory.mktemp(f"pytrue-server-{request.param}")
+    if request.param == "memory":
+        process, running = start_server(workdir)
+        try:
+            yield running
+        finally:
+            stop_server(process)
+        return
+    from pytrue.adapters.postgres.cluster import LocalCluster
+
+    cluster = LocalCluster(workdir / "pg", persistent=False)
+    cluster.start()
     try:
-        yield running
+        dsn = cluster.provision()
+        process, running = start_server(workdir, {"GOTRUE_DB_DRIVER": "postgres", "DATABASE_URL": dsn})
+        try:
+            yield running
+        finally:
+            stop_server(process)
     finally:
-        stop_server(process)
+        cluster.stop()
 
 
 @pytest.fixture

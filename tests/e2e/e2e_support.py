@@ -118,7 +118,9 @@ def stop_server(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=5)
 
 
-def start_server(workdir: Path) -> tuple[subprocess.Popen[bytes], Server]:
+def start_server(
+    workdir: Path, extra_env: Mapping[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], Server]:
     """Start `pytrue serve` in `workdir` (empty cwd: no .env) and wait for GET /health."""
     port = free_port()
     secret = secrets.token_urlsafe(48)
@@ -128,7 +130,7 @@ def start_server(workdir: Path) -> tuple[subprocess.Popen[bytes], Server]:
         process = subprocess.Popen(
             [*pytrue_command(), "serve", "--host", "127.0.0.1", "--port", str(port)],
             cwd=workdir,
-            env=clean_environment(server_environment(port, secret)),
+            env=clean_environment({**server_environment(port, secret), **(extra_env or {})}),
             stdin=subprocess.DEVNULL,
             stdout=log_file,
             stderr=subprocess.STDOUT,

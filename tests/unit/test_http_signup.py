@@ -5,20 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
-V2024 = {"X-Supabase-Api-Version": "2024-01-01"}
-
-
-def rows(api: Any) -> tuple[int, int, int, int, int]:
-    """Row counts of every table a sign-up could touch."""
-    store = api.store
-    return (
-        len(store.users),
-        len(store.sessions),
-        len(store.refresh_tokens),
-        len(store.one_time_tokens),
-        len(store.audit),
-    )
+from support.http import V2024, rows
 
 
 def actions(api: Any) -> list[str]:

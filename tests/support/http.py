@@ -17,3 +17,14 @@ def rows(api: Any) -> tuple[int, int, int, int, int]:
         len(store.one_time_tokens),
         len(store.audit),
     )
+
+
+def assert_error(response: Any, status: int, code: str, msg: str | None = None) -> dict[str, Any]:
+    """A legacy-shape GoTrue error with this status, code and (optionally) message."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["code"] == status and body["error_code"] == code
+    assert response.headers["x-sb-error-code"] == code
+    if msg is not None:
+        assert body["msg"] == msg
+    return body

@@ -8,17 +8,7 @@ from typing import Any
 import bcrypt
 import pytest
 
-from support.http import V2024, rows
-
-def assert_error(response: Any, status: int, code: str, msg: str | None = None) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert body["code"] == status and body["error_code"] == code
-    assert response.headers["x-sb-error-code"] == code
-    if msg is not None:
-        assert body["msg"] == msg
-    return body
-
+from support.http import V2024, assert_error, rows
 
 async def create(api: Any, body: Any, **headers: str) -> Any:
     return await api.client.post("/admin/users", json=body, headers=api.admin(**headers))

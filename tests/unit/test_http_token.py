@@ -14,6 +14,7 @@ from support.app import make_settings
 from pytrue.adapters.system import FixedClock
 from pytrue.entrypoints.containers import build_container
 from pytrue.entrypoints.http.app import create_app
+from support.http import assert_error
 
 V2024 = {"X-Supabase-Api-Version": "2024-01-01"}
 START = datetime(2030, 1, 1, tzinfo=timezone.utc)
@@ -26,16 +27,6 @@ def rows(api: Any) -> tuple[int, int, int, int]:
 
 def live_tokens(api: Any) -> list[str]:
     return [t.token for t in api.store.refresh_tokens.values() if not t.revoked]
-
-
-def assert_error(response: Any, status: int, code: str, msg: str | None = None) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert body["code"] == status and body["error_code"] == code
-    assert response.headers["x-sb-error-code"] == code
-    if msg is not None:
-        assert body["msg"] == msg
-    return body
 
 
 async def token(api: Any, grant: str | None, body: Any, **headers: str) -> Any:

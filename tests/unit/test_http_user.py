@@ -11,6 +11,7 @@ from support.app import JWT_SECRET
 
 from pytrue.adapters.jwt.keys import KeySet
 from pytrue.adapters.jwt.tokens import JoserfcTokenSigner
+from support.http import assert_error
 
 V2024 = {"X-Supabase-Api-Version": "2024-01-01"}
 
@@ -18,16 +19,6 @@ V2024 = {"X-Supabase-Api-Version": "2024-01-01"}
 def rows(api: Any) -> tuple[int, int, int, int]:
     store = api.store
     return (len(store.users), len(store.sessions), len(store.refresh_tokens), len(store.audit))
-
-
-def assert_error(response: Any, status: int, code: str, msg: str | None = None) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert body["code"] == status and body["error_code"] == code
-    assert response.headers["x-sb-error-code"] == code
-    if msg is not None:
-        assert body["msg"] == msg
-    return body
 
 
 def sign(claims: dict[str, Any]) -> str:

@@ -9,7 +9,9 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from pytrue.domain.audit import AuditLogEntry
+from pytrue.domain.flow_state import FlowState
 from pytrue.domain.one_time_token import OneTimeToken
+from pytrue.domain.rate import Rate
 from pytrue.domain.session import RefreshToken, Session
 from pytrue.domain.user import User
 
@@ -94,7 +96,29 @@ class OneTimeTokenRepository(Protocol):
         """Store `token` as the user's only token of its type."""
         ...
 
+    async def find(self, token_hash: str, token_types: tuple[str, ...]) -> OneTimeToken | None:
+        """The token with this hash and one of these types (the newest when several match)."""
+        ...
+
+    async def for_user(self, user_id: UUID, token_type: str) -> OneTimeToken | None: ...
+
+    async def delete(self, user_id: UUID, token_type: str) -> None: ...
+
     async def delete_for_user(self, user_id: UUID) -> None: ...
+
+
+class FlowStateRepository(Protocol):
+    """PKCE flow states (`auth.flow_state`)."""
+
+    async def add(self, flow: FlowState) -> None: ...
+
+    async def update(self, flow: FlowState) -> None: ...
+
+    async def by_auth_code(self, auth_code: str) -> FlowState | None: ...
+
+    async def latest_for_user(self, user_id: UUID, authentication_method: str) -> FlowState | None: ...
+
+    async def delete(self, flow_id: UUID) -> None: ...
 
 
 class AuditLog(Protocol):
@@ -108,6 +132,7 @@ class UnitOfWork(Protocol):
     sessions: SessionRepository
     refresh_tokens: RefreshTokenRepository
     one_time_tokens: OneTimeTokenRepository
+    flow_states: FlowStateRepository
     audit: AuditLog
 
     async def __aenter__(self) -> UnitOfWork: ...
@@ -172,5 +197,49 @@ class TokenGenerator(Protocol):
     def password(self, length: int) -> str: ...
 
 
+# --- mail ----------------------------------------------------------------------------------
+MAIL_CONFIRMATION = "confirmation"
+MAIL_INVITE = "invite"
+MAIL_MAGIC_LINK = "magic_link"
+MAIL_RECOVERY = "recovery"
+MAIL_EMAIL_CHANGE = "email_change"
+MAIL_REAUTHENTICATION = "reauthentication"
+MAIL_KINDS = (MAIL_CONFIRMATION, MAIL_INVITE, MAIL_MAGIC_LINK, MAIL_RECOVERY, MAIL_EMAIL_CHANGE, MAIL_REAUTHENTICATION)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Mail:
+    """What to tell whom; the mailer adapter picks the template, builds the link and delivers.
+
+    `link_type` is the `type` of the verify link (`signup`, `invite`, `magiclink`, `recovery`,
+    `email_change`; empty for reauthentication, which carries only the code). `redirect_to` is
+    already validated against the allow-list (never empty: SITE_URL at worst). `new_email` is
+    set for email changes; `to` is the address this copy goes to.
+    """
+
+    kind: str
+    to: str
+    user: User
+    otp: str = ""
+    token_hash: str = ""
+    link_type: str = ""
+    redirect_to: str = ""
+    new_email: str = ""
+
+
+class MailDeliveryFailed(Exception):
+    """The mail could not be handed to the server; the use case rolls its changes back."""
+
+
 class Mailer(Protocol):
-    async def send_confirmation(self, *, user: User, otp: str, token_hash: str, redirect_to: str) -> None: ...
+    async def send(self, mail: Mail) -> None:
+        """Deliver one message; `MailDeliveryFailed` when the server refuses it or is unreachable."""
+        ...
+
+
+class RateLimiter(Protocol):
+    """Budgets shared by every worker process (and replica) of one deployment."""
+
+    async def consume(self, key: str, rate: Rate, now: datetime) -> bool:
+        """Take one event from `key`'s budget; False (and nothing taken) when it is spent."""
+        ...

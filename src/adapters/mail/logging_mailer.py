@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
-from pytrue.domain.user import User
+from pytrue.application.ports import Mail
 
 log = logging.getLogger("pytrue.mail")
 
@@ -33,9 +33,9 @@ class LoggingMailer:
     inbox: list[DevMessage] = field(default_factory=list)
     inbox_size: int = 100
 
-    async def send_confirmation(self, *, user: User, otp: str, token_hash: str, redirect_to: str) -> None:
-        link = self._link(token_hash, "signup", redirect_to or self.site_url)
-        self._deliver(DevMessage(to=user.email, kind="confirmation", otp=otp, token_hash=token_hash, link=link))
+    async def send(self, mail: Mail) -> None:
+        link = self._link(mail.token_hash, mail.link_type, mail.redirect_to or self.site_url) if mail.link_type else ""
+        self._deliver(DevMessage(to=mail.to, kind=mail.kind, otp=mail.otp, token_hash=mail.token_hash, link=link))
 
     def _link(self, token_hash: str, kind: str, redirect_to: str) -> str:
         base = self.api_external_url.rstrip("/")

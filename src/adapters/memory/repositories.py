@@ -10,6 +10,7 @@ from pytrue.adapters.memory.store import InMemoryStore, Undo, delete_item, set_i
 from pytrue.application.ports import UserListQuery
 from pytrue.domain.audit import AuditLogEntry
 from pytrue.domain.errors import EmailExists, PhoneExists
+from pytrue.domain.flow_state import FlowState
 from pytrue.domain.one_time_token import OneTimeToken
 from pytrue.domain.session import RefreshToken, Session
 from pytrue.domain.user import User
@@ -165,6 +166,52 @@ class InMemoryOneTimeTokenRepository:
     async def delete_for_user(self, user_id: UUID) -> None:
         for key in [k for k in self._store.one_time_tokens if k[0] == user_id]:
             delete_item(self._store.one_time_tokens, key, self._undo)
+
+    async def find(self, token_hash: str, token_types: tuple[str, ...]) -> OneTimeToken | None:
+        matches = [
+            t
+            for t in self._store.one_time_tokens.values()
+            if t.token_hash == token_hash and t.token_type in token_types
+        ]
+        if not matches:
+            return None
+        return copy.deepcopy(max(matches, key=lambda t: t.created_at))
+
+    async def for_user(self, user_id: UUID, token_type: str) -> OneTimeToken | None:
+        token = self._store.one_time_tokens.get((user_id, token_type))
+        return copy.deepcopy(token) if token is not None else None
+
+    async def delete(self, user_id: UUID, token_type: str) -> None:
+        delete_item(self._store.one_time_tokens, (user_id, token_type), self._undo)
+
+
+class InMemoryFlowStateRepository:
+    def __init__(self, store: InMemoryStore, undo: list[Undo]) -> None:
+        self._store = store
+        self._undo = undo
+
+    async def add(self, flow: FlowState) -> None:
+        set_item(self._store.flow_states, flow.id, copy.deepcopy(flow), self._undo)
+
+    async def update(self, flow: FlowState) -> None:
+        set_item(self._store.flow_states, flow.id, copy.deepcopy(flow), self._undo)
+
+    async def by_auth_code(self, auth_code: str) -> FlowState | None:
+        for flow in self._store.flow_states.values():
+            if flow.auth_code == auth_code:
+                return copy.deepcopy(flow)
+        return None
+
+    async def latest_for_user(self, user_id: UUID, authentication_method: str) -> FlowState | None:
+        matches = [
+            f
+            for f in self._store.flow_states.values()
+            if f.user_id == user_id and f.authentication_method == authentication_method
+        ]
+        return copy.deepcopy(max(matches, key=lambda f: f.created_at)) if matches else None
+
+    async def delete(self, flow_id: UUID) -> None:
+        delete_item(self._store.flow_states, flow_id, self._undo)
 
 
 class InMemoryAuditLog:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from uuid import UUID
 
 from pytrue.domain.audit import AuditLogEntry
+from pytrue.domain.flow_state import FlowState
 from pytrue.domain.one_time_token import OneTimeToken
 from pytrue.domain.session import RefreshToken, Session
 from pytrue.domain.user import User
@@ -21,6 +22,7 @@ class InMemoryStore:
     sessions: dict[UUID, Session] = field(default_factory=dict)
     refresh_tokens: dict[str, RefreshToken] = field(default_factory=dict)
     one_time_tokens: dict[tuple[UUID, str], OneTimeToken] = field(default_factory=dict)
+    flow_states: dict[UUID, FlowState] = field(default_factory=dict)
     audit: list[AuditLogEntry] = field(default_factory=list)
     next_refresh_token_id: int = 1
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)

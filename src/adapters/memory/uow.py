@@ -6,6 +6,7 @@ from types import TracebackType
 
 from pytrue.adapters.memory.repositories import (
     InMemoryAuditLog,
+    InMemoryFlowStateRepository,
     InMemoryOneTimeTokenRepository,
     InMemoryRefreshTokenRepository,
     InMemorySessionRepository,
@@ -24,6 +25,7 @@ class InMemoryUnitOfWork:
         self.sessions = InMemorySessionRepository(store, self._undo)
         self.refresh_tokens = InMemoryRefreshTokenRepository(store, self._undo)
         self.one_time_tokens = InMemoryOneTimeTokenRepository(store, self._undo)
+        self.flow_states = InMemoryFlowStateRepository(store, self._undo)
         self.audit = InMemoryAuditLog(store, self._undo)
 
     async def __aenter__(self) -> InMemoryUnitOfWork:

@@ -15,6 +15,7 @@ from pytrue.adapters.postgres.rows import (
     USER_FIELDS,
     identity_from_row,
     naive_utc,
+    utc,
     refresh_token_from_row,
     session_from_row,
     user_from_row,
@@ -23,6 +24,7 @@ from pytrue.adapters.postgres.rows import (
 from pytrue.application.ports import RowLocked, UserListQuery
 from pytrue.domain.audit import AuditLogEntry
 from pytrue.domain.errors import EmailExists, PhoneExists
+from pytrue.domain.flow_state import FlowState
 from pytrue.domain.one_time_token import OneTimeToken
 from pytrue.domain.session import AmrClaim, RefreshToken, Session
 from pytrue.domain.user import NIL_UUID, Identity, User
@@ -268,6 +270,98 @@ class PgOneTimeTokenRepository(_Repository):
 
     async def delete_for_user(self, user_id: UUID) -> None:
         await self._rows("DELETE FROM {s}.one_time_tokens WHERE user_id = %s", (user_id,))
+
+    async def find(self, token_hash: str, token_types: tuple[str, ...]) -> OneTimeToken | None:
+        row = await self._one(
+            "SELECT id, user_id, token_type::text AS token_type, token_hash, relates_to, created_at, updated_at "
+            "FROM {s}.one_time_tokens WHERE token_hash = %s AND token_type::text = ANY(%s) "
+            "ORDER BY created_at DESC LIMIT 1",
+            (token_hash, list(token_types)),
+        )
+        return _one_time_token(row) if row else None
+
+    async def for_user(self, user_id: UUID, token_type: str) -> OneTimeToken | None:
+        row = await self._one(
+            "SELECT id, user_id, token_type::text AS token_type, token_hash, relates_to, created_at, updated_at "
+            "FROM {s}.one_time_tokens WHERE user_id = %s AND token_type::text = %s",
+            (user_id, token_type),
+        )
+        return _one_time_token(row) if row else None
+
+    async def delete(self, user_id: UUID, token_type: str) -> None:
+        await self._rows(
+            "DELETE FROM {s}.one_time_tokens WHERE user_id = %s AND token_type::text = %s", (user_id, token_type)
+        )
+
+
+def _one_time_token(row: dict[str, Any]) -> OneTimeToken:
+    return OneTimeToken(
+        id=row["id"],
+        user_id=row["user_id"],
+        token_type=row["token_type"],
+        token_hash=row["token_hash"],
+        relates_to=row["relates_to"],
+        created_at=utc(row["created_at"]),  # type: ignore[arg-type]
+        updated_at=utc(row["updated_at"]),  # type: ignore[arg-type]
+    )
+
+
+_FLOW_COLUMNS = (
+    "id, user_id, auth_code, code_challenge_method::text AS code_challenge_method, code_challenge, "
+    "provider_type, provider_access_token, provider_refresh_token, created_at, updated_at, "
+    "authentication_method, auth_code_issued_at"
+)
+
+
+def _flow_state(row: dict[str, Any]) -> FlowState:
+    return FlowState(
+        id=row["id"],
+        user_id=row["user_id"],
+        auth_code=row["auth_code"],
+        code_challenge_method=row["code_challenge_method"],
+        code_challenge=row["code_challenge"],
+        provider_type=row["provider_type"],
+        authentication_method=row["authentication_method"],
+        provider_access_token=row["provider_access_token"],
+        provider_refresh_token=row["provider_refresh_token"],
+        auth_code_issued_at=utc(row["auth_code_issued_at"]),
+        created_at=utc(row["created_at"]),  # type: ignore[arg-type]
+        updated_at=utc(row["updated_at"]),  # type: ignore[arg-type]
+    )
+
+
+class PgFlowStateRepository(_Repository):
+    async def add(self, flow: FlowState) -> None:
+        await self._rows(
+            "INSERT INTO {s}.flow_state (id, user_id, auth_code, code_challenge_method, code_challenge, "
+            "provider_type, provider_access_token, provider_refresh_token, created_at, updated_at, "
+            "authentication_method, auth_code_issued_at) "
+            "VALUES (%s, %s, %s, %s::{s}.code_challenge_method, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (flow.id, flow.user_id, flow.auth_code, flow.code_challenge_method, flow.code_challenge,
+             flow.provider_type, flow.provider_access_token, flow.provider_refresh_token,
+             flow.created_at, flow.updated_at, flow.authentication_method, flow.auth_code_issued_at),
+        )
+
+    async def update(self, flow: FlowState) -> None:
+        await self._rows(
+            "UPDATE {s}.flow_state SET user_id = %s, auth_code_issued_at = %s, updated_at = %s WHERE id = %s",
+            (flow.user_id, flow.auth_code_issued_at, flow.updated_at, flow.id),
+        )
+
+    async def by_auth_code(self, auth_code: str) -> FlowState | None:
+        row = await self._one(f"SELECT {_FLOW_COLUMNS} FROM {{s}}.flow_state WHERE auth_code = %s", (auth_code,))
+        return _flow_state(row) if row else None
+
+    async def latest_for_user(self, user_id: UUID, authentication_method: str) -> FlowState | None:
+        row = await self._one(
+            f"SELECT {_FLOW_COLUMNS} FROM {{s}}.flow_state WHERE user_id = %s AND authentication_method = %s "
+            "ORDER BY created_at DESC LIMIT 1",
+            (user_id, authentication_method),
+        )
+        return _flow_state(row) if row else None
+
+    async def delete(self, flow_id: UUID) -> None:
+        await self._rows("DELETE FROM {s}.flow_state WHERE id = %s", (flow_id,))
 
 
 class PgAuditLog(_Repository):

@@ -11,6 +11,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from pytrue.adapters.postgres.repositories import (
     PgAuditLog,
+    PgFlowStateRepository,
     PgOneTimeTokenRepository,
     PgRefreshTokenRepository,
     PgSessionRepository,
@@ -36,6 +37,7 @@ class PgUnitOfWork:
         self.sessions = PgSessionRepository(self._conn, self._schema)
         self.refresh_tokens = PgRefreshTokenRepository(self._conn, self._schema)
         self.one_time_tokens = PgOneTimeTokenRepository(self._conn, self._schema)
+        self.flow_states = PgFlowStateRepository(self._conn, self._schema)
         self.audit = PgAuditLog(self._conn, self._schema)
         return self
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from pytrue.application.config import AuthConfig
 from pytrue.application.context import RequestContext
-from pytrue.application.ports import Clock, Mailer, PasswordHasher, TokenGenerator, UnitOfWork, UnitOfWorkFactory
+from pytrue.application.ports import MAIL_CONFIRMATION, Clock, Mail, Mailer, PasswordHasher, TokenGenerator, UnitOfWork, UnitOfWorkFactory
 from pytrue.application.results import SignUpResult
 from pytrue.application.sessions import SessionIssuer
 from pytrue.domain.audit import Actor
@@ -180,7 +180,17 @@ class SignUp:
             )
         )
         if provider == "email":
-            await self.mailer.send_confirmation(user=user, otp=otp, token_hash=hashed, redirect_to=cmd.redirect_to)
+            await self.mailer.send(
+                Mail(
+                    kind=MAIL_CONFIRMATION,
+                    to=address,
+                    user=user,
+                    otp=otp,
+                    token_hash=hashed,
+                    link_type="signup",
+                    redirect_to=cmd.redirect_to or self.config.site_url,
+                )
+            )
         else:
             raise DomainError("sms_send_failed", "Error sending confirmation OTP to provider: no SMS provider is configured")
 

@@ -1,0 +1,63 @@
+"""PKCE flow states (`auth.flow_state`): a code challenge waiting for its verifier."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from pytrue.domain.errors import DomainError, ValidationFailed
+
+METHOD_S256 = "s256"
+METHOD_PLAIN = "plain"
+
+# `type` of an email link -> the flow's authentication_method (and the session's AMR method)
+AUTH_METHOD_OF_LINK = {
+    "signup": "email/signup",
+    "invite": "invite",
+    "magiclink": "magiclink",
+    "recovery": "recovery",
+    "email_change": "email_change",
+}
+
+
+def parse_challenge_method(raw: str) -> str:
+    method = raw.strip().lower()
+    if method not in (METHOD_S256, METHOD_PLAIN):
+        raise ValidationFailed(f"code challenge method not supported: {raw}")
+    return method
+
+
+@dataclass(slots=True, kw_only=True)
+class FlowState:
+    id: UUID
+    user_id: UUID | None
+    auth_code: str
+    code_challenge_method: str
+    code_challenge: str
+    provider_type: str
+    authentication_method: str
+    provider_access_token: str | None = None
+    provider_refresh_token: str | None = None
+    auth_code_issued_at: datetime | None = None
+    created_at: datetime
+    updated_at: datetime
+
+    def is_expired(self, now: datetime, lifetime: timedelta) -> bool:
+        """GoTrue's rule: magic links count from when the code was issued, everything else from creation."""
+        start = self.created_at
+        if self.authentication_method == "magiclink" and self.auth_code_issued_at is not None:
+            start = self.auth_code_issued_at
+        return now > start + lifetime
+
+    def verify(self, code_verifier: str) -> None:
+        if self.code_challenge_method == METHOD_S256:
+            digest = hashlib.sha256(code_verifier.encode("utf-8")).digest()
+            expected = base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+        else:
+            expected = code_verifier
+        if not hmac.compare_digest(expected.encode("utf-8"), self.code_challenge.encode("utf-8")):
+            raise DomainError("bad_code_verifier", "code challenge does not match previously saved code verifier")

@@ -8,6 +8,7 @@ from dependency_injector import containers, providers
 from pytrue.adapters.crypto.passwords import Argon2PasswordHasher
 from pytrue.adapters.jwt.keys import KeySet
 from pytrue.adapters.jwt.tokens import JoserfcTokenSigner, JoserfcTokenVerifier
+from pytrue.adapters.mail.inbox import DevInbox
 from pytrue.adapters.mail.logging_mailer import LoggingMailer
 from pytrue.adapters.memory.store import InMemoryStore
 from pytrue.adapters.memory.uow import InMemoryUnitOfWorkFactory
@@ -62,8 +63,11 @@ class Core(containers.DeclarativeContainer):
         ),
         settings,
     )
+    dev_inbox = providers.Singleton(DevInbox)
     mailer = providers.Singleton(
-        lambda s: LoggingMailer(api_external_url=s.api_external_url, site_url=s.site_url), settings
+        lambda s, inbox: LoggingMailer(api_external_url=s.api_external_url, site_url=s.site_url, inbox=inbox),
+        settings,
+        dev_inbox,
     )
 
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from pytrue.domain.links import DEFAULT_VERIFY_PATH, verify_link
+from pytrue.domain.rate import Rate
+from pytrue.domain.redirects import RedirectPolicy
 from pytrue.domain.values import PasswordPolicy
 
 
@@ -24,9 +27,43 @@ class AuthConfig:
     mailer_autoconfirm: bool = False
     sms_autoconfirm: bool = False
     mailer_otp_length: int = 6
+    mailer_otp_exp: timedelta = timedelta(seconds=86400)
+    mailer_secure_email_change_enabled: bool = True
+    smtp_max_frequency: timedelta = timedelta(minutes=1)
+    sms_otp_exp: timedelta = timedelta(seconds=60)
+    external_email_magic_link_enabled: bool = True
+    flow_state_expiry: timedelta = timedelta(seconds=300)
+    update_password_require_reauthentication: bool = False
+    update_password_require_current_password: bool = False
+    uri_allow_list: tuple[str, ...] = ()
+    api_external_url: str = ""
+    mailer_urlpath_invite: str = "/verify"
+    mailer_urlpath_confirmation: str = "/verify"
+    mailer_urlpath_recovery: str = "/verify"
+    mailer_urlpath_email_change: str = "/verify"
+    rate_limit_email_sent: Rate = field(default_factory=lambda: Rate(30))
     password_policy: PasswordPolicy = field(default_factory=PasswordPolicy)
     refresh_token_rotation_enabled: bool = True
     refresh_token_reuse_interval: timedelta = timedelta(0)
     sessions_timebox: timedelta | None = None
     sessions_inactivity_timeout: timedelta | None = None
     refresh_retry_limit: timedelta = timedelta(seconds=5)
+    redirects: RedirectPolicy = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "redirects", RedirectPolicy(self.site_url, self.uri_allow_list))
+
+    def verify_link(self, token: str, link_type: str, redirect_to: str) -> str:
+        """The link a message or `generate_link` carries for this token (magic links use the recovery path)."""
+        path = {
+            "signup": self.mailer_urlpath_confirmation,
+            "invite": self.mailer_urlpath_invite,
+            "magiclink": self.mailer_urlpath_recovery,
+            "recovery": self.mailer_urlpath_recovery,
+            "email_change": self.mailer_urlpath_email_change,
+        }.get(link_type, DEFAULT_VERIFY_PATH)
+        return verify_link(self.api_external_url, path, token, link_type, redirect_to)
+
+    def redirect_target(self, redirect_to: str | None, referer: str | None = None) -> str:
+        """Where a link or redirect goes: a valid `redirect_to`, else a valid Referer, else SITE_URL."""
+        return self.redirects.resolve(redirect_to, referer)

@@ -9,3 +9,4 @@ from dataclasses import dataclass
 class RequestContext:
     ip: str | None = None
     user_agent: str | None = None
+    referer: str | None = None

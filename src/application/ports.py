@@ -42,6 +42,10 @@ class UserRepository(Protocol):
 
     async def get_by_phone(self, phone: str, aud: str) -> User | None: ...
 
+    async def get_by_phone_change(self, phone: str, aud: str) -> User | None:
+        """The user of `aud` waiting to confirm `phone` as their new number."""
+        ...
+
     async def add(self, user: User) -> None:
         """Insert the user and its identities; `email_exists`/`phone_exists` on a clash."""
         ...

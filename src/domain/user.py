@@ -134,6 +134,45 @@ class User:
                 identity.updated_at = now
         self.touch(now)
 
+    def apply_email_change(self, identity_id: UUID, now: datetime) -> None:
+        """The pending address becomes the user's email, confirmed, with its `email` identity."""
+        self.email = self.email_change.lower()
+        identity = self.identity_for("email")
+        if identity is None:
+            identity = new_identity(identity_id=identity_id, user=self, provider="email", data={}, now=now)
+            self.identities.append(identity)
+        identity.identity_data["email"] = self.email
+        identity.identity_data["email_verified"] = True
+        identity.updated_at = now
+        self.email_change = ""
+        self.email_change_token_new = ""
+        self.email_change_token_current = ""
+        self.email_change_confirm_status = 0
+        self.email_change_sent_at = None
+        self.is_anonymous = False
+        if self.email_confirmed_at is None:
+            self.email_confirmed_at = now
+        self.user_metadata["email_verified"] = True
+        self.recompute_providers()
+        self.touch(now)
+
+    def apply_phone_change(self, identity_id: UUID, now: datetime) -> None:
+        """The pending number becomes the user's phone, confirmed, with its `phone` identity."""
+        self.phone = self.phone_change
+        identity = self.identity_for("phone")
+        if identity is None:
+            identity = new_identity(identity_id=identity_id, user=self, provider="phone", data={}, now=now)
+            self.identities.append(identity)
+        identity.identity_data["phone"] = self.phone
+        identity.identity_data["phone_verified"] = True
+        identity.updated_at = now
+        self.phone_change = ""
+        self.phone_change_token = ""
+        self.phone_confirmed_at = now
+        self.is_anonymous = False
+        self.recompute_providers()
+        self.touch(now)
+
     def record_sign_in(self, now: datetime) -> None:
         self.last_sign_in_at = now
         self.touch(now)

@@ -10,9 +10,11 @@ from pytrue.adapters.jwt.keys import KeySet
 from pytrue.adapters.jwt.tokens import JoserfcTokenSigner, JoserfcTokenVerifier
 from pytrue.adapters.mail.inbox import DevInbox
 from pytrue.adapters.mail.logging_mailer import LoggingMailer
+from pytrue.adapters.memory.rate_limiter import InMemoryRateLimiter
 from pytrue.adapters.memory.store import InMemoryStore
 from pytrue.adapters.memory.uow import InMemoryUnitOfWorkFactory
 from pytrue.adapters.system import SecretsTokenGenerator, SystemClock
+from pytrue.application.email_codes import EmailCodes
 from pytrue.application.sessions import SessionIssuer
 from pytrue.application.use_cases.admin import (
     AdminCreateUser,
@@ -23,10 +25,20 @@ from pytrue.application.use_cases.admin import (
     BanUser,
 )
 from pytrue.application.use_cases.authenticate import AuthenticateUser, AuthorizeAdmin
+from pytrue.application.use_cases.email_links import (
+    EmailChangeSender,
+    Reauthenticate,
+    RecoverPassword,
+    Resend,
+    SendMagicLink,
+    SendOtp,
+)
+from pytrue.application.use_cases.invite import GenerateLink, InviteUser
 from pytrue.application.use_cases.refresh import RefreshTokenGrant
 from pytrue.application.use_cases.signin import SignInWithPassword
 from pytrue.application.use_cases.signup import SignUp
 from pytrue.application.use_cases.user import Logout, UpdateUser
+from pytrue.application.use_cases.verify import PkceGrant, Verify
 from pytrue.entrypoints.settings import Settings
 
 log = logging.getLogger("pytrue")
@@ -77,6 +89,7 @@ class InMemoryAdapters(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
     store = providers.Singleton(InMemoryStore)
     uow = providers.Singleton(InMemoryUnitOfWorkFactory, store)
+    rate_limiter = providers.Singleton(InMemoryRateLimiter)
     lifecycle = providers.Singleton(NoLifecycle)
 
 
@@ -89,6 +102,15 @@ class UseCases(containers.DeclarativeContainer):
     issuer = providers.Singleton(
         SessionIssuer, config=core.auth_config, signer=core.signer, tokens=core.tokens, clock=core.clock
     )
+    codes = providers.Singleton(
+        EmailCodes,
+        config=core.auth_config,
+        clock=core.clock,
+        tokens=core.tokens,
+        mailer=core.mailer,
+        limiter=adapters.rate_limiter,
+    )
+    email_change_sender = providers.Singleton(EmailChangeSender, config=core.auth_config, clock=core.clock, codes=codes)
     sign_up = providers.Singleton(
         SignUp,
         uow=adapters.uow,
@@ -97,8 +119,26 @@ class UseCases(containers.DeclarativeContainer):
         tokens=core.tokens,
         hasher=core.hasher,
         issuer=issuer,
-        mailer=core.mailer,
+        codes=codes,
     )
+    _mail = {"uow": adapters.uow, "config": core.auth_config, "clock": core.clock, "issuer": issuer, "codes": codes}
+    send_magic_link = providers.Singleton(SendMagicLink, tokens=core.tokens, sign_up=sign_up, **_mail)
+    send_otp = providers.Singleton(SendOtp, uow=adapters.uow, config=core.auth_config, magic_link=send_magic_link)
+    recover_password = providers.Singleton(RecoverPassword, **_mail)
+    resend = providers.Singleton(Resend, email_change=email_change_sender, **_mail)
+    reauthenticate = providers.Singleton(Reauthenticate, **_mail)
+    invite_user = providers.Singleton(InviteUser, tokens=core.tokens, **_mail)
+    generate_link = providers.Singleton(GenerateLink, tokens=core.tokens, hasher=core.hasher, **_mail)
+    verify = providers.Singleton(
+        Verify,
+        uow=adapters.uow,
+        config=core.auth_config,
+        clock=core.clock,
+        tokens=core.tokens,
+        hasher=core.hasher,
+        issuer=issuer,
+    )
+    pkce_grant = providers.Singleton(PkceGrant, uow=adapters.uow, config=core.auth_config, clock=core.clock, issuer=issuer)
     sign_in_with_password = providers.Singleton(
         SignInWithPassword, uow=adapters.uow, config=core.auth_config, clock=core.clock, hasher=core.hasher, issuer=issuer
     )
@@ -112,7 +152,13 @@ class UseCases(containers.DeclarativeContainer):
         AuthorizeAdmin, uow=adapters.uow, config=core.auth_config, clock=core.clock, verifier=core.verifier
     )
     update_user = providers.Singleton(
-        UpdateUser, uow=adapters.uow, config=core.auth_config, clock=core.clock, hasher=core.hasher, issuer=issuer
+        UpdateUser,
+        uow=adapters.uow,
+        config=core.auth_config,
+        clock=core.clock,
+        hasher=core.hasher,
+        issuer=issuer,
+        email_change=email_change_sender,
     )
     logout = providers.Singleton(Logout, uow=adapters.uow, clock=core.clock, issuer=issuer)
     admin_list_users = providers.Singleton(AdminListUsers, uow=adapters.uow)

@@ -6,6 +6,8 @@ import logging
 import os
 
 from dependency_injector import containers, providers
+
+from pytrue.adapters.memory.rate_limiter import InMemoryRateLimiter
 from psycopg_pool import AsyncConnectionPool
 
 from pytrue.adapters.postgres.migrate import migrate, validate_namespace
@@ -54,4 +56,5 @@ class PostgresAdapters(containers.DeclarativeContainer):
     uow = providers.Singleton(
         lambda pool, s: PgUnitOfWorkFactory(pool, '"' + validate_namespace(s.db_namespace) + '"'), pool, settings
     )
+    rate_limiter = providers.Singleton(InMemoryRateLimiter)  # provisional: the shared limiter replaces it
     lifecycle = providers.Singleton(PgLifecycle, pool, settings)

@@ -117,6 +117,10 @@ class Settings:
     mailer_secure_email_change_enabled: bool = True
     mailer_otp_exp: int = 86400
     mailer_otp_length: int = 6
+    external_email_magic_link_enabled: bool = True
+    flow_state_expiry: timedelta = timedelta(seconds=300)
+    update_password_require_reauthentication: bool = False
+    update_password_require_current_password: bool = False
 
     sms_autoconfirm: bool = False
 
@@ -155,6 +159,15 @@ class Settings:
             mailer_autoconfirm=self.mailer_autoconfirm,
             sms_autoconfirm=self.sms_autoconfirm,
             mailer_otp_length=self.mailer_otp_length,
+            mailer_otp_exp=timedelta(seconds=self.mailer_otp_exp),
+            mailer_secure_email_change_enabled=self.mailer_secure_email_change_enabled,
+            smtp_max_frequency=self.smtp_max_frequency,
+            external_email_magic_link_enabled=self.external_email_magic_link_enabled,
+            flow_state_expiry=self.flow_state_expiry,
+            update_password_require_reauthentication=self.update_password_require_reauthentication,
+            update_password_require_current_password=self.update_password_require_current_password,
+            uri_allow_list=self.uri_allow_list,
+            api_external_url=self.api_external_url,
             password_policy=PasswordPolicy(
                 min_length=self.password_min_length,
                 required_characters=PasswordPolicy.parse_required_characters(self.password_required_characters),
@@ -439,6 +452,18 @@ class _Parser:
             mailer_secure_email_change_enabled=self.boolean("GOTRUE_MAILER_SECURE_EMAIL_CHANGE_ENABLED", default=True),
             mailer_otp_exp=mailer_otp_exp,
             mailer_otp_length=otp_length if 6 <= otp_length <= 10 else 6,
+            external_email_magic_link_enabled=self.boolean("GOTRUE_EXTERNAL_EMAIL_MAGIC_LINK_ENABLED", default=True),
+            flow_state_expiry=max(
+                self.duration("GOTRUE_EXTERNAL_FLOW_STATE_EXPIRY_DURATION", default=timedelta(seconds=300))
+                or timedelta(seconds=300),
+                timedelta(seconds=300),
+            ),
+            update_password_require_reauthentication=self.boolean(
+                "GOTRUE_SECURITY_UPDATE_PASSWORD_REQUIRE_REAUTHENTICATION", default=False
+            ),
+            update_password_require_current_password=self.boolean(
+                "GOTRUE_SECURITY_UPDATE_PASSWORD_REQUIRE_CURRENT_PASSWORD", default=False
+            ),
             sms_autoconfirm=self.boolean("GOTRUE_SMS_AUTOCONFIRM", default=False),
             refresh_token_rotation_enabled=self.boolean(
                 "GOTRUE_SECURITY_REFRESH_TOKEN_ROTATION_ENABLED", default=True

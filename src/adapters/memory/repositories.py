@@ -38,6 +38,12 @@ class InMemoryUserRepository:
                 return copy.deepcopy(user)
         return None
 
+    async def get_by_phone_change(self, phone: str, aud: str) -> User | None:
+        for user in self._candidates(aud):
+            if user.phone_change and user.phone_change == phone:
+                return copy.deepcopy(user)
+        return None
+
     def _candidates(self, aud: str) -> list[User]:
         return [u for u in self._store.users.values() if u.aud == aud and not u.is_sso_user]
 

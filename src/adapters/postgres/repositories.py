@@ -89,6 +89,15 @@ class PgUserRepository(_Repository):
         users = await self._with_identities(rows)
         return users[0] if users else None
 
+    async def get_by_phone_change(self, phone: str, aud: str) -> User | None:
+        rows = await self._rows(
+            f"SELECT {USER_COLUMNS} FROM {{s}}.users WHERE instance_id = %s AND aud = %s "
+            "AND is_sso_user = false AND phone_change = %s LIMIT 1",
+            (NIL_UUID, aud, phone),
+        )
+        users = await self._with_identities(rows)
+        return users[0] if users else None
+
     async def add(self, user: User) -> None:
         placeholders = ", ".join(f"%({c})s" for c in USER_FIELDS)
         try:

@@ -9,12 +9,13 @@ from typing import Any
 
 from pytrue.application.config import AuthConfig
 from pytrue.application.context import RequestContext
-from pytrue.application.ports import MAIL_CONFIRMATION, Clock, Mail, Mailer, PasswordHasher, TokenGenerator, UnitOfWork, UnitOfWorkFactory
+from pytrue.application.email_codes import EmailCodes, Pkce
+from pytrue.application.ports import MAIL_CONFIRMATION, Clock, PasswordHasher, TokenGenerator, UnitOfWork, UnitOfWorkFactory
 from pytrue.application.results import SignUpResult
 from pytrue.application.sessions import SessionIssuer
 from pytrue.domain.audit import Actor
 from pytrue.domain.errors import DomainError, ValidationFailed
-from pytrue.domain.one_time_token import CONFIRMATION_TOKEN, OneTimeToken, token_hash
+from pytrue.domain.one_time_token import CONFIRMATION
 from pytrue.domain.user import User, new_identity
 from pytrue.domain.values import Email, Password, Phone, validate_channel, validate_pkce_params
 
@@ -31,6 +32,7 @@ class SignUpCommand:
     code_challenge: str | None = None
     code_challenge_method: str | None = None
     ctx: RequestContext = field(default_factory=RequestContext)
+    open_session: bool = True
 
 
 @dataclass(slots=True, kw_only=True)
@@ -47,7 +49,7 @@ class SignUp:
     tokens: TokenGenerator
     hasher: PasswordHasher
     issuer: SessionIssuer
-    mailer: Mailer
+    codes: EmailCodes
 
     async def __call__(self, cmd: SignUpCommand) -> SignUpResult:
         if self.config.disable_signup:
@@ -126,6 +128,8 @@ class SignUp:
                 user.confirm_phone(now)
             await uow.users.add(user)
             await uow.audit.add(self.issuer.audit(actor, "user_signedup", now, {"provider": provider}))
+            if not cmd.open_session:
+                return SignUpResult(user=user)
             return await self._signed_in(uow, user, provider, cmd, now)
         await uow.users.add(user)
         await uow.audit.add(self.issuer.audit(actor, "user_confirmation_requested", now, {"provider": provider}))
@@ -162,37 +166,21 @@ class SignUp:
     async def _send_confirmation(
         self, uow: UnitOfWork, user: User, provider: str, address: str, cmd: SignUpCommand, now: datetime
     ) -> None:
-        otp = self.tokens.otp(self.config.mailer_otp_length)
-        hashed = token_hash(address, otp)
-        user.confirmation_token = hashed
-        user.confirmation_sent_at = now
-        user.touch(now)
-        await uow.users.update(user)
-        await uow.one_time_tokens.replace(
-            OneTimeToken(
-                id=self.tokens.uuid(),
-                user_id=user.id,
-                token_type=CONFIRMATION_TOKEN,
-                token_hash=hashed,
-                relates_to=address,
-                created_at=now,
-                updated_at=now,
-            )
-        )
-        if provider == "email":
-            await self.mailer.send(
-                Mail(
-                    kind=MAIL_CONFIRMATION,
-                    to=address,
-                    user=user,
-                    otp=otp,
-                    token_hash=hashed,
-                    link_type="signup",
-                    redirect_to=cmd.redirect_to or self.config.site_url,
-                )
-            )
-        else:
+        if provider != "email":
             raise DomainError("sms_send_failed", "Error sending confirmation OTP to provider: no SMS provider is configured")
+        pkce = Pkce.of(cmd.code_challenge, cmd.code_challenge_method)
+        if pkce is not None:
+            await self.codes.start_flow(uow, user, pkce, "signup", "email", now)
+        await self.codes.send(
+            uow,
+            user,
+            CONFIRMATION,
+            kind=MAIL_CONFIRMATION,
+            link_type="signup",
+            address=address,
+            redirect_to=self.config.redirect_target(cmd.redirect_to, cmd.ctx.referer),
+            pkce=pkce is not None,
+        )
 
     async def _signed_in(
         self, uow: UnitOfWork, user: User, method_provider: str, cmd: SignUpCommand, now: datetime

@@ -2,36 +2,51 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from pytrue.application.config import AuthConfig
-from pytrue.application.ports import Clock, PasswordHasher, UnitOfWorkFactory
+from pytrue.application.context import RequestContext
+from pytrue.application.email_codes import Pkce
+from pytrue.application.ports import Clock, PasswordHasher, UnitOfWork, UnitOfWorkFactory
 from pytrue.application.results import Principal
 from pytrue.application.sessions import SessionIssuer
 from pytrue.domain.audit import Actor
-from pytrue.domain.errors import DomainError, UserNotFound, ValidationFailed
+from pytrue.application.use_cases.email_links import EmailChangeSender
+from pytrue.domain.errors import DomainError, EmailExists, PhoneExists, UserNotFound, ValidationFailed
+from pytrue.domain.one_time_token import is_expired, otp_matches
 from pytrue.domain.user import User
-from pytrue.domain.values import Email, Password, Phone
+from pytrue.domain.values import Email, Password, Phone, validate_channel, validate_pkce_params
 
 LOGOUT_SCOPES = ("global", "local", "others")
+REAUTHENTICATION_WINDOW = timedelta(hours=24)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UpdateUserCommand:
     password: str | None = None
+    current_password: str | None = None
+    nonce: str | None = None
     data: dict[str, Any] | None = None
     app_metadata: dict[str, Any] | None = None
     email: str | None = None
     phone: str | None = None
+    channel: str | None = None
+    redirect_to: str = ""
+    code_challenge: str | None = None
+    code_challenge_method: str | None = None
+    ctx: RequestContext = field(default_factory=RequestContext)
 
 
 @dataclass(slots=True, kw_only=True)
 class UpdateUser:
-    """A user changes their password and metadata; a new password ends their other sessions.
+    """A user changes their password, metadata or email address.
 
-    Only users in the legacy admin group may touch `app_metadata`. Email and phone changes
-    need a confirmation message and are the email/SMS flows' work.
+    A new password ends their other sessions, and may need a recent session or the
+    reauthentication code. A new email address must be confirmed by link (both addresses
+    under secure email change) before it replaces the old one. Only users in the legacy
+    admin group may touch `app_metadata`.
     """
 
     uow: UnitOfWorkFactory
@@ -39,18 +54,27 @@ class UpdateUser:
     clock: Clock
     hasher: PasswordHasher
     issuer: SessionIssuer
+    email_change: EmailChangeSender
 
     async def __call__(self, principal: Principal, cmd: UpdateUserCommand) -> User:
         user = _require_user(principal)
-        self._validate(user, cmd)
-        new_hash = await self._new_password_hash(user, cmd)
+        new_email, new_phone = self._validate(user, cmd)
+        pkce = Pkce.of(cmd.code_challenge, cmd.code_challenge_method)
+        new_hash = await self._new_password_hash(user, principal, cmd)
         async with self.uow() as uow:
             current = await uow.users.get(user.id)
             if current is None:
                 raise UserNotFound("User from sub claim in JWT does not exist", where="bearer")
             now = self.clock.now()
             actor = Actor.of_user(current)
+            if new_email:
+                await self._ensure_email_free(uow, current, new_email)
+            if new_phone:
+                other = await uow.users.get_by_phone(new_phone, current.aud)
+                if other is not None and other.id != current.id:
+                    raise PhoneExists()
             if new_hash is not None:
+                await self._check_nonce(uow, current, principal, cmd, now)
                 current.set_password_hash(new_hash, now)
                 current.clear_tokens(now)
                 await uow.one_time_tokens.delete_for_user(current.id)
@@ -61,38 +85,96 @@ class UpdateUser:
                 current.merge_user_metadata(cmd.data, now)
             if cmd.app_metadata is not None:
                 current.merge_app_metadata(cmd.app_metadata, now)
+            if new_email:
+                await self._change_email(uow, current, new_email, cmd, pkce, now)
+            if new_phone:
+                raise DomainError("sms_send_failed", "Error sending phone change OTP: no SMS provider is configured")
             await uow.users.update(current)
             await uow.audit.add(self.issuer.audit(actor, "user_modified", now))
             await uow.commit()
         return current
 
-    def _validate(self, user: User, cmd: UpdateUserCommand) -> None:
+    def _validate(self, user: User, cmd: UpdateUserCommand) -> tuple[str, str]:
+        new_email = new_phone = ""
         if cmd.email is not None:
             email = Email.parse(cmd.email).value
-            if email != user.email:
-                raise ValidationFailed("Changing the email address is not supported yet")
+            new_email = email if email != user.email else ""
         if cmd.phone is not None:
             phone = Phone.parse(cmd.phone).value
-            if phone != user.phone:
-                raise ValidationFailed("Changing the phone number is not supported yet")
+            new_phone = phone if phone != user.phone else ""
+            if new_phone:
+                validate_channel(cmd.channel)
         if cmd.password is not None:
             self.config.password_policy.enforce(Password(cmd.password))
         if cmd.app_metadata is not None and not (
             user.role == self.config.jwt_admin_group_name and user.aud == self.config.jwt_aud
         ):
             raise DomainError("not_admin", "Updating app_metadata requires admin privileges")
-        if cmd.password and user.is_anonymous and not user.email and not user.phone:
+        if cmd.password and user.is_anonymous and not user.email and not user.phone and not new_email and not new_phone:
             raise ValidationFailed(
                 "Updating password of an anonymous user without an email or phone is not allowed",
                 where="unprocessable",
             )
+        if user.is_sso_user and (cmd.password or new_email or new_phone or cmd.nonce):
+            raise DomainError("user_sso_managed", "Updating email, phone or password of an SSO account is not allowed")
+        if new_email:
+            validate_pkce_params(cmd.code_challenge, cmd.code_challenge_method)
+        return new_email, new_phone
 
-    async def _new_password_hash(self, user: User, cmd: UpdateUserCommand) -> str | None:
+    async def _ensure_email_free(self, uow: UnitOfWork, user: User, email: str) -> None:
+        other = await uow.users.get_by_email(email, user.aud)
+        if other is not None and other.id != user.id:
+            raise EmailExists()
+
+    async def _new_password_hash(self, user: User, principal: Principal, cmd: UpdateUserCommand) -> str | None:
         if not cmd.password:
             return None
+        if user.has_password and self.config.update_password_require_current_password and not _is_recovery(principal):
+            if not cmd.current_password:
+                raise DomainError("current_password_required", "Current password required when setting new password.")
+            if not await self.hasher.verify(cmd.current_password, user.encrypted_password or ""):
+                raise DomainError("current_password_invalid", "Current password is incorrect.")
         if user.has_password and await self.hasher.verify(cmd.password, user.encrypted_password or ""):
             raise DomainError("same_password", "New password should be different from the old password.")
         return await self.hasher.hash(cmd.password)
+
+    async def _check_nonce(
+        self, uow: UnitOfWork, user: User, principal: Principal, cmd: UpdateUserCommand, now: datetime
+    ) -> None:
+        """With reauthentication required, a session older than 24 h must present the emailed code."""
+        if not self.config.update_password_require_reauthentication:
+            return
+        session = principal.session
+        if session is not None and now - session.created_at < REAUTHENTICATION_WINDOW:
+            return
+        if not cmd.nonce:
+            raise DomainError("reauthentication_needed", "Password update requires reauthentication")
+        identifier, lifetime = (
+            (user.email, self.config.mailer_otp_exp) if user.email else (user.phone, self.config.sms_otp_exp)
+        )
+        if not otp_matches(user.reauthentication_token, identifier, cmd.nonce) or is_expired(
+            user.reauthentication_sent_at, now, lifetime
+        ):
+            raise DomainError("reauthentication_not_valid", "Nonce has expired or is invalid")
+        user.reauthentication_token = ""
+        user.reauthentication_sent_at = None
+
+    async def _change_email(
+        self, uow: UnitOfWork, user: User, new_email: str, cmd: UpdateUserCommand, pkce: Pkce | None, now: datetime
+    ) -> None:
+        if user.is_anonymous and self.config.mailer_autoconfirm:
+            user.email_change = new_email
+            user.apply_email_change(self.issuer.tokens.uuid(), now)
+            return
+        redirect_to = self.config.redirect_target(cmd.redirect_to, cmd.ctx.referer)
+        await self.email_change.send(uow, user, new_email, redirect_to, pkce)
+
+
+def _is_recovery(principal: Principal) -> bool:
+    """Sessions from an emailed link or code may set a password without the current one."""
+    if principal.session is None:
+        return False
+    return any(claim.method in ("otp", "magiclink", "recovery") for claim in principal.session.amr)
 
 
 @dataclass(slots=True, kw_only=True)

@@ -52,7 +52,9 @@ def client_ip(request: Request[Any, Any, Any]) -> str | None:
 
 
 def request_context(request: Request[Any, Any, Any]) -> RequestContext:
-    return RequestContext(ip=client_ip(request), user_agent=request.headers.get("user-agent"))
+    return RequestContext(
+        ip=client_ip(request), user_agent=request.headers.get("user-agent"), referer=request.headers.get("referer")
+    )
 
 
 def redirect_to(request: Request[Any, Any, Any]) -> str:

@@ -1,0 +1,157 @@
+"""Issuing emailed codes and links: one place for the per-user and global send limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from pytrue.application.config import AuthConfig
+from pytrue.application.ports import (
+    Clock,
+    Mail,
+    MailDeliveryFailed,
+    Mailer,
+    RateLimiter,
+    TokenGenerator,
+    UnitOfWork,
+)
+from pytrue.domain.errors import DomainError
+from pytrue.domain.flow_state import AUTH_METHOD_OF_LINK, FlowState, parse_challenge_method
+from pytrue.domain.one_time_token import OneTimeToken, TokenPurpose, ensure_send_allowed, stored_hash
+from pytrue.domain.user import User
+
+EMAIL_SENT_KEY = "email_sent"
+
+# what the mail error says when a send fails, by mail kind (GoTrue's messages)
+SEND_FAILURE = {
+    "confirmation": "Error sending confirmation email",
+    "invite": "Error sending invite email",
+    "magic_link": "Error sending magic link email",
+    "recovery": "Error sending recovery email",
+    "email_change": "Error sending email change email",
+    "reauthentication": "Error sending reauthentication email",
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Pkce:
+    """A PKCE request: the challenge to keep until the code is exchanged."""
+
+    challenge: str
+    method: str
+
+    @classmethod
+    def of(cls, challenge: str | None, method: str | None) -> Pkce | None:
+        if not challenge or not method:
+            return None
+        return cls(challenge=challenge, method=parse_challenge_method(method))
+
+
+@dataclass(slots=True, kw_only=True)
+class EmailCodes:
+    """Generates a code, stores its hash on the user and in `one_time_tokens`, and mails it.
+
+    Everything happens inside the caller's unit of work, so a refused or failed send leaves
+    the previous code valid and nothing half-written.
+    """
+
+    config: AuthConfig
+    clock: Clock
+    tokens: TokenGenerator
+    mailer: Mailer
+    limiter: RateLimiter
+
+    def check_frequency(self, user: User, purpose: TokenPurpose, now: datetime) -> None:
+        ensure_send_allowed(getattr(user, purpose.sent_at), now, self.config.smtp_max_frequency)
+
+    async def issue(
+        self,
+        uow: UnitOfWork,
+        user: User,
+        purpose: TokenPurpose,
+        address: str,
+        now: datetime,
+        *,
+        pkce: bool = False,
+        otp: str | None = None,
+    ) -> tuple[str, str]:
+        """Store a fresh code for `purpose`; returns (otp, stored hash)."""
+        code = otp or self.tokens.otp(self.config.mailer_otp_length)
+        stored = stored_hash(address, code, pkce=pkce)
+        setattr(user, purpose.column, stored)
+        setattr(user, purpose.sent_at, now)
+        user.touch(now)
+        await uow.users.update(user)
+        await uow.one_time_tokens.replace(
+            OneTimeToken(
+                id=self.tokens.uuid(),
+                user_id=user.id,
+                token_type=purpose.token_type,
+                token_hash=stored,
+                relates_to=address,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        return code, stored
+
+    async def deliver(self, mail: Mail, now: datetime) -> None:
+        """Hand one message to the mailer after taking it from the global email budget."""
+        if not self.config.mailer_autoconfirm:
+            if not await self.limiter.consume(EMAIL_SENT_KEY, self.config.rate_limit_email_sent, now):
+                raise DomainError("over_email_send_rate_limit", "email rate limit exceeded")
+        try:
+            await self.mailer.send(mail)
+        except MailDeliveryFailed as exc:
+            raise DomainError("unexpected_failure", SEND_FAILURE.get(mail.kind, "Error sending email")) from exc
+
+    async def send(
+        self,
+        uow: UnitOfWork,
+        user: User,
+        purpose: TokenPurpose,
+        *,
+        kind: str,
+        link_type: str,
+        address: str,
+        redirect_to: str,
+        pkce: bool = False,
+        limit_frequency: bool = True,
+        new_email: str = "",
+    ) -> tuple[str, str]:
+        now = self.clock.now()
+        if limit_frequency:
+            self.check_frequency(user, purpose, now)
+        otp, stored = await self.issue(uow, user, purpose, address, now, pkce=pkce)
+        await self.deliver(
+            Mail(
+                kind=kind,
+                to=address,
+                user=user,
+                otp=otp,
+                token_hash=stored,
+                link_type=link_type,
+                redirect_to=redirect_to,
+                new_email=new_email,
+            ),
+            now,
+        )
+        return otp, stored
+
+    async def start_flow(
+        self, uow: UnitOfWork, user: User, pkce: Pkce, link_type: str, provider_type: str, now: datetime
+    ) -> FlowState:
+        """Record a PKCE flow state for a link that will be exchanged for a session."""
+        flow = FlowState(
+            id=self.tokens.uuid(),
+            user_id=user.id,
+            auth_code=str(self.tokens.uuid()),
+            code_challenge_method=pkce.method,
+            code_challenge=pkce.challenge,
+            provider_type=provider_type,
+            authentication_method=AUTH_METHOD_OF_LINK[link_type],
+            created_at=now,
+            updated_at=now,
+        )
+        await uow.flow_states.add(flow)
+        return flow

@@ -1,0 +1,407 @@
+"""Asking for a link or code by email: magic link / email OTP, password recovery, resend, reauthentication."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pytrue.application.config import AuthConfig
+from pytrue.application.context import RequestContext
+from pytrue.application.email_codes import EmailCodes, Pkce
+from pytrue.application.ports import (
+    MAIL_CONFIRMATION,
+    MAIL_EMAIL_CHANGE,
+    MAIL_MAGIC_LINK,
+    MAIL_REAUTHENTICATION,
+    MAIL_RECOVERY,
+    Clock,
+    TokenGenerator,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
+from pytrue.application.results import Principal
+from pytrue.application.sessions import SessionIssuer
+from pytrue.application.use_cases.signup import SignUp, SignUpCommand
+from pytrue.domain.audit import Actor
+from pytrue.domain.errors import DomainError, ValidationFailed
+from pytrue.domain.one_time_token import (
+    CONFIRMATION,
+    EMAIL_CHANGE_CURRENT,
+    EMAIL_CHANGE_NEW,
+    REAUTHENTICATION,
+    RECOVERY,
+)
+from pytrue.domain.user import User
+from pytrue.domain.values import Email, Phone, validate_channel, validate_pkce_params
+
+GENERATED_PASSWORD_LENGTH = 33
+RESEND_TYPES = ("signup", "email_change", "sms", "phone_change")
+
+
+def generated_password(tokens: TokenGenerator, config: AuthConfig) -> str:
+    """A random password that also satisfies the configured required character classes."""
+    required = config.password_policy.required_characters
+    password = tokens.password(GENERATED_PASSWORD_LENGTH - len(required))
+    for alphabet in required:
+        password += alphabet[int(tokens.otp(6)) % len(alphabet)]
+    return password
+
+
+def no_sms_provider() -> DomainError:
+    return DomainError("sms_send_failed", "Error sending OTP to provider: no SMS provider is configured")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MagicLinkCommand:
+    email: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    aud: str | None = None
+    redirect_to: str = ""
+    code_challenge: str | None = None
+    code_challenge_method: str | None = None
+    ctx: RequestContext = field(default_factory=RequestContext)
+
+
+@dataclass(slots=True, kw_only=True)
+class SendMagicLink:
+    """`/magiclink` and email `/otp`: a link (with its code) for a confirmed user.
+
+    An unknown or unconfirmed address is signed up with a random password instead and gets
+    the confirmation message, as GoTrue does.
+    """
+
+    uow: UnitOfWorkFactory
+    config: AuthConfig
+    clock: Clock
+    tokens: TokenGenerator
+    issuer: SessionIssuer
+    codes: EmailCodes
+    sign_up: SignUp
+
+    async def __call__(self, cmd: MagicLinkCommand) -> None:
+        if not self.config.external_email_enabled:
+            raise DomainError("email_provider_disabled", "Email logins are disabled", where="login")
+        if not self.config.external_email_magic_link_enabled:
+            raise DomainError("email_provider_disabled", "Login with magic link is disabled", where="login")
+        if not cmd.email:
+            raise ValidationFailed("Password recovery requires an email", where="unprocessable")
+        email = Email.parse(cmd.email).value
+        validate_pkce_params(cmd.code_challenge, cmd.code_challenge_method)
+        pkce = Pkce.of(cmd.code_challenge, cmd.code_challenge_method)
+        aud = cmd.aud if cmd.aud is not None else self.config.jwt_aud
+        async with self.uow() as uow:
+            user = await uow.users.get_by_email(email, aud)
+            if user is not None and user.is_email_confirmed:
+                await self._send(uow, user, email, cmd, pkce)
+                await uow.commit()
+                return
+        await self.sign_up(
+            SignUpCommand(
+                email=email,
+                password=generated_password(self.tokens, self.config),
+                data=cmd.data,
+                aud=aud,
+                redirect_to=cmd.redirect_to,
+                code_challenge=cmd.code_challenge,
+                code_challenge_method=cmd.code_challenge_method,
+                ctx=cmd.ctx,
+                open_session=False,
+            )
+        )
+        if self.config.mailer_autoconfirm:
+            await self(cmd)
+
+    async def _send(self, uow: UnitOfWork, user: User, email: str, cmd: MagicLinkCommand, pkce: Pkce | None) -> None:
+        now = self.clock.now()
+        self.codes.check_frequency(user, RECOVERY, now)
+        if pkce is not None:
+            await self.codes.start_flow(uow, user, pkce, "magiclink", "magiclink", now)
+        await uow.audit.add(self.issuer.audit(Actor.of_user(user), "user_recovery_requested", now))
+        await self.codes.send(
+            uow,
+            user,
+            RECOVERY,
+            kind=MAIL_MAGIC_LINK,
+            link_type="magiclink",
+            address=email,
+            redirect_to=self.config.redirect_target(cmd.redirect_to, cmd.ctx.referer),
+            pkce=pkce is not None,
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OtpCommand:
+    email: str | None = None
+    phone: str | None = None
+    create_user: bool = True
+    data: dict[str, Any] = field(default_factory=dict)
+    channel: str | None = None
+    aud: str | None = None
+    redirect_to: str = ""
+    code_challenge: str | None = None
+    code_challenge_method: str | None = None
+    ctx: RequestContext = field(default_factory=RequestContext)
+
+
+@dataclass(slots=True, kw_only=True)
+class SendOtp:
+    """`/otp`: by email it is the magic link; by phone it needs an SMS provider."""
+
+    uow: UnitOfWorkFactory
+    config: AuthConfig
+    magic_link: SendMagicLink
+
+    async def __call__(self, cmd: OtpCommand) -> None:
+        if cmd.email and cmd.phone:
+            raise ValidationFailed("Only an email address or phone number should be provided")
+        if cmd.email and cmd.channel:
+            raise ValidationFailed("Channel should only be specified with Phone OTP")
+        validate_pkce_params(cmd.code_challenge, cmd.code_challenge_method)
+        aud = cmd.aud if cmd.aud is not None else self.config.jwt_aud
+        if cmd.email:
+            email = Email.parse(cmd.email).value
+            if not cmd.create_user and await self._missing(email, None, aud):
+                raise DomainError("otp_disabled", "Signups not allowed for otp")
+            await self.magic_link(
+                MagicLinkCommand(
+                    email=email,
+                    data=cmd.data,
+                    aud=aud,
+                    redirect_to=cmd.redirect_to,
+                    code_challenge=cmd.code_challenge,
+                    code_challenge_method=cmd.code_challenge_method,
+                    ctx=cmd.ctx,
+                )
+            )
+            return
+        if cmd.phone:
+            if not self.config.external_phone_enabled:
+                raise DomainError("phone_provider_disabled", "Unsupported phone provider")
+            phone = Phone.parse(cmd.phone).value
+            validate_channel(cmd.channel)
+            if not cmd.create_user and await self._missing(None, phone, aud):
+                raise DomainError("otp_disabled", "Signups not allowed for otp")
+            raise no_sms_provider()
+        raise ValidationFailed("One of email or phone must be set")
+
+    async def _missing(self, email: str | None, phone: str | None, aud: str) -> bool:
+        async with self.uow() as uow:
+            if email is not None:
+                return await uow.users.get_by_email(email, aud) is None
+            return await uow.users.get_by_phone(phone or "", aud) is None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecoverCommand:
+    email: str | None = None
+    aud: str | None = None
+    redirect_to: str = ""
+    code_challenge: str | None = None
+    code_challenge_method: str | None = None
+    ctx: RequestContext = field(default_factory=RequestContext)
+
+
+@dataclass(slots=True, kw_only=True)
+class RecoverPassword:
+    """`/recover`: a recovery link for a known address; an unknown one gets the same empty answer."""
+
+    uow: UnitOfWorkFactory
+    config: AuthConfig
+    clock: Clock
+    issuer: SessionIssuer
+    codes: EmailCodes
+
+    async def __call__(self, cmd: RecoverCommand) -> None:
+        if not self.config.external_email_enabled:
+            raise DomainError("email_provider_disabled", "Email logins are disabled")
+        if not cmd.email:
+            raise ValidationFailed("Password recovery requires an email")
+        email = Email.parse(cmd.email).value
+        validate_pkce_params(cmd.code_challenge, cmd.code_challenge_method)
+        pkce = Pkce.of(cmd.code_challenge, cmd.code_challenge_method)
+        aud = cmd.aud if cmd.aud is not None else self.config.jwt_aud
+        async with self.uow() as uow:
+            user = await uow.users.get_by_email(email, aud)
+            if user is None:
+                return
+            now = self.clock.now()
+            self.codes.check_frequency(user, RECOVERY, now)
+            if pkce is not None:
+                await self.codes.start_flow(uow, user, pkce, "recovery", "recovery", now)
+            await uow.audit.add(self.issuer.audit(Actor.of_user(user), "user_recovery_requested", now))
+            await self.codes.send(
+                uow,
+                user,
+                RECOVERY,
+                kind=MAIL_RECOVERY,
+                link_type="recovery",
+                address=email,
+                redirect_to=self.config.redirect_target(cmd.redirect_to, cmd.ctx.referer),
+                pkce=pkce is not None,
+            )
+            await uow.commit()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResendCommand:
+    type: str = ""
+    email: str | None = None
+    phone: str | None = None
+    aud: str | None = None
+    redirect_to: str = ""
+    code_challenge: str | None = None
+    code_challenge_method: str | None = None
+    ctx: RequestContext = field(default_factory=RequestContext)
+
+
+@dataclass(slots=True, kw_only=True)
+class Resend:
+    """`/resend`: another copy of a pending confirmation or email-change message; otherwise nothing."""
+
+    uow: UnitOfWorkFactory
+    config: AuthConfig
+    clock: Clock
+    issuer: SessionIssuer
+    codes: EmailCodes
+    email_change: EmailChangeSender
+
+    async def __call__(self, cmd: ResendCommand) -> None:
+        address = self._validate(cmd)
+        pkce = Pkce.of(cmd.code_challenge, cmd.code_challenge_method)
+        aud = cmd.aud if cmd.aud is not None else self.config.jwt_aud
+        redirect_to = self.config.redirect_target(cmd.redirect_to, cmd.ctx.referer)
+        async with self.uow() as uow:
+            user = await (uow.users.get_by_email(address, aud) if cmd.email else uow.users.get_by_phone(address, aud))
+            if user is None:
+                return
+            now = self.clock.now()
+            if cmd.type == "signup":
+                if user.is_email_confirmed:
+                    return
+                self.codes.check_frequency(user, CONFIRMATION, now)
+                await uow.audit.add(self.issuer.audit(Actor.of_user(user), "user_confirmation_requested", now))
+                if pkce is not None:
+                    await self.codes.start_flow(uow, user, pkce, "signup", "email", now)
+                await self.codes.send(
+                    uow,
+                    user,
+                    CONFIRMATION,
+                    kind=MAIL_CONFIRMATION,
+                    link_type="signup",
+                    address=user.email,
+                    redirect_to=redirect_to,
+                    pkce=pkce is not None,
+                )
+            elif cmd.type == "email_change":
+                if not user.email_change:
+                    return
+                await self.email_change.send(uow, user, user.email_change, redirect_to, pkce)
+            elif cmd.type == "sms":
+                if user.is_phone_confirmed:
+                    return
+                raise no_sms_provider()
+            else:
+                if not user.phone_change:
+                    return
+                raise no_sms_provider()
+            await uow.commit()
+
+    def _validate(self, cmd: ResendCommand) -> str:
+        if cmd.type not in RESEND_TYPES:
+            raise ValidationFailed("Missing one of these types: signup, email_change, sms, phone_change")
+        if cmd.email and cmd.phone:
+            raise ValidationFailed("Only an email address or phone number should be provided.")
+        if cmd.type == "signup" and not cmd.email:
+            raise ValidationFailed("Type provided requires an email address")
+        if cmd.type == "sms" and not cmd.phone:
+            raise ValidationFailed("Type provided requires a phone number")
+        if cmd.type in ("sms", "phone_change") and cmd.code_challenge:
+            raise ValidationFailed("PKCE not supported for phone")
+        validate_pkce_params(cmd.code_challenge, cmd.code_challenge_method)
+        if cmd.email:
+            if not self.config.external_email_enabled:
+                raise DomainError("email_provider_disabled", "Email logins are disabled")
+            return Email.parse(cmd.email).value
+        if cmd.phone:
+            if not self.config.external_phone_enabled:
+                raise DomainError("phone_provider_disabled", "Phone logins are disabled")
+            return Phone.parse(cmd.phone).value
+        raise ValidationFailed("Missing email address or phone number")
+
+
+@dataclass(slots=True, kw_only=True)
+class EmailChangeSender:
+    """Mails an email change: the new address, and the current one too under secure email change."""
+
+    config: AuthConfig
+    clock: Clock
+    codes: EmailCodes
+
+    async def send(
+        self, uow: UnitOfWork, user: User, new_email: str, redirect_to: str, pkce: Pkce | None
+    ) -> None:
+        now = self.clock.now()
+        self.codes.check_frequency(user, EMAIL_CHANGE_NEW, now)
+        if pkce is not None:
+            await self.codes.start_flow(uow, user, pkce, "email_change", "email_change", now)
+        user.email_change = new_email
+        user.email_change_confirm_status = 0
+        both = self.config.mailer_secure_email_change_enabled and bool(user.email)
+        copies = [(EMAIL_CHANGE_NEW, new_email)]
+        if both:
+            copies.append((EMAIL_CHANGE_CURRENT, user.email))
+        else:
+            user.email_change_token_current = ""
+            await uow.one_time_tokens.delete(user.id, EMAIL_CHANGE_CURRENT.token_type)
+        for purpose, address in copies:
+            await self.codes.send(
+                uow,
+                user,
+                purpose,
+                kind=MAIL_EMAIL_CHANGE,
+                link_type="email_change",
+                address=address,
+                redirect_to=redirect_to,
+                pkce=pkce is not None,
+                limit_frequency=False,
+                new_email=new_email,
+            )
+
+
+@dataclass(slots=True, kw_only=True)
+class Reauthenticate:
+    """`/reauthenticate`: a code the user passes as `nonce` to change their password."""
+
+    uow: UnitOfWorkFactory
+    config: AuthConfig
+    clock: Clock
+    issuer: SessionIssuer
+    codes: EmailCodes
+
+    async def __call__(self, principal: Principal) -> None:
+        if principal.user is None:
+            raise DomainError("bad_jwt", "invalid claim: missing sub claim")
+        async with self.uow() as uow:
+            user = await uow.users.get(principal.user.id)
+            if user is None:
+                raise DomainError("user_not_found", "User not found", where="bearer")
+            if not user.email and not user.phone:
+                raise ValidationFailed("Reauthentication requires the user to have an email or a phone number")
+            if user.email and not user.is_email_confirmed:
+                raise DomainError("email_not_confirmed", "Please verify your email first.", where="unprocessable")
+            if not user.email and not user.is_phone_confirmed:
+                raise DomainError("phone_not_confirmed", "Please verify your phone first.", where="unprocessable")
+            now = self.clock.now()
+            await uow.audit.add(self.issuer.audit(Actor.of_user(user), "user_reauthenticate_requested", now))
+            if not user.email:
+                raise no_sms_provider()
+            await self.codes.send(
+                uow,
+                user,
+                REAUTHENTICATION,
+                kind=MAIL_REAUTHENTICATION,
+                link_type="",
+                address=user.email,
+                redirect_to=self.config.site_url,
+            )
+            await uow.commit()

@@ -1,0 +1,344 @@
+"""Following an emailed link or typing its code (`/verify`), and exchanging a PKCE code (`grant_type=pkce`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+
+from pytrue.application.config import AuthConfig
+from pytrue.application.context import RequestContext
+from pytrue.application.ports import Clock, PasswordHasher, TokenGenerator, UnitOfWork, UnitOfWorkFactory
+from pytrue.application.results import AuthResult
+from pytrue.application.sessions import SessionIssuer
+from pytrue.domain.audit import Actor
+from pytrue.domain.errors import DomainError, ValidationFailed
+from pytrue.domain.flow_state import AUTH_METHOD_OF_LINK
+from pytrue.domain.one_time_token import (
+    CONFIRMATION_TOKEN,
+    EMAIL_CHANGE_TOKEN_CURRENT,
+    EMAIL_CHANGE_TOKEN_NEW,
+    PKCE_PREFIX,
+    PHONE_CHANGE_TOKEN,
+    RECOVERY_TOKEN,
+    is_expired,
+    is_pkce,
+    otp_matches,
+    token_hash,
+)
+from pytrue.domain.user import User
+from pytrue.domain.values import Email, Phone
+
+EMAIL_TYPES = ("signup", "invite", "magiclink", "recovery", "email_change", "email")
+PHONE_TYPES = ("sms", "phone_change")
+LINK_EXPIRED = "Email link is invalid or has expired"
+CODE_EXPIRED = "Token has expired or is invalid"
+FIRST_OF_TWO = "Confirmation link accepted. Please proceed to confirm link sent to the other email"
+INVITED_PASSWORD_LENGTH = 64
+
+# one_time_tokens types a token_hash may be looked up in, by verification type
+_HASH_TYPES = {
+    "email": (CONFIRMATION_TOKEN, RECOVERY_TOKEN),
+    "signup": (CONFIRMATION_TOKEN,),
+    "invite": (CONFIRMATION_TOKEN,),
+    "recovery": (RECOVERY_TOKEN,),
+    "magiclink": (RECOVERY_TOKEN,),
+    "email_change": (EMAIL_CHANGE_TOKEN_CURRENT, EMAIL_CHANGE_TOKEN_NEW),
+}
+
+
+class Flow(Enum):
+    IMPLICIT = "implicit"
+    PKCE = "pkce"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VerifyCommand:
+    type: str = ""
+    token: str = ""
+    token_hash: str = ""
+    email: str = ""
+    phone: str = ""
+    redirect_to: str = ""
+    ctx: RequestContext = field(default_factory=RequestContext)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VerifyResult:
+    """A session (implicit), a PKCE code to redirect with, or the first-of-two email-change message."""
+
+    type: str
+    flow: Flow = Flow.IMPLICIT
+    auth: AuthResult | None = None
+    auth_code: str | None = None
+    message: str | None = None
+
+
+class _NeedsPassword(Exception):
+    """An invited user without a password: one is hashed outside the transaction, then we retry."""
+
+
+@dataclass(slots=True, kw_only=True)
+class Verify:
+    """Checks a link's hash or a typed code, applies what it confirms and signs the user in."""
+
+    uow: UnitOfWorkFactory
+    config: AuthConfig
+    clock: Clock
+    tokens: TokenGenerator
+    hasher: PasswordHasher
+    issuer: SessionIssuer
+
+    # --- POST /verify ---------------------------------------------------------------------
+    async def __call__(self, cmd: VerifyCommand) -> VerifyResult:
+        """POST /verify: a session comes back in the body (PKCE hashes included)."""
+        self._validate_post(cmd)
+        return await self._run(cmd, link=False)
+
+    def _validate_post(self, cmd: VerifyCommand) -> None:
+        if not cmd.type:
+            raise ValidationFailed("Verify requires a verification type")
+        if bool(cmd.token) == bool(cmd.token_hash):
+            raise ValidationFailed("Verify requires either a token or a token hash")
+        if cmd.token_hash:
+            if cmd.email or cmd.phone or cmd.redirect_to:
+                raise ValidationFailed("Only the token_hash and type should be provided")
+            return
+        if bool(cmd.email) == bool(cmd.phone):
+            raise ValidationFailed("Only an email address or phone number should be provided on verify")
+        if cmd.email:
+            try:
+                Email.parse(cmd.email)
+            except ValidationFailed:
+                raise ValidationFailed("Invalid email format", where="unprocessable") from None
+        else:
+            Phone.parse(cmd.phone)
+
+    # --- GET /verify ----------------------------------------------------------------------
+    async def link(self, cmd: VerifyCommand) -> VerifyResult:
+        """GET /verify: an emailed link; PKCE links yield a code instead of a session."""
+        if cmd.type not in EMAIL_TYPES:
+            raise ValidationFailed("Unsupported verification type")
+        if is_pkce(cmd.token_hash) and cmd.type not in AUTH_METHOD_OF_LINK:
+            raise DomainError("unexpected_failure", "Unsupported PKCE verification type")
+        return await self._run(cmd, link=True)
+
+    # --- shared ---------------------------------------------------------------------------
+    async def _run(self, cmd: VerifyCommand, *, link: bool) -> VerifyResult:
+        password_hash: str | None = None
+        for _ in range(2):
+            try:
+                return await self._attempt(cmd, link=link, password_hash=password_hash)
+            except _NeedsPassword:
+                password_hash = await self.hasher.hash(self.tokens.password(INVITED_PASSWORD_LENGTH))
+        raise DomainError("unexpected_failure", "Could not complete the verification")
+
+    async def _attempt(self, cmd: VerifyCommand, *, link: bool, password_hash: str | None) -> VerifyResult:
+        now = self.clock.now()
+        async with self.uow() as uow:
+            user, kind, matched = await (
+                self._by_hash(uow, cmd, now) if cmd.token_hash else self._by_code(uow, cmd, now)
+            )
+            if user.is_banned(now):
+                raise DomainError("user_banned", "User is banned", where="verify")
+            message = await self._apply(uow, user, kind, matched, now, password_hash)
+            if message is not None:
+                await uow.commit()
+                flow = Flow.PKCE if is_pkce(cmd.token_hash) else Flow.IMPLICIT
+                return VerifyResult(type=kind, flow=flow, message=message)
+            if link and is_pkce(cmd.token_hash):
+                flow_state = await uow.flow_states.latest_for_user(user.id, AUTH_METHOD_OF_LINK[cmd.type])
+                if flow_state is None:
+                    raise DomainError("flow_state_not_found", "No associated flow state found. Flow state not found")
+                flow_state.auth_code_issued_at = now
+                flow_state.updated_at = now
+                await uow.flow_states.update(flow_state)
+                await uow.commit()
+                return VerifyResult(type=kind, flow=Flow.PKCE, auth_code=flow_state.auth_code)
+            session, refresh = await self.issuer.open_session(uow, user, "otp", cmd.ctx, now)
+            await uow.commit()
+        return VerifyResult(type=kind, auth=self.issuer.result(user, session, refresh))
+
+    async def _by_hash(self, uow: UnitOfWork, cmd: VerifyCommand, now: datetime) -> tuple[User, str, str]:
+        types = _HASH_TYPES.get(cmd.type)
+        if types is None:
+            raise ValidationFailed("Invalid email verification type")
+        ott = await uow.one_time_tokens.find(cmd.token_hash, types)
+        user = await uow.users.get(ott.user_id) if ott is not None else None
+        if ott is None or user is None:
+            raise DomainError("otp_expired", LINK_EXPIRED)
+        kind = cmd.type
+        if kind == "email":
+            kind = "magiclink" if ott.token_type == RECOVERY_TOKEN else "signup"
+        stored, sent_at = self._stored(user, ott.token_type)
+        if stored != cmd.token_hash or is_expired(sent_at, now, self.config.mailer_otp_exp):
+            raise DomainError("otp_expired", LINK_EXPIRED)
+        return user, kind, ott.token_type
+
+    def _stored(self, user: User, token_type: str) -> tuple[str, datetime | None]:
+        if token_type == CONFIRMATION_TOKEN:
+            return user.confirmation_token, user.confirmation_sent_at
+        if token_type == RECOVERY_TOKEN:
+            return user.recovery_token, user.recovery_sent_at
+        if token_type == EMAIL_CHANGE_TOKEN_NEW:
+            return user.email_change_token_new, user.email_change_sent_at
+        return user.email_change_token_current, user.email_change_sent_at
+
+    async def _by_code(self, uow: UnitOfWork, cmd: VerifyCommand, now: datetime) -> tuple[User, str, str]:
+        aud = self.config.jwt_aud
+        if cmd.type in PHONE_TYPES:
+            return await self._by_phone_code(uow, cmd, now)
+        if cmd.type not in EMAIL_TYPES:
+            raise ValidationFailed("Invalid email verification type")
+        email = Email.parse(cmd.email).value
+        if cmd.type == "email_change":
+            return await self._by_email_change_code(uow, email, cmd.token, now)
+        user = await uow.users.get_by_email(email, aud)
+        if user is None:
+            raise DomainError("otp_expired", CODE_EXPIRED)
+        exp = self.config.mailer_otp_exp
+        confirmation = otp_matches(user.confirmation_token, email, cmd.token) and not is_expired(
+            user.confirmation_sent_at, now, exp
+        )
+        recovery = otp_matches(user.recovery_token, email, cmd.token) and not is_expired(
+            user.recovery_sent_at, now, exp
+        )
+        if cmd.type in ("signup", "invite") and confirmation:
+            return user, cmd.type, CONFIRMATION_TOKEN
+        if cmd.type in ("magiclink", "recovery") and recovery:
+            return user, cmd.type, RECOVERY_TOKEN
+        if cmd.type == "email" and (confirmation or recovery):
+            return (user, "signup", CONFIRMATION_TOKEN) if confirmation else (user, "magiclink", RECOVERY_TOKEN)
+        raise DomainError("otp_expired", CODE_EXPIRED)
+
+    async def _by_email_change_code(
+        self, uow: UnitOfWork, email: str, otp: str, now: datetime
+    ) -> tuple[User, str, str]:
+        hashed = token_hash(email, otp)
+        types = (
+            (EMAIL_CHANGE_TOKEN_CURRENT, EMAIL_CHANGE_TOKEN_NEW)
+            if self.config.mailer_secure_email_change_enabled
+            else (EMAIL_CHANGE_TOKEN_NEW,)
+        )
+        ott = await uow.one_time_tokens.find(hashed, types) or await uow.one_time_tokens.find(PKCE_PREFIX + hashed, types)
+        user = await uow.users.get(ott.user_id) if ott is not None else None
+        if ott is None or user is None:
+            raise DomainError("otp_expired", CODE_EXPIRED)
+        stored, sent_at = self._stored(user, ott.token_type)
+        if stored != ott.token_hash or is_expired(sent_at, now, self.config.mailer_otp_exp):
+            raise DomainError("otp_expired", CODE_EXPIRED)
+        return user, "email_change", ott.token_type
+
+    async def _by_phone_code(self, uow: UnitOfWork, cmd: VerifyCommand, now: datetime) -> tuple[User, str, str]:
+        phone = Phone.parse(cmd.phone).value
+        exp = self.config.sms_otp_exp
+        if cmd.type == "sms":
+            user = await uow.users.get_by_phone(phone, self.config.jwt_aud)
+            if user is not None and otp_matches(user.confirmation_token, phone, cmd.token) and not is_expired(
+                user.confirmation_sent_at, now, exp
+            ):
+                return user, "sms", CONFIRMATION_TOKEN
+        else:
+            user = await uow.users.get_by_phone_change(phone, self.config.jwt_aud)
+            if user is not None and otp_matches(user.phone_change_token, phone, cmd.token) and not is_expired(
+                user.phone_change_sent_at, now, exp
+            ):
+                return user, "phone_change", PHONE_CHANGE_TOKEN
+        raise DomainError("otp_expired", CODE_EXPIRED)
+
+    async def _apply(
+        self, uow: UnitOfWork, user: User, kind: str, matched: str, now: datetime, password_hash: str | None
+    ) -> str | None:
+        """Carry out what the verified code confirms; a message means "not signed in yet"."""
+        actor = Actor.of_user(user)
+        if kind in ("signup", "invite"):
+            if not user.has_password and user.invited_at is not None:
+                if password_hash is None:
+                    raise _NeedsPassword()
+                user.set_password_hash(password_hash, now)
+            await uow.audit.add(self.issuer.audit(actor, "user_signedup", now, {"provider": "email"}))
+            user.confirm_email(now)
+        elif kind in ("recovery", "magiclink"):
+            user.recovery_token = ""
+            if not user.is_email_confirmed:
+                await uow.audit.add(self.issuer.audit(actor, "user_signedup", now, {"provider": "email"}))
+                user.confirm_email(now)
+            else:
+                await uow.audit.add(self.issuer.audit(actor, "login", now, {"provider": "email"}))
+        elif kind == "email_change":
+            if self._first_of_two(user):
+                return await self._first_confirmation(uow, user, matched, now)
+            await uow.audit.add(self.issuer.audit(actor, "user_modified", now))
+            user.apply_email_change(self.tokens.uuid(), now)
+        elif kind == "sms":
+            await uow.audit.add(self.issuer.audit(actor, "user_signedup", now, {"provider": "phone"}))
+            user.confirm_phone(now)
+            user.is_anonymous = False
+        else:
+            await uow.audit.add(self.issuer.audit(actor, "user_modified", now))
+            user.apply_phone_change(self.tokens.uuid(), now)
+        await uow.one_time_tokens.delete_for_user(user.id)
+        user.recompute_providers()
+        await uow.users.update(user)
+        return None
+
+    def _first_of_two(self, user: User) -> bool:
+        return (
+            self.config.mailer_secure_email_change_enabled
+            and not self.config.mailer_autoconfirm
+            and user.email_change_confirm_status == 0
+            and bool(user.email)
+        )
+
+    async def _first_confirmation(self, uow: UnitOfWork, user: User, matched: str, now: datetime) -> str:
+        """One of the two addresses confirmed: blank that token; the other link finishes the change."""
+        if matched == EMAIL_CHANGE_TOKEN_CURRENT:
+            user.email_change_token_current = ""
+        else:
+            user.email_change_token_new = ""
+        await uow.one_time_tokens.delete(user.id, matched)
+        user.email_change_confirm_status = 1
+        user.touch(now)
+        await uow.users.update(user)
+        return FIRST_OF_TWO
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PkceGrantCommand:
+    auth_code: str = ""
+    code_verifier: str = ""
+    ctx: RequestContext = field(default_factory=RequestContext)
+
+
+@dataclass(slots=True, kw_only=True)
+class PkceGrant:
+    """`grant_type=pkce`: the code from a redirect plus the verifier the client kept, once."""
+
+    uow: UnitOfWorkFactory
+    config: AuthConfig
+    clock: Clock
+    issuer: SessionIssuer
+
+    async def __call__(self, cmd: PkceGrantCommand) -> AuthResult:
+        if not cmd.auth_code or not cmd.code_verifier:
+            raise ValidationFailed("invalid request: both auth code and code verifier should be non-empty")
+        now = self.clock.now()
+        async with self.uow() as uow:
+            flow = await uow.flow_states.by_auth_code(cmd.auth_code)
+            if flow is None or flow.user_id is None:
+                raise DomainError("flow_state_not_found", "invalid flow state, no valid flow state found")
+            if flow.is_expired(now, self.config.flow_state_expiry):
+                raise DomainError("flow_state_expired", "invalid flow state, flow state has expired")
+            flow.verify(cmd.code_verifier)
+            user = await uow.users.get(flow.user_id)
+            if user is None:
+                raise DomainError("user_not_found", "User not found")
+            if user.is_banned(now):
+                raise DomainError("user_banned", "User is banned")
+            await uow.audit.add(
+                self.issuer.audit(Actor.of_user(user), "login", now, {"provider_type": flow.provider_type})
+            )
+            session, refresh = await self.issuer.open_session(uow, user, flow.authentication_method, cmd.ctx, now)
+            await uow.flow_states.delete(flow.id)
+            await uow.commit()
+        return self.issuer.result(user, session, refresh)

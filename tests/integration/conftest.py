@@ -83,10 +83,14 @@ async def make_api(warm_templates: Databases) -> AsyncIterator[Callable[..., Any
 
     opened: list[tuple[AsyncTestClient, PgDatabase]] = []
 
-    async def factory(env: dict[str, str] | None = None) -> PostgresApi:
+    async def factory(env: dict[str, str] | None = None, clock: Any = None) -> PostgresApi:
+        from dependency_injector import providers
+
         database = warm_templates.create(migrated=True)
         overrides = {"GOTRUE_DB_DRIVER": "postgres", "DATABASE_URL": database.dsn, **(env or {})}
         container = build_container(make_settings(overrides))
+        if clock is not None:
+            container.core.clock.override(providers.Object(clock))
         client = AsyncTestClient(app=create_app(container))
         await client.__aenter__()
         opened.append((client, database))

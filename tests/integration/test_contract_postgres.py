@@ -1,4 +1,5 @@
 """The storage contract suites on PostgreSQL."""
 
+from contract.email_flows import *  # noqa: F403
 from contract.http_basics import *  # noqa: F403
 from contract.storage import *  # noqa: F403

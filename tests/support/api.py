@@ -46,6 +46,21 @@ class Api:
     async def counts(self) -> dict[str, int]:
         raise NotImplementedError
 
+    # --- mail -----------------------------------------------------------------------------
+    @property
+    def inbox(self) -> Any:
+        """The development inbox: every message the server sent (no SMTP configured in tests)."""
+        return self.container.core.dev_inbox()
+
+    def mail(self, to: str, kind: str | None = None) -> Any:
+        """The newest message to `to` (of `kind`), failing the test when there is none."""
+        found = self.inbox.latest(to, kind)
+        assert found is not None, f"no {kind or ''} mail to {to}: {[(m.kind, m.to) for m in self.inbox.messages]}"
+        return found
+
+    def mails(self) -> int:
+        return len(self.inbox.messages)
+
 
 class MemoryApi(Api):
     @property

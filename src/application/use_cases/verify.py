@@ -60,6 +60,7 @@ class VerifyCommand:
     email: str = ""
     phone: str = ""
     redirect_to: str = ""
+    aud: str | None = None
     ctx: RequestContext = field(default_factory=RequestContext)
 
 
@@ -185,7 +186,7 @@ class Verify:
         return user.email_change_token_current, user.email_change_sent_at
 
     async def _by_code(self, uow: UnitOfWork, cmd: VerifyCommand, now: datetime) -> tuple[User, str, str]:
-        aud = self.config.jwt_aud
+        aud = cmd.aud if cmd.aud is not None else self.config.jwt_aud
         if cmd.type in PHONE_TYPES:
             return await self._by_phone_code(uow, cmd, now)
         if cmd.type not in EMAIL_TYPES:
@@ -233,13 +234,13 @@ class Verify:
         phone = Phone.parse(cmd.phone).value
         exp = self.config.sms_otp_exp
         if cmd.type == "sms":
-            user = await uow.users.get_by_phone(phone, self.config.jwt_aud)
+            user = await uow.users.get_by_phone(phone, cmd.aud if cmd.aud is not None else self.config.jwt_aud)
             if user is not None and otp_matches(user.confirmation_token, phone, cmd.token) and not is_expired(
                 user.confirmation_sent_at, now, exp
             ):
                 return user, "sms", CONFIRMATION_TOKEN
         else:
-            user = await uow.users.get_by_phone_change(phone, self.config.jwt_aud)
+            user = await uow.users.get_by_phone_change(phone, cmd.aud if cmd.aud is not None else self.config.jwt_aud)
             if user is not None and otp_matches(user.phone_change_token, phone, cmd.token) and not is_expired(
                 user.phone_change_sent_at, now, exp
             ):

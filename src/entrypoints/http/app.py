@@ -12,7 +12,7 @@ from pytrue.entrypoints import containers
 from pytrue.entrypoints.containers import Application
 from pytrue.entrypoints.http.cors import cors_middleware_factory
 from pytrue.entrypoints.http.errors import EXCEPTION_HANDLERS
-from pytrue.entrypoints.http.routes import admin, auth, public, user
+from pytrue.entrypoints.http.routes import admin, auth, email, public, user
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -29,6 +29,15 @@ USE_CASES = {
     "admin_get_user": "admin_get_user",
     "admin_update_user": "admin_update_user",
     "admin_delete_user": "admin_delete_user",
+    "verify": "verify",
+    "pkce_grant": "pkce_grant",
+    "send_otp": "send_otp",
+    "send_magic_link": "send_magic_link",
+    "recover_password": "recover_password",
+    "resend_use_case": "resend",
+    "reauthenticate_use_case": "reauthenticate",
+    "invite_user": "invite_user",
+    "generate_link_use_case": "generate_link",
 }
 
 ROUTES = [
@@ -45,6 +54,15 @@ ROUTES = [
     admin.get_user,
     admin.update_user,
     admin.delete_user,
+    email.verify_post,
+    email.verify_get,
+    email.otp,
+    email.magiclink,
+    email.recover,
+    email.resend,
+    email.reauthenticate,
+    email.invite,
+    email.generate_link,
 ]
 
 

@@ -50,6 +50,17 @@ STATUS: dict[str, int] = {
     "over_request_rate_limit": 429,
     "over_email_send_rate_limit": 429,
     "unexpected_failure": 500,
+    "otp_expired": 403,
+    "otp_disabled": 422,
+    "flow_state_not_found": 404,
+    "flow_state_expired": 422,
+    "bad_code_verifier": 400,
+    "reauthentication_needed": 400,
+    "reauthentication_not_valid": 422,
+    "current_password_required": 400,
+    "current_password_invalid": 400,
+    "user_sso_managed": 422,
+    "over_sms_send_rate_limit": 429,
     "request_timeout": 504,
 }
 
@@ -61,6 +72,9 @@ STATUS_IN_CONTEXT: dict[tuple[str, str], int] = {
     ("session_not_found", "bearer"): 403,
     ("session_expired", "bearer"): 403,
     ("user_banned", "bearer"): 403,
+    ("user_banned", "verify"): 403,
+    ("email_not_confirmed", "unprocessable"): 422,
+    ("phone_not_confirmed", "unprocessable"): 422,
     ("email_provider_disabled", "login"): 422,
     ("phone_provider_disabled", "login"): 422,
 }

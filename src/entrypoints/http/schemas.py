@@ -59,6 +59,65 @@ class AdminUserBody(msgspec.Struct, kw_only=True):
     ban_duration: str | None = None
 
 
+class VerifyBody(msgspec.Struct, kw_only=True):
+    type: str | None = None
+    token: str | None = None
+    token_hash: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    redirect_to: str | None = None
+
+
+class OtpBody(msgspec.Struct, kw_only=True):
+    email: str | None = None
+    phone: str | None = None
+    create_user: bool | None = None
+    data: dict[str, Any] | None = None
+    channel: str | None = None
+    code_challenge: str | None = None
+    code_challenge_method: str | None = None
+
+
+class MagicLinkBody(msgspec.Struct, kw_only=True):
+    email: str | None = None
+    data: dict[str, Any] | None = None
+    code_challenge: str | None = None
+    code_challenge_method: str | None = None
+
+
+class RecoverBody(msgspec.Struct, kw_only=True):
+    email: str | None = None
+    code_challenge: str | None = None
+    code_challenge_method: str | None = None
+
+
+class ResendBody(msgspec.Struct, kw_only=True):
+    type: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    code_challenge: str | None = None
+    code_challenge_method: str | None = None
+
+
+class InviteBody(msgspec.Struct, kw_only=True):
+    email: str | None = None
+    data: dict[str, Any] | None = None
+
+
+class GenerateLinkBody(msgspec.Struct, kw_only=True):
+    type: str | None = None
+    email: str | None = None
+    new_email: str | None = None
+    password: str | None = None
+    data: dict[str, Any] | None = None
+    redirect_to: str | None = None
+
+
+class PkceGrantBody(msgspec.Struct, kw_only=True):
+    auth_code: str | None = None
+    code_verifier: str | None = None
+
+
 class AdminDeleteBody(msgspec.Struct, kw_only=True):
     should_soft_delete: bool | None = None
 

@@ -12,9 +12,10 @@ from pytrue.application.config import AuthConfig
 from pytrue.application.use_cases.refresh import RefreshTokenCommand, RefreshTokenGrant
 from pytrue.application.use_cases.signin import SignInWithPassword, SignInWithPasswordCommand
 from pytrue.application.use_cases.signup import SignUp, SignUpCommand
+from pytrue.application.use_cases.verify import PkceGrant, PkceGrantCommand
 from pytrue.domain.errors import InvalidCredentials
 from pytrue.entrypoints.http.requests import json_response, redirect_to, request_audience, request_context
-from pytrue.entrypoints.http.schemas import PasswordGrantBody, RefreshGrantBody, SignUpBody, decode_body
+from pytrue.entrypoints.http.schemas import PasswordGrantBody, PkceGrantBody, RefreshGrantBody, SignUpBody, decode_body
 from pytrue.entrypoints.http.serialize import token_json, user_json
 
 
@@ -43,6 +44,7 @@ async def token(
     request: Request[Any, Any, Any],
     sign_in_with_password: SignInWithPassword,
     refresh_token_grant: RefreshTokenGrant,
+    pkce_grant: PkceGrant,
     auth_config: AuthConfig,
 ) -> Response[bytes]:
     raw = await request.body()
@@ -65,6 +67,15 @@ async def token(
         refresh = decode_body(raw, RefreshGrantBody)
         result = await refresh_token_grant(
             RefreshTokenCommand(refresh_token=refresh.refresh_token or "", ctx=request_context(request))
+        )
+    elif grant_type == "pkce":
+        exchange = decode_body(raw, PkceGrantBody)
+        result = await pkce_grant(
+            PkceGrantCommand(
+                auth_code=exchange.auth_code or "",
+                code_verifier=exchange.code_verifier or "",
+                ctx=request_context(request),
+            )
         )
     else:
         raise InvalidCredentials("unsupported_grant_type")

@@ -10,7 +10,13 @@ from pytrue.application.config import AuthConfig
 from pytrue.application.use_cases.authenticate import AuthenticateUser
 from pytrue.application.use_cases.user import Logout, UpdateUser, UpdateUserCommand
 from pytrue.domain.errors import ValidationFailed
-from pytrue.entrypoints.http.requests import bearer_token, json_response, request_audience
+from pytrue.entrypoints.http.requests import (
+    bearer_token,
+    json_response,
+    redirect_to,
+    request_audience,
+    request_context,
+)
 from pytrue.entrypoints.http.schemas import UpdateUserBody, decode_body
 from pytrue.entrypoints.http.serialize import user_json
 
@@ -39,10 +45,17 @@ async def update_user(
         principal,
         UpdateUserCommand(
             password=body.password,
+            current_password=body.current_password,
+            nonce=body.nonce,
             data=body.data,
             app_metadata=body.app_metadata,
             email=body.email,
             phone=body.phone,
+            channel=body.channel,
+            redirect_to=redirect_to(request),
+            code_challenge=body.code_challenge,
+            code_challenge_method=body.code_challenge_method,
+            ctx=request_context(request),
         ),
     )
     return json_response(user_json(user))

@@ -1,0 +1,299 @@
+"""Email flows: `/verify`, `/otp`, `/magiclink`, `/recover`, `/resend`, `/reauthenticate`, `/invite`, `/admin/generate_link`."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from litestar import Request, Response, get, post
+
+from pytrue.application.config import AuthConfig
+from pytrue.application.results import AuthResult
+from pytrue.application.use_cases.authenticate import AuthenticateUser, AuthorizeAdmin
+from pytrue.application.use_cases.email_links import (
+    MagicLinkCommand,
+    OtpCommand,
+    Reauthenticate,
+    RecoverCommand,
+    RecoverPassword,
+    Resend,
+    ResendCommand,
+    SendMagicLink,
+    SendOtp,
+)
+from pytrue.application.use_cases.invite import GenerateLink, GenerateLinkCommand, InviteCommand, InviteUser
+from pytrue.application.use_cases.verify import Flow, Verify, VerifyCommand, VerifyResult
+from pytrue.domain.errors import DomainError, ValidationFailed
+from pytrue.domain.one_time_token import is_pkce
+from pytrue.entrypoints.http.errors import status_of
+from pytrue.entrypoints.http.requests import (
+    bearer_token,
+    json_response,
+    redirect_to,
+    request_audience,
+    request_context,
+)
+from pytrue.entrypoints.http.schemas import (
+    GenerateLinkBody,
+    InviteBody,
+    MagicLinkBody,
+    OtpBody,
+    RecoverBody,
+    ResendBody,
+    VerifyBody,
+    decode_body,
+)
+from pytrue.entrypoints.http.serialize import token_json, user_json
+
+# the OAuth-style `error` a redirect carries, by HTTP status (errors.md §3.1)
+OAUTH_ERROR = {
+    400: "invalid_request",
+    401: "unauthorized_client",
+    403: "access_denied",
+    500: "server_error",
+    503: "temporarily_unavailable",
+}
+
+
+# --- /verify ------------------------------------------------------------------------------
+
+
+@post("/verify", status_code=200)
+async def verify_post(request: Request[Any, Any, Any], verify: Verify, auth_config: AuthConfig) -> Response[bytes]:
+    body = decode_body(await request.body(), VerifyBody)
+    result = await verify(
+        VerifyCommand(
+            type=body.type or "",
+            token=body.token or "",
+            token_hash=body.token_hash or "",
+            email=body.email or "",
+            phone=body.phone or "",
+            redirect_to=body.redirect_to or "",
+            aud=request_audience(request, auth_config),
+            ctx=request_context(request),
+        )
+    )
+    if result.message is not None:
+        return json_response({"msg": result.message, "code": "200"})
+    assert result.auth is not None
+    return json_response(token_json(result.auth))
+
+
+@get("/verify")
+async def verify_get(request: Request[Any, Any, Any], verify: Verify, auth_config: AuthConfig) -> Response[bytes]:
+    query = request.query_params
+    token = query.get("token", "")
+    kind = query.get("type", "")
+    if not token:
+        raise ValidationFailed("Verify requires a token or a token hash")
+    if not kind:
+        raise ValidationFailed("Verify requires a verification type")
+    target = auth_config.redirect_target(query.get("redirect_to"), request.headers.get("referer"))
+    pkce = is_pkce(token)
+    try:
+        result = await verify.link(
+            VerifyCommand(
+                type=kind,
+                token_hash=token,
+                aud=request_audience(request, auth_config),
+                ctx=request_context(request),
+            )
+        )
+    except DomainError as error:
+        if error.code == "unexpected_failure":
+            raise
+        return _redirect(_error_url(target, error, pkce))
+    return _redirect(_success_url(target, result))
+
+
+def _redirect(location: str) -> Response[bytes]:
+    return Response(content=b"", status_code=303, headers={"Location": location})
+
+
+def _with(url: str, *, query: dict[str, str] | None = None, fragment: dict[str, str] | None = None) -> str:
+    parts = urlsplit(url)
+    new_query = parts.query
+    if query:
+        merged = dict(parse_qsl(parts.query, keep_blank_values=True))
+        merged.update(query)
+        new_query = urlencode(merged)
+    new_fragment = urlencode(sorted(fragment.items())) if fragment is not None else ""
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, new_query, new_fragment))
+
+
+def _success_url(target: str, result: VerifyResult) -> str:
+    if result.message is not None:
+        fragment = {"message": result.message, "sb": ""}
+        query = {"message": result.message} if result.flow is Flow.PKCE else None
+        return _with(target, query=query, fragment=fragment)
+    if result.flow is Flow.PKCE:
+        assert result.auth_code is not None
+        return _with(target, query={"code": result.auth_code})
+    assert result.auth is not None
+    return _with(target, fragment=_session_fragment(result.auth, result.type))
+
+
+def _session_fragment(auth: AuthResult, kind: str) -> dict[str, str]:
+    return {
+        "access_token": auth.access_token,
+        "expires_at": str(auth.expires_at),
+        "expires_in": str(auth.expires_in),
+        "refresh_token": auth.refresh_token,
+        "sb": "",
+        "token_type": "bearer",
+        "type": kind,
+    }
+
+
+def _error_url(target: str, error: DomainError, pkce: bool) -> str:
+    params: dict[str, str] = {}
+    oauth = OAUTH_ERROR.get(status_of(error))
+    if oauth is not None:
+        params["error"] = oauth
+    params["error_code"] = error.code
+    params["error_description"] = error.message
+    return _with(target, query=dict(params) if pkce else None, fragment={**params, "sb": ""})
+
+
+# --- asking for links and codes -------------------------------------------------------------
+
+
+@post("/otp", status_code=200)
+async def otp(request: Request[Any, Any, Any], send_otp: SendOtp, auth_config: AuthConfig) -> Response[bytes]:
+    body = decode_body(await request.body(), OtpBody)
+    await send_otp(
+        OtpCommand(
+            email=body.email,
+            phone=body.phone,
+            create_user=True if body.create_user is None else body.create_user,
+            data=body.data or {},
+            channel=body.channel,
+            aud=request_audience(request, auth_config),
+            redirect_to=redirect_to(request),
+            code_challenge=body.code_challenge,
+            code_challenge_method=body.code_challenge_method,
+            ctx=request_context(request),
+        )
+    )
+    return json_response({})
+
+
+@post("/magiclink", status_code=200)
+async def magiclink(
+    request: Request[Any, Any, Any], send_magic_link: SendMagicLink, auth_config: AuthConfig
+) -> Response[bytes]:
+    body = decode_body(await request.body(), MagicLinkBody)
+    await send_magic_link(
+        MagicLinkCommand(
+            email=body.email,
+            data=body.data or {},
+            aud=request_audience(request, auth_config),
+            redirect_to=redirect_to(request),
+            code_challenge=body.code_challenge,
+            code_challenge_method=body.code_challenge_method,
+            ctx=request_context(request),
+        )
+    )
+    return json_response({})
+
+
+@post("/recover", status_code=200)
+async def recover(
+    request: Request[Any, Any, Any], recover_password: RecoverPassword, auth_config: AuthConfig
+) -> Response[bytes]:
+    body = decode_body(await request.body(), RecoverBody)
+    await recover_password(
+        RecoverCommand(
+            email=body.email,
+            aud=request_audience(request, auth_config),
+            redirect_to=redirect_to(request),
+            code_challenge=body.code_challenge,
+            code_challenge_method=body.code_challenge_method,
+            ctx=request_context(request),
+        )
+    )
+    return json_response({})
+
+
+@post("/resend", status_code=200)
+async def resend(request: Request[Any, Any, Any], resend_use_case: Resend, auth_config: AuthConfig) -> Response[bytes]:
+    body = decode_body(await request.body(), ResendBody)
+    await resend_use_case(
+        ResendCommand(
+            type=body.type or "",
+            email=body.email,
+            phone=body.phone,
+            aud=request_audience(request, auth_config),
+            redirect_to=redirect_to(request),
+            code_challenge=body.code_challenge,
+            code_challenge_method=body.code_challenge_method,
+            ctx=request_context(request),
+        )
+    )
+    return json_response({})
+
+
+@get("/reauthenticate")
+async def reauthenticate(
+    request: Request[Any, Any, Any], authenticate_user: AuthenticateUser, reauthenticate_use_case: Reauthenticate
+) -> Response[bytes]:
+    principal = await authenticate_user(bearer_token(request))
+    await reauthenticate_use_case(principal)
+    return json_response({})
+
+
+# --- admin ------------------------------------------------------------------------------------
+
+
+@post("/invite", status_code=200)
+async def invite(
+    request: Request[Any, Any, Any], authorize_admin: AuthorizeAdmin, invite_user: InviteUser, auth_config: AuthConfig
+) -> Response[bytes]:
+    principal = await authorize_admin(bearer_token(request))
+    body = decode_body(await request.body(), InviteBody)
+    user = await invite_user(
+        InviteCommand(
+            email=body.email,
+            data=body.data or {},
+            aud=request_audience(request, auth_config, principal.claims),
+            redirect_to=redirect_to(request),
+            referer=request.headers.get("referer"),
+            admin_role=principal.role,
+        )
+    )
+    return json_response(user_json(user))
+
+
+@post("/admin/generate_link", status_code=200)
+async def generate_link(
+    request: Request[Any, Any, Any],
+    authorize_admin: AuthorizeAdmin,
+    generate_link_use_case: GenerateLink,
+    auth_config: AuthConfig,
+) -> Response[bytes]:
+    principal = await authorize_admin(bearer_token(request))
+    body = decode_body(await request.body(), GenerateLinkBody)
+    link = await generate_link_use_case(
+        GenerateLinkCommand(
+            type=body.type or "",
+            email=body.email,
+            new_email=body.new_email,
+            password=body.password,
+            data=body.data,
+            aud=request_audience(request, auth_config, principal.claims),
+            redirect_to=body.redirect_to or redirect_to(request),
+            referer=request.headers.get("referer"),
+            admin_role=principal.role,
+        )
+    )
+    response = user_json(link.user)
+    response.update(
+        {
+            "action_link": link.action_link,
+            "email_otp": link.email_otp,
+            "hashed_token": link.hashed_token,
+            "verification_type": link.verification_type,
+            "redirect_to": link.redirect_to,
+        }
+    )
+    return json_response(response)

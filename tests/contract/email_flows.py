@@ -1,0 +1,669 @@
+"""Email flows over HTTP on both storages: every message is read from the development inbox.
+
+Confirmation, magic link and OTP, recovery, resend, invite, email change, reauthentication,
+PKCE and generate_link; expired, reused and wrong codes; refusals leave the database as it was.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from support.http import V2024, assert_error
+
+from pytrue.adapters.system import FixedClock
+from pytrue.application.ports import MailDeliveryFailed
+
+CONFIRM = {"GOTRUE_MAILER_AUTOCONFIRM": "false"}
+START = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
+VERIFIER = "v" * 50
+CHALLENGE = base64.urlsafe_b64encode(hashlib.sha256(VERIFIER.encode()).digest()).rstrip(b"=").decode()
+
+
+def link_query(link: str) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlsplit(link).query).items()}
+
+
+def fragment(location: str) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlsplit(location).fragment, keep_blank_values=True).items()}
+
+
+def query(location: str) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlsplit(location).query, keep_blank_values=True).items()}
+
+
+async def follow(api: Any, link: str, **headers: str) -> Any:
+    """GET the verify link the way a browser would (path and query only; the host is the test server)."""
+    parts = urlsplit(link)
+    return await api.client.get(f"{parts.path}?{parts.query}", headers=headers, follow_redirects=False)
+
+
+async def confirmed_user(api: Any, email: str = "user@example.com", password: str = "s3cret-pass") -> dict[str, Any]:
+    """A user who signed up and followed the confirmation link; returns the session."""
+    assert (await api.signup(email, password)).status_code == 200
+    response = await follow(api, api.mail(email, "confirmation").link)
+    assert response.status_code == 303, response.text
+    session = fragment(response.headers["location"])
+    assert session["access_token"]
+    return session
+
+
+async def admin_user(api: Any, user_id: str) -> dict[str, Any]:
+    response = await api.client.get(f"/admin/users/{user_id}", headers=api.admin())
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+# --- sign-up confirmation ---------------------------------------------------------------------
+
+
+async def test_signup_link_confirms_and_signs_in_through_the_fragment(make_api: Any) -> None:
+    api = await make_api(CONFIRM)
+    body = (await api.signup("new@example.com")).json()
+    assert body["email"] == "new@example.com" and "email_confirmed_at" not in body
+    mail = api.mail("new@example.com", "confirmation")
+    assert len(mail.otp) == 6 and mail.otp.isdigit()
+    params = link_query(mail.link)
+    assert params["type"] == "signup" and params["token"] == mail.token_hash
+    assert params["redirect_to"] == "http://localhost:3000"
+
+    response = await follow(api, mail.link)
+    assert response.status_code == 303
+    location = response.headers["location"]
+    assert location.startswith("http://localhost:3000#")
+    session = fragment(location)
+    assert session["type"] == "signup" and session["token_type"] == "bearer" and session["sb"] == ""
+    assert int(session["expires_in"]) == 3600
+    me = await api.client.get("/user", headers=api.headers(session["access_token"]))
+    assert me.status_code == 200 and me.json()["email_confirmed_at"]
+    assert me.json()["user_metadata"]["email_verified"] is True
+    assert (await api.counts())["one_time_tokens"] == 0
+
+    again = await follow(api, mail.link)
+    assert again.status_code == 303
+    error = fragment(again.headers["location"])
+    assert error == {
+        "error": "access_denied",
+        "error_code": "otp_expired",
+        "error_description": "Email link is invalid or has expired",
+        "sb": "",
+    }
+
+
+async def test_signup_code_verifies_once_by_email_and_token(make_api: Any) -> None:
+    api = await make_api(CONFIRM)
+    await api.signup("code@example.com")
+    mail = api.mail("code@example.com")
+    response = await api.client.post(
+        "/verify", json={"type": "signup", "email": "Code@Example.com", "token": mail.otp}, headers=api.headers()
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["user"]["email"] == "code@example.com" and body["refresh_token"]
+    assert "type" not in body
+    before = await api.counts()
+    reused = await api.client.post(
+        "/verify", json={"type": "signup", "email": "code@example.com", "token": mail.otp}, headers=api.headers()
+    )
+    assert_error(reused, 403, "otp_expired", "Token has expired or is invalid")
+    assert await api.counts() == before
+
+
+async def test_signup_token_hash_verifies_by_post_and_type_email(make_api: Any) -> None:
+    api = await make_api(CONFIRM)
+    await api.signup("hash@example.com")
+    mail = api.mail("hash@example.com")
+    response = await api.client.post(
+        "/verify", json={"type": "email", "token_hash": mail.token_hash}, headers=api.headers()
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["user"]["email_confirmed_at"]
+
+
+async def test_wrong_and_expired_codes_are_refused_without_changes(make_api: Any) -> None:
+    clock = FixedClock(START)
+    api = await make_api({**CONFIRM, "GOTRUE_MAILER_OTP_EXP": "3600"}, clock=clock)
+    await api.signup("late@example.com")
+    mail = api.mail("late@example.com")
+    wrong = "000000" if mail.otp != "000000" else "111111"
+    before = await api.counts()
+    response = await api.client.post(
+        "/verify", json={"type": "signup", "email": "late@example.com", "token": wrong}, headers=api.headers()
+    )
+    assert_error(response, 403, "otp_expired")
+    clock.advance(seconds=3601)
+    expired = await api.client.post(
+        "/verify", json={"type": "signup", "email": "late@example.com", "token": mail.otp}, headers=api.headers()
+    )
+    assert_error(expired, 403, "otp_expired")
+    by_link = await follow(api, mail.link)
+    assert fragment(by_link.headers["location"])["error_code"] == "otp_expired"
+    assert await api.counts() == before
+
+
+async def test_post_verify_validation(api: Any) -> None:
+    async def post(body: dict[str, Any]) -> Any:
+        return await api.client.post("/verify", json=body, headers=api.headers())
+
+    before = await api.counts()
+    assert_error(await post({"token": "123456", "email": "a@b.co"}), 400, "validation_failed", "Verify requires a verification type")
+    assert_error(await post({"type": "signup"}), 400, "validation_failed", "Verify requires either a token or a token hash")
+    assert_error(
+        await post({"type": "signup", "token": "1", "token_hash": "2"}),
+        400,
+        "validation_failed",
+        "Verify requires either a token or a token hash",
+    )
+    assert_error(
+        await post({"type": "signup", "token_hash": "abc", "email": "a@b.co"}),
+        400,
+        "validation_failed",
+        "Only the token_hash and type should be provided",
+    )
+    assert_error(
+        await post({"type": "signup", "token": "123456"}),
+        400,
+        "validation_failed",
+        "Only an email address or phone number should be provided on verify",
+    )
+    assert_error(await post({"type": "signup", "token": "123456", "email": "not-an-email"}), 422, "validation_failed", "Invalid email format")
+    assert_error(await post({"type": "sms", "token_hash": "abc"}), 400, "validation_failed", "Invalid email verification type")
+    assert_error(await post({"type": "signup", "token_hash": "f" * 56}), 403, "otp_expired", "Email link is invalid or has expired")
+    malformed = await api.client.post("/verify", content=b"{nope", headers=api.headers())
+    assert_error(malformed, 400, "bad_json")
+    wrong_type = await post({"type": 5, "token_hash": "abc"})
+    assert_error(wrong_type, 400, "bad_json")
+    assert await api.counts() == before
+
+
+async def test_get_verify_needs_token_and_type_as_json_errors(api: Any) -> None:
+    assert_error(await api.client.get("/verify?type=signup"), 400, "validation_failed", "Verify requires a token or a token hash")
+    assert_error(await api.client.get("/verify?token=abc"), 400, "validation_failed", "Verify requires a verification type")
+    sms = await api.client.get("/verify?token=abc&type=sms", follow_redirects=False)
+    assert sms.status_code == 303
+    assert fragment(sms.headers["location"])["error_code"] == "validation_failed"
+
+
+# --- magic link and OTP -------------------------------------------------------------------------
+
+
+async def test_otp_for_an_unknown_address_signs_up_and_sends_the_confirmation(make_api: Any) -> None:
+    api = await make_api(CONFIRM)
+    response = await api.client.post("/otp", json={"email": "fresh@example.com", "data": {"a": 1}}, headers=api.headers())
+    assert response.status_code == 200 and response.json() == {}
+    assert (await api.counts())["users"] == 1
+    mail = api.mail("fresh@example.com")
+    assert mail.kind == "confirmation"
+    verified = await api.client.post(
+        "/verify", json={"type": "email", "email": "fresh@example.com", "token": mail.otp}, headers=api.headers()
+    )
+    assert verified.status_code == 200, verified.text
+    assert verified.json()["user"]["user_metadata"]["a"] == 1
+
+
+async def test_otp_without_create_user_is_refused_for_unknown_addresses(make_api: Any) -> None:
+    api = await make_api(CONFIRM)
+    before = await api.counts()
+    response = await api.client.post(
+        "/otp", json={"email": "nobody@example.com", "create_user": False}, headers=api.headers()
+    )
+    assert_error(response, 422, "otp_disabled", "Signups not allowed for otp")
+    assert await api.counts() == before and api.mails() == 0
+
+
+async def test_otp_validation(api: Any) -> None:
+    both = await api.client.post("/otp", json={"email": "a@example.com", "phone": "15555550100"}, headers=api.headers())
+    assert_error(both, 400, "validation_failed")
+    channel = await api.client.post("/otp", json={"email": "a@example.com", "channel": "sms"}, headers=api.headers())
+    assert_error(channel, 400, "validation_failed", "Channel should only be specified with Phone OTP")
+    neither = await api.client.post("/otp", json={}, headers=api.headers())
+    assert_error(neither, 400, "validation_failed", "One of email or phone must be set")
+    phone = await api.client.post("/otp", json={"phone": "15555550100"}, headers=api.headers())
+    assert_error(phone, 400, "phone_provider_disabled")
+    assert (await api.counts())["users"] == 0
+
+
+async def test_magic_link_signs_in_a_confirmed_user_once(make_api: Any) -> None:
+    api = await make_api({**CONFIRM, "GOTRUE_SMTP_MAX_FREQUENCY": "1ms"})
+    await confirmed_user(api, "magic@example.com")
+    response = await api.client.post("/magiclink", json={"email": "magic@example.com"}, headers=api.headers())
+    assert response.status_code == 200 and response.json() == {}
+    mail = api.mail("magic@example.com", "magic_link")
+    assert link_query(mail.link)["type"] == "magiclink"
+    by_code = await api.client.post(
+        "/verify", json={"type": "magiclink", "email": "magic@example.com", "token": mail.otp}, headers=api.headers()
+    )
+    assert by_code.status_code == 200, by_code.text
+    claims = by_code.json()["access_token"].split(".")[1]
+    payload = base64.urlsafe_b64decode(claims + "=" * (-len(claims) % 4))
+    assert b'"otp"' in payload
+    reused = await follow(api, mail.link)
+    assert fragment(reused.headers["location"])["error_code"] == "otp_expired"
+
+
+async def test_second_link_within_the_send_frequency_is_429(make_api: Any) -> None:
+    clock = FixedClock(START)
+    api = await make_api({**CONFIRM, "GOTRUE_SMTP_MAX_FREQUENCY": "1m"}, clock=clock)
+    await api.signup("freq@example.com")
+    clock.advance(seconds=20.5)
+    before = await api.counts()
+    sent = api.mails()
+    response = await api.client.post(
+        "/resend", json={"type": "signup", "email": "freq@example.com"}, headers=api.headers()
+    )
+    assert_error(
+        response, 429, "over_email_send_rate_limit", "For security purposes, you can only request this after 39 seconds."
+    )
+    assert await api.counts() == before and api.mails() == sent
+    clock.advance(seconds=40)
+    later = await api.client.post("/resend", json={"type": "signup", "email": "freq@example.com"}, headers=api.headers())
+    assert later.status_code == 200 and api.mails() == sent + 1
+
+
+async def test_disabled_email_provider_and_magic_links(make_api: Any) -> None:
+    api = await make_api({**CONFIRM, "GOTRUE_EXTERNAL_EMAIL_ENABLED": "false"})
+    assert_error(
+        await api.client.post("/magiclink", json={"email": "a@example.com"}, headers=api.headers()),
+        422,
+        "email_provider_disabled",
+        "Email logins are disabled",
+    )
+    assert_error(
+        await api.client.post("/recover", json={"email": "a@example.com"}, headers=api.headers()),
+        400,
+        "email_provider_disabled",
+    )
+    api2 = await make_api({**CONFIRM, "GOTRUE_EXTERNAL_EMAIL_MAGIC_LINK_ENABLED": "false"})
+    assert_error(
+        await api2.client.post("/magiclink", json={"email": "a@example.com"}, headers=api2.headers()),
+        422,
+        "email_provider_disabled",
+        "Login with magic link is disabled",
+    )
+    api3 = await make_api({**CONFIRM, "GOTRUE_DISABLE_SIGNUP": "true"})
+    assert_error(
+        await api3.client.post("/otp", json={"email": "new@example.com"}, headers=api3.headers()),
+        422,
+        "signup_disabled",
+    )
+    assert (await api3.counts())["users"] == 0
+
+
+# --- recovery -----------------------------------------------------------------------------------
+
+
+async def test_recover_answers_known_and_unknown_addresses_alike(make_api: Any) -> None:
+    api = await make_api(CONFIRM)
+    await confirmed_user(api, "known@example.com")
+    before = await api.counts()
+    sent = api.mails()
+    unknown = await api.client.post("/recover", json={"email": "unknown@example.com"}, headers=api.headers())
+    assert await api.counts() == before and api.mails() == sent
+    known = await api.client.post("/recover", json={"email": "known@example.com"}, headers=api.headers())
+    assert (unknown.status_code, unknown.content) == (known.status_code, known.content) == (200, b"{}")
+    assert api.mail("known@example.com", "recovery")
+
+
+async def test_recovery_link_signs_in_and_allows_a_new_password(make_api: Any) -> None:
+    api = await make_api(CONFIRM)
+    await confirmed_user(api, "forgot@example.com", "old-password")
+    await api.client.post("/recover", json={"email": "forgot@example.com"}, headers=api.headers())
+    response = await follow(api, api.mail("forgot@example.com", "recovery").link)
+    session = fragment(response.headers["location"])
+    assert session["type"] == "recovery"
+    changed = await api.client.put(
+        "/user", json={"password": "brand-new-password"}, headers=api.headers(session["access_token"])
+    )
+    assert changed.status_code == 200, changed.text
+    assert (await api.password_grant("forgot@example.com", "brand-new-password")).status_code == 200
+    assert (await api.password_grant("forgot@example.com", "old-password")).status_code == 400
+
+
+async def test_recover_validation(api: Any) -> None:
+    assert_error(
+        await api.client.post("/recover", json={}, headers=api.headers()),
+        400,
+        "validation_failed",
+        "Password recovery requires an email",
+    )
+    assert_error(await api.client.post("/recover", json={"email": "nope"}, headers=api.headers()), 400, "validation_failed")
+    assert_error(
+        await api.client.post("/recover", json={"email": "a@example.com", "code_challenge": CHALLENGE}, headers=api.headers()),
+        400,
+        "validation_failed",
+    )
+
+
+# --- resend -------------------------------------------------------------------------------------
+
+
+async def test_resend_signup_replaces_the_code(make_api: Any) -> None:
+    api = await make_api({**CONFIRM, "GOTRUE_SMTP_MAX_FREQUENCY": "1ms"})
+    await api.signup("again@example.com")
+    first = api.mail("again@example.com")
+    response = await api.client.post("/resend", json={"type": "signup", "email": "again@example.com"}, headers=api.headers())
+    assert response.status_code == 200 and response.json() == {}
+    second = api.mail("again@example.com")
+    assert second.token_hash != first.token_hash
+    old = await api.client.post("/verify", json={"type": "signup", "token_hash": first.token_hash}, headers=api.headers())
+    assert_error(old, 403, "otp_expired")
+    new = await api.client.post("/verify", json={"type": "signup", "token_hash": second.token_hash}, headers=api.headers())
+    assert new.status_code == 200
+
+
+async def test_resend_with_nothing_pending_sends_nothing(make_api: Any) -> None:
+    api = await make_api(CONFIRM)
+    await confirmed_user(api, "done@example.com")
+    sent = api.mails()
+    for body in (
+        {"type": "signup", "email": "done@example.com"},
+        {"type": "signup", "email": "ghost@example.com"},
+        {"type": "email_change", "email": "done@example.com"},
+    ):
+        response = await api.client.post("/resend", json=body, headers=api.headers())
+        assert response.status_code == 200 and response.json() == {}
+    assert api.mails() == sent
+    assert_error(
+        await api.client.post("/resend", json={"type": "recovery", "email": "done@example.com"}, headers=api.headers()),
+        400,
+        "validation_failed",
+        "Missing one of these types: signup, email_change, sms, phone_change",
+    )
+
+
+# --- invite -------------------------------------------------------------------------------------
+
+
+async def test_invite_link_signs_the_invitee_in(make_api: Any) -> None:
+    api = await make_api(CONFIRM)
+    response = await api.client.post("/invite", json={"email": "guest@example.com", "data": {"team": "x"}}, headers=api.admin())
+    assert response.status_code == 200, response.text
+    user = response.json()
+    assert user["invited_at"] and "email_confirmed_at" not in user
+    mail = api.mail("guest@example.com", "invite")
+    assert link_query(mail.link)["type"] == "invite"
+    accepted = await follow(api, mail.link)
+    session = fragment(accepted.headers["location"])
+    assert session["type"] == "invite"
+    me = await api.client.get("/user", headers=api.headers(session["access_token"]))
+    assert me.json()["email_confirmed_at"] and me.json()["user_metadata"]["team"] == "x"
+    again = await api.client.post("/invite", json={"email": "guest@example.com"}, headers=api.admin())
+    assert_error(again, 422, "email_exists")
+
+
+async def test_invite_needs_an_admin_and_a_valid_email(api: Any) -> None:
+    before = await api.counts()
+    assert_error(await api.client.post("/invite", json={"email": "x@example.com"}, headers=api.headers()), 403, "not_admin")
+    assert_error(await api.client.post("/invite", json={"email": "bad"}, headers=api.admin()), 400, "validation_failed")
+    assert await api.counts() == before
+
+
+# --- email change -------------------------------------------------------------------------------
+
+
+async def test_secure_email_change_needs_both_links(make_api: Any) -> None:
+    api = await make_api(CONFIRM)
+    session = await confirmed_user(api, "old@example.com")
+    response = await api.client.put("/user", json={"email": "New@Example.com"}, headers=api.headers(session["access_token"]))
+    assert response.status_code == 200, response.text
+    assert response.json()["new_email"] == "new@example.com" and response.json()["email"] == "old@example.com"
+    to_new = api.mail("new@example.com", "email_change")
+    to_old = api.mail("old@example.com", "email_change")
+    assert to_new.token_hash != to_old.token_hash
+    first = await follow(api, to_old.link)
+    assert fragment(first.headers["location"])["message"].startswith("Confirmation link accepted")
+    me = await api.client.get("/user", headers=api.headers(session["access_token"]))
+    assert me.json()["email"] == "old@example.com"
+    second = await api.client.post(
+        "/verify", json={"type": "email_change", "token_hash": to_new.token_hash}, headers=api.headers()
+    )
+    assert second.status_code == 200, second.text
+    assert second.json()["user"]["email"] == "new@example.com"
+    assert (await api.password_grant("new@example.com")).status_code == 200
+    assert (await api.password_grant("old@example.com")).status_code == 400
+
+
+async def test_email_change_first_confirmation_by_post_returns_the_message(make_api: Any) -> None:
+    api = await make_api(CONFIRM)
+    session = await confirmed_user(api, "a1@example.com")
+    await api.client.put("/user", json={"email": "a2@example.com"}, headers=api.headers(session["access_token"]))
+    code = api.mail("a2@example.com", "email_change").otp
+    response = await api.client.post(
+        "/verify", json={"type": "email_change", "email": "a2@example.com", "token": code}, headers=api.headers()
+    )
+    assert response.status_code == 200
+    assert response.json() == {
+        "msg": "Confirmation link accepted. Please proceed to confirm link sent to the other email",
+        "code": "200",
+    }
+
+
+async def test_email_change_without_secure_change_needs_one_link(make_api: Any) -> None:
+    api = await make_api({**CONFIRM, "GOTRUE_MAILER_SECURE_EMAIL_CHANGE_ENABLED": "false"})
+    session = await confirmed_user(api, "one@example.com")
+    await api.client.put("/user", json={"email": "two@example.com"}, headers=api.headers(session["access_token"]))
+    assert api.inbox.latest("one@example.com", "email_change") is None
+    response = await follow(api, api.mail("two@example.com", "email_change").link)
+    assert fragment(response.headers["location"])["type"] == "email_change"
+    assert (await api.password_grant("two@example.com")).status_code == 200
+
+
+async def test_email_change_to_a_taken_address_is_refused(make_api: Any) -> None:
+    api = await make_api(CONFIRM)
+    await confirmed_user(api, "taken@example.com")
+    session = await confirmed_user(api, "mover@example.com")
+    before = await api.counts()
+    sent = api.mails()
+    response = await api.client.put("/user", json={"email": "taken@example.com"}, headers=api.headers(session["access_token"]))
+    assert_error(response, 422, "email_exists")
+    assert await api.counts() == before and api.mails() == sent
+
+
+# --- reauthentication ---------------------------------------------------------------------------
+
+
+async def test_password_change_on_an_old_session_needs_the_reauthentication_code(make_api: Any) -> None:
+    clock = FixedClock(START)
+    api = await make_api({**CONFIRM, "GOTRUE_SECURITY_UPDATE_PASSWORD_REQUIRE_REAUTHENTICATION": "true"}, clock=clock)
+    session = await confirmed_user(api, "re@example.com")
+    clock.advance(hours=25)
+    fresh = (await api.refresh(session["refresh_token"])).json()
+    headers = api.headers(fresh["access_token"])
+    assert_error(
+        await api.client.put("/user", json={"password": "another-pass"}, headers=headers),
+        400,
+        "reauthentication_needed",
+        "Password update requires reauthentication",
+    )
+    sent = await api.client.get("/reauthenticate", headers=headers)
+    assert sent.status_code == 200 and sent.json() == {}
+    mail = api.mail("re@example.com", "reauthentication")
+    assert mail.link == "" and mail.otp.isdigit()
+    wrong = "000000" if mail.otp != "000000" else "111111"
+    assert_error(
+        await api.client.put("/user", json={"password": "another-pass", "nonce": wrong}, headers=headers),
+        422,
+        "reauthentication_not_valid",
+    )
+    ok = await api.client.put("/user", json={"password": "another-pass", "nonce": mail.otp}, headers=headers)
+    assert ok.status_code == 200, ok.text
+    reused = await api.client.put("/user", json={"password": "third-pass-x", "nonce": mail.otp}, headers=headers)
+    assert_error(reused, 422, "reauthentication_not_valid")
+
+
+async def test_reauthenticate_needs_an_address(make_api: Any) -> None:
+    api = await make_api({**CONFIRM, "GOTRUE_EXTERNAL_ANONYMOUS_USERS_ENABLED": "true"})
+    anonymous = (await api.client.post("/signup", json={}, headers=api.headers())).json()
+    before = await api.counts()
+    response = await api.client.get("/reauthenticate", headers=api.headers(anonymous["access_token"]))
+    assert_error(response, 400, "validation_failed")
+    assert_error(await api.client.get("/reauthenticate", headers=api.headers()), 403, "bad_jwt")
+    assert await api.counts() == before and api.mails() == 0
+
+
+# --- PKCE ---------------------------------------------------------------------------------------
+
+
+async def test_pkce_signup_link_redirects_with_a_code_exchanged_once(make_api: Any) -> None:
+    api = await make_api(CONFIRM)
+    response = await api.client.post(
+        "/signup",
+        json={
+            "email": "pkce@example.com",
+            "password": "s3cret-pass",
+            "code_challenge": CHALLENGE,
+            "code_challenge_method": "s256",
+        },
+        headers=api.headers(),
+    )
+    assert response.status_code == 200, response.text
+    mail = api.mail("pkce@example.com")
+    assert mail.token_hash.startswith("pkce_")
+    redirected = await follow(api, mail.link)
+    location = redirected.headers["location"]
+    assert urlsplit(location).fragment == ""
+    code = query(location)["code"]
+    wrong = await api.client.post(
+        "/token?grant_type=pkce", json={"auth_code": code, "code_verifier": "w" * 50}, headers=api.headers()
+    )
+    assert_error(wrong, 400, "bad_code_verifier")
+    exchanged = await api.client.post(
+        "/token?grant_type=pkce", json={"auth_code": code, "code_verifier": VERIFIER}, headers=api.headers()
+    )
+    assert exchanged.status_code == 200, exchanged.text
+    assert exchanged.json()["user"]["email"] == "pkce@example.com"
+    again = await api.client.post(
+        "/token?grant_type=pkce", json={"auth_code": code, "code_verifier": VERIFIER}, headers=api.headers()
+    )
+    assert_error(again, 404, "flow_state_not_found")
+    empty = await api.client.post("/token?grant_type=pkce", json={"auth_code": code}, headers=api.headers())
+    assert_error(empty, 400, "validation_failed")
+
+
+async def test_pkce_magic_link_code_expires(make_api: Any) -> None:
+    clock = FixedClock(START)
+    api = await make_api(CONFIRM, clock=clock)
+    await confirmed_user(api, "pm@example.com")
+    await api.client.post(
+        "/otp",
+        json={"email": "pm@example.com", "code_challenge": VERIFIER, "code_challenge_method": "plain"},
+        headers=api.headers(),
+    )
+    mail = api.mail("pm@example.com", "magic_link")
+    clock.advance(seconds=200)
+    code = query((await follow(api, mail.link)).headers["location"])["code"]
+    clock.advance(seconds=301)
+    expired = await api.client.post(
+        "/token?grant_type=pkce", json={"auth_code": code, "code_verifier": VERIFIER}, headers=api.headers()
+    )
+    assert_error(expired, 422, "flow_state_expired")
+
+
+async def test_pkce_error_redirect_carries_the_error_in_query_and_fragment(make_api: Any) -> None:
+    api = await make_api(CONFIRM)
+    response = await api.client.get("/verify?token=pkce_" + "0" * 56 + "&type=signup", follow_redirects=False)
+    location = response.headers["location"]
+    assert query(location)["error_code"] == "otp_expired"
+    assert fragment(location)["error_code"] == "otp_expired"
+
+
+# --- admin generate_link --------------------------------------------------------------------------
+
+
+async def test_generate_link_for_each_type(make_api: Any) -> None:
+    api = await make_api(CONFIRM)
+
+    async def generate(body: dict[str, Any]) -> Any:
+        return await api.client.post("/admin/generate_link", json=body, headers=api.admin())
+
+    sent = api.mails()
+    signup = await generate({"type": "signup", "email": "gl@example.com", "password": "s3cret-pass", "data": {"k": 1}})
+    assert signup.status_code == 200, signup.text
+    body = signup.json()
+    assert body["email"] == "gl@example.com" and body["verification_type"] == "signup"
+    assert len(body["email_otp"]) == 6 and len(body["hashed_token"]) == 56
+    assert link_query(body["action_link"]) == {
+        "token": body["hashed_token"],
+        "type": "signup",
+        "redirect_to": "http://localhost:3000",
+    }
+    verified = await api.client.post(
+        "/verify", json={"type": "signup", "token_hash": body["hashed_token"]}, headers=api.headers()
+    )
+    assert verified.status_code == 200
+
+    for kind in ("magiclink", "recovery"):
+        link = (await generate({"type": kind, "email": "gl@example.com"})).json()
+        assert link["verification_type"] == kind
+        ok = await api.client.post("/verify", json={"type": kind, "token_hash": link["hashed_token"]}, headers=api.headers())
+        assert ok.status_code == 200, ok.text
+
+    magic_new = (await generate({"type": "magiclink", "email": "brandnew@example.com"})).json()
+    assert magic_new["verification_type"] == "signup"
+
+    current = (await generate({"type": "email_change_current", "email": "gl@example.com", "new_email": "gl2@example.com"})).json()
+    new = (await generate({"type": "email_change_new", "email": "gl@example.com", "new_email": "gl2@example.com"})).json()
+    first = await follow(api, current["action_link"])
+    assert "message" in fragment(first.headers["location"])
+    second = await follow(api, new["action_link"])
+    assert fragment(second.headers["location"])["type"] == "email_change"
+    assert (await api.password_grant("gl2@example.com")).status_code == 200
+    assert api.mails() == sent
+
+
+async def test_generate_link_refusals(api: Any) -> None:
+    async def generate(body: dict[str, Any]) -> Any:
+        return await api.client.post("/admin/generate_link", json=body, headers=api.admin())
+
+    before = await api.counts()
+    assert_error(await generate({"type": "recovery", "email": "none@example.com"}), 404, "user_not_found", "User with this email not found")
+    assert_error(
+        await generate({"type": "bogus", "email": "a@example.com"}),
+        400,
+        "validation_failed",
+        "Invalid email action link type requested: bogus",
+    )
+    assert_error(await generate({"type": "signup", "email": "a@example.com"}), 400, "validation_failed")
+    assert_error(await generate({"type": "signup", "email": "bad"}), 400, "validation_failed")
+    assert_error(
+        await api.client.post("/admin/generate_link", json={"type": "signup", "email": "a@example.com", "password": "s3cret-pass"}, headers=api.headers()),
+        403,
+        "not_admin",
+    )
+    assert await api.counts() == before
+
+
+# --- failures -----------------------------------------------------------------------------------
+
+
+class RefusingMailer:
+    async def send(self, mail: Any) -> None:
+        raise MailDeliveryFailed("550 mailbox unavailable")
+
+
+async def test_a_refused_mail_leaves_nothing_half_made(make_api: Any) -> None:
+    api = await make_api(CONFIRM)
+    await confirmed_user(api, "there@example.com")
+    # the use cases hold the mailer they were built with: swap it on the shared EmailCodes service
+    api.container.use_cases.codes().mailer = RefusingMailer()
+    before = await api.counts()
+    for path, body, headers in (
+        ("/signup", {"email": "new@example.com", "password": "s3cret-pass"}, api.headers()),
+        ("/recover", {"email": "there@example.com"}, api.headers()),
+        ("/magiclink", {"email": "there@example.com"}, api.headers()),
+        ("/invite", {"email": "inv@example.com"}, api.admin()),
+    ):
+        response = await api.client.post(path, json=body, headers=headers)
+        assert response.status_code == 500, (path, response.text)
+        assert response.json()["error_code"] == "unexpected_failure"
+        assert "550" not in response.text
+    assert await api.counts() == before
+
+
+async def test_2024_error_shape_on_email_endpoints(api: Any) -> None:
+    response = await api.client.post("/verify", json={"type": "signup"}, headers=api.headers(**V2024))
+    assert response.status_code == 400
+    assert response.json() == {"code": "validation_failed", "message": "Verify requires either a token or a token hash"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from pytrue.domain.rate import Rate
 from pytrue.domain.values import PasswordPolicy
 
 
@@ -24,6 +25,8 @@ class AuthConfig:
     mailer_autoconfirm: bool = False
     sms_autoconfirm: bool = False
     mailer_otp_length: int = 6
+    rate_limit_email_sent: Rate = Rate(30)  # GOTRUE_RATE_LIMIT_EMAIL_SENT, shared by all processes
+    rate_limit_sms_sent: Rate = Rate(30)  # GOTRUE_RATE_LIMIT_SMS_SENT
     password_policy: PasswordPolicy = field(default_factory=PasswordPolicy)
     refresh_token_rotation_enabled: bool = True
     refresh_token_reuse_interval: timedelta = timedelta(0)

@@ -10,6 +10,7 @@ from pytrue.adapters.jwt.keys import KeySet
 from pytrue.adapters.jwt.tokens import JoserfcTokenSigner, JoserfcTokenVerifier
 from pytrue.adapters.mail.inbox import DevInbox
 from pytrue.adapters.mail.logging_mailer import LoggingMailer
+from pytrue.adapters.memory.rate_limiter import InMemoryRateLimiter
 from pytrue.adapters.memory.store import InMemoryStore
 from pytrue.adapters.memory.uow import InMemoryUnitOfWorkFactory
 from pytrue.adapters.system import SecretsTokenGenerator, SystemClock
@@ -77,6 +78,7 @@ class InMemoryAdapters(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
     store = providers.Singleton(InMemoryStore)
     uow = providers.Singleton(InMemoryUnitOfWorkFactory, store)
+    rate_limiter = providers.Singleton(InMemoryRateLimiter)
     lifecycle = providers.Singleton(NoLifecycle)
 
 

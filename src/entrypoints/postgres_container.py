@@ -9,6 +9,7 @@ from dependency_injector import containers, providers
 from psycopg_pool import AsyncConnectionPool
 
 from pytrue.adapters.postgres.migrate import migrate, validate_namespace
+from pytrue.adapters.postgres.rate_limiter import PgRateLimiter
 from pytrue.adapters.postgres.uow import PgUnitOfWorkFactory
 from pytrue.entrypoints.settings import Settings
 
@@ -54,4 +55,5 @@ class PostgresAdapters(containers.DeclarativeContainer):
     uow = providers.Singleton(
         lambda pool, s: PgUnitOfWorkFactory(pool, '"' + validate_namespace(s.db_namespace) + '"'), pool, settings
     )
+    rate_limiter = providers.Singleton(lambda pool, s: PgRateLimiter(pool, s.db_namespace), pool, settings)
     lifecycle = providers.Singleton(PgLifecycle, pool, settings)

@@ -2,3 +2,4 @@
 
 from contract.http_basics import *  # noqa: F403
 from contract.storage import *  # noqa: F403
+from contract.rate_limiter import *  # noqa: F403

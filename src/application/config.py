@@ -41,7 +41,8 @@ class AuthConfig:
     mailer_urlpath_confirmation: str = "/verify"
     mailer_urlpath_recovery: str = "/verify"
     mailer_urlpath_email_change: str = "/verify"
-    rate_limit_email_sent: Rate = field(default_factory=lambda: Rate(30))
+    rate_limit_email_sent: Rate = Rate(30)  # GOTRUE_RATE_LIMIT_EMAIL_SENT, shared by all processes
+    rate_limit_sms_sent: Rate = Rate(30)  # GOTRUE_RATE_LIMIT_SMS_SENT
     password_policy: PasswordPolicy = field(default_factory=PasswordPolicy)
     refresh_token_rotation_enabled: bool = True
     refresh_token_reuse_interval: timedelta = timedelta(0)

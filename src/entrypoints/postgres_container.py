@@ -7,10 +7,10 @@ import os
 
 from dependency_injector import containers, providers
 
-from pytrue.adapters.memory.rate_limiter import InMemoryRateLimiter
 from psycopg_pool import AsyncConnectionPool
 
 from pytrue.adapters.postgres.migrate import migrate, validate_namespace
+from pytrue.adapters.postgres.rate_limiter import PgRateLimiter
 from pytrue.adapters.postgres.uow import PgUnitOfWorkFactory
 from pytrue.entrypoints.settings import Settings
 
@@ -56,5 +56,5 @@ class PostgresAdapters(containers.DeclarativeContainer):
     uow = providers.Singleton(
         lambda pool, s: PgUnitOfWorkFactory(pool, '"' + validate_namespace(s.db_namespace) + '"'), pool, settings
     )
-    rate_limiter = providers.Singleton(InMemoryRateLimiter)  # provisional: the shared limiter replaces it
+    rate_limiter = providers.Singleton(lambda pool, s: PgRateLimiter(pool, s.db_namespace), pool, settings)
     lifecycle = providers.Singleton(PgLifecycle, pool, settings)

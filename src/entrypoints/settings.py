@@ -18,6 +18,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pytrue.adapters.jwt.keys import KeySet, parse_jwks
 from pytrue.application.config import AuthConfig
+from pytrue.domain.rate import Rate
+from pytrue.domain.redirects import compile_allow_list
 from pytrue.domain.values import PasswordPolicy, parse_go_duration
 
 LOG_LEVELS = ("panic", "fatal", "error", "warn", "info", "debug", "trace")
@@ -75,7 +77,8 @@ class Settings:
     external_email_enabled: bool = True
     external_phone_enabled: bool = False
     external_anonymous_users_enabled: bool = False
-    rate_limit_email_sent: str = "30"
+    rate_limit_email_sent: Rate = Rate(30)
+    rate_limit_sms_sent: Rate = Rate(30)
     password_min_length: int = 6
     password_required_characters: str = ""
     password_hash_memory_kib: int = 19456
@@ -168,6 +171,8 @@ class Settings:
             update_password_require_current_password=self.update_password_require_current_password,
             uri_allow_list=self.uri_allow_list,
             api_external_url=self.api_external_url,
+            rate_limit_email_sent=self.rate_limit_email_sent,
+            rate_limit_sms_sent=self.rate_limit_sms_sent,
             password_policy=PasswordPolicy(
                 min_length=self.password_min_length,
                 required_characters=PasswordPolicy.parse_required_characters(self.password_required_characters),
@@ -374,6 +379,23 @@ class _Parser:
         except ValueError:
             raise self._bad(name, "a duration such as 300ms, 60s, 1m30s or 24h", raw) from None
 
+    def rate(self, name: str, *, default: Rate) -> Rate:
+        raw = self._values.get(name)
+        if raw is None:
+            return default
+        try:
+            return Rate.parse(raw)
+        except ValueError:
+            raise self._bad(name, "a rate such as 30 (per hour) or 10/1m (token bucket)", raw) from None
+
+    def _allow_list(self) -> tuple[str, ...]:
+        patterns = self.listing("GOTRUE_URI_ALLOW_LIST")
+        try:
+            compile_allow_list(patterns)
+        except ValueError as error:
+            raise SettingsError("GOTRUE_URI_ALLOW_LIST", str(error)) from None
+        return patterns
+
     def listing(self, *names: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
         _, raw = self._lookup(*names)
         if raw is None:
@@ -409,12 +431,13 @@ class _Parser:
 
         return Settings(
             site_url=site_url,
-            uri_allow_list=self.listing("GOTRUE_URI_ALLOW_LIST"),
+            uri_allow_list=self._allow_list(),
             disable_signup=self.boolean("GOTRUE_DISABLE_SIGNUP", default=False),
             external_email_enabled=self.boolean("GOTRUE_EXTERNAL_EMAIL_ENABLED", default=True),
             external_phone_enabled=self.boolean("GOTRUE_EXTERNAL_PHONE_ENABLED", default=False),
             external_anonymous_users_enabled=self.boolean("GOTRUE_EXTERNAL_ANONYMOUS_USERS_ENABLED", default=False),
-            rate_limit_email_sent=self.string("GOTRUE_RATE_LIMIT_EMAIL_SENT", default="30"),
+            rate_limit_email_sent=self.rate("GOTRUE_RATE_LIMIT_EMAIL_SENT", default=Rate(30)),
+            rate_limit_sms_sent=self.rate("GOTRUE_RATE_LIMIT_SMS_SENT", default=Rate(30)),
             password_min_length=max(6, self.integer("GOTRUE_PASSWORD_MIN_LENGTH", default=6)),
             password_required_characters=self.string("GOTRUE_PASSWORD_REQUIRED_CHARACTERS"),
             password_hash_memory_kib=self.integer("GOTRUE_PASSWORD_HASH_ARGON2_MEMORY", default=19456, minimum=8),

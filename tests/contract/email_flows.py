@@ -187,6 +187,37 @@ async def test_get_verify_needs_token_and_type_as_json_errors(api: Any) -> None:
     assert fragment(sms.headers["location"])["error_code"] == "validation_failed"
 
 
+async def test_verify_redirects_only_to_allowed_targets(make_api: Any) -> None:
+    api = await make_api({**CONFIRM, "GOTRUE_URI_ALLOW_LIST": "https://app.example.com/**"})
+    await api.client.post(
+        "/signup?redirect_to=https://app.example.com/welcome",
+        json={"email": "r@example.com", "password": "s3cret-pass"},
+        headers=api.headers(),
+    )
+    mail = api.mail("r@example.com")
+    assert mail.redirect_to == "https://app.example.com/welcome"
+    token = mail.token_hash
+    hostile = await api.client.get(
+        f"/verify?token={token}&type=signup&redirect_to=https://evil.example.net/steal", follow_redirects=False
+    )
+    assert hostile.headers["location"].startswith("http://localhost:3000#")
+    await api.signup("s@example.com")
+    allowed = await api.client.get(
+        f"/verify?token={api.mail('s@example.com').token_hash}&type=signup&redirect_to=https://app.example.com/done",
+        follow_redirects=False,
+    )
+    assert allowed.headers["location"].startswith("https://app.example.com/done#access_token=")
+
+
+async def test_global_email_budget_is_shared_across_users(make_api: Any) -> None:
+    api = await make_api({**CONFIRM, "GOTRUE_RATE_LIMIT_EMAIL_SENT": "1"})
+    assert (await api.signup("one@example.com")).status_code == 200
+    before = await api.counts()
+    response = await api.signup("two@example.com")
+    assert_error(response, 429, "over_email_send_rate_limit", "email rate limit exceeded")
+    assert await api.counts() == before
+
+
 # --- magic link and OTP -------------------------------------------------------------------------
 
 

@@ -105,3 +105,27 @@ async def make_api(warm_templates: Databases) -> AsyncIterator[Callable[..., Any
 @pytest.fixture
 async def api(make_api: Callable[..., Any]) -> Any:
     return await make_api()
+
+
+@pytest.fixture
+async def make_rate_limiters(api: Any) -> AsyncIterator[Callable[[int], Any]]:
+    """`n` limiters on one database, as `n` processes would have: the container's, then ones with own pools."""
+    from psycopg_pool import AsyncConnectionPool
+
+    from pytrue.adapters.postgres.rate_limiter import PgRateLimiter
+
+    pools: list[AsyncConnectionPool] = []
+
+    async def factory(count: int) -> list[Any]:
+        settings = api.container.settings()
+        limiters = [api.container.adapters.rate_limiter()]
+        for _ in range(count - 1):
+            pool = AsyncConnectionPool(settings.database_url, min_size=1, max_size=4, open=False)
+            await pool.open()
+            pools.append(pool)
+            limiters.append(PgRateLimiter(pool, settings.db_namespace))
+        return limiters
+
+    yield factory
+    for pool in pools:
+        await pool.close()

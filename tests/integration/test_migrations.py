@@ -18,7 +18,9 @@ from pytrue.adapters.postgres.migrate import (
     schema_status,
 )
 
-MIGRATIONS = ["0001_auth_schema"]
+MIGRATIONS = ["0001_auth_schema", "0002_pytrue_rate_limits"]
+# pytrue's own tables (ADR 0003: migration bookkeeping; ADR 0007: shared rate limits), not GoTrue's.
+PYTRUE_TABLES = ("pytrue_migrations", "pytrue_rate_limits")
 NIL = "00000000-0000-0000-0000-000000000000"
 
 CORE_TABLES = {
@@ -122,7 +124,7 @@ KNOWN_DIFFERENCES = {
 
 def _without_tracking(snapshot: dict[str, frozenset[tuple[object, ...]]]) -> dict[str, frozenset[tuple[object, ...]]]:
     def keep(row: tuple[object, ...]) -> bool:
-        return not any(str(value).startswith("pytrue_migrations") for value in row[:3])
+        return not any(str(value).startswith(PYTRUE_TABLES) for value in row[:3])
 
     return {key: frozenset(filter(keep, rows)) for key, rows in snapshot.items()}
 
@@ -136,7 +138,7 @@ async def test_migrate_from_empty_creates_the_schema(fresh_db: PgDatabase) -> No
 
     snapshot = catalog_snapshot(fresh_db.admin_dsn)
     tables = {row[0] for row in snapshot["tables"] if row[1] == "r"}
-    assert CORE_TABLES | OTHER_TABLES | {"pytrue_migrations"} == tables
+    assert CORE_TABLES | OTHER_TABLES | set(PYTRUE_TABLES) == tables
     columns = _by(snapshot, "columns", 2)
     for (table, column), (type_, not_null, default, generated) in KEY_COLUMNS.items():
         assert columns[(table, column)][2:6] == (type_, not_null, default, generated), (table, column)
@@ -231,7 +233,7 @@ async def test_status_flags_an_edited_migration(fresh_db: PgDatabase) -> None:
 async def test_concurrent_starters_apply_once(fresh_db: PgDatabase) -> None:
     results = await asyncio.gather(*(migrate(fresh_db.dsn) for _ in range(4)))
 
-    assert sorted(results) == [[], [], [], MIGRATIONS]
+    assert sorted(name for applied in results for name in applied) == MIGRATIONS
 
 
 async def test_custom_namespace(fresh_db: PgDatabase) -> None:
@@ -273,14 +275,43 @@ async def test_gotrue_schema_is_recognised_and_left_alone(fresh_db: PgDatabase) 
 
     status = await schema_status(fresh_db.dsn)
     applied = await migrate(fresh_db.dsn)
+    after = catalog_snapshot(fresh_db.admin_dsn)
 
-    assert (status.state, status.ready, status.pending, status.missing_gotrue_versions) == ("gotrue", True, (), ())
+    # Only pytrue's own rate-limit table is added (ADR 0007); GoTrue's objects are untouched and
+    # nothing is recorded, so the schema stays GoTrue-managed.
+    assert (status.state, status.ready, status.pending, status.missing_gotrue_versions) == (
+        "gotrue", False, ("0002_pytrue_rate_limits",), ()
+    )  # fmt: skip
     assert status.latest_gotrue_version == "20260625000000"
-    assert applied == []
-    assert snapshot_diff(before, catalog_snapshot(fresh_db.admin_dsn)) == {}
+    assert applied == ["0002_pytrue_rate_limits"]
+    assert snapshot_diff(before, _without_tracking(after)) == {}
+    assert {row[0] for row in after["tables"]} - {row[0] for row in before["tables"]} == {"pytrue_rate_limits"}
+    again = await schema_status(fresh_db.dsn)
+    assert (again.state, again.ready, again.pending, again.applied) == ("gotrue", True, (), ())
+    assert await migrate(fresh_db.dsn) == []
+    assert snapshot_diff(after, catalog_snapshot(fresh_db.admin_dsn)) == {}
     with psycopg.connect(fresh_db.dsn) as conn:
         count = conn.execute("select count(*) from auth.schema_migrations").fetchone()
     assert count == (70,)
+
+
+async def test_gotrue_schema_without_create_privilege_fails_loudly(fresh_db: PgDatabase) -> None:
+    load_gotrue_schema(fresh_db)
+    role = f"limited_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(fresh_db.admin_dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("create role {} login bypassrls password 'limited'").format(sql.Identifier(role)))
+        conn.execute(sql.SQL("grant usage on schema auth to {}").format(sql.Identifier(role)))
+        conn.execute(sql.SQL("grant select on all tables in schema auth to {}").format(sql.Identifier(role)))
+    dsn = psycopg.conninfo.make_conninfo(fresh_db.dsn, user=role, password="limited")
+    before = catalog_snapshot(fresh_db.admin_dsn)
+
+    try:
+        with pytest.raises(MigrationError, match="pytrue_rate_limits"):
+            await migrate(dsn)
+        assert snapshot_diff(before, catalog_snapshot(fresh_db.admin_dsn)) == {}
+    finally:
+        with psycopg.connect(fresh_db.admin_dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("drop owned by {0}; drop role {0}").format(sql.Identifier(role)))
 
 
 async def test_outdated_gotrue_schema_is_refused_not_upgraded(fresh_db: PgDatabase) -> None:

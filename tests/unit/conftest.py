@@ -44,3 +44,13 @@ async def make_api() -> AsyncIterator[ApiFactory]:
 @pytest.fixture
 async def api(make_api: ApiFactory) -> MemoryApi:
     return await make_api()
+
+
+@pytest.fixture
+async def make_rate_limiters(api: MemoryApi) -> Callable[[int], Any]:
+    """`n` handles on one shared limit; in memory that is the container's single limiter."""
+
+    async def factory(count: int) -> list[Any]:
+        return [api.container.adapters.rate_limiter()] * count
+
+    return factory

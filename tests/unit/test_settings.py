@@ -9,6 +9,7 @@ import pytest
 from joserfc.jwk import OctKey, RSAKey
 
 from pytrue.application.config import AuthConfig
+from pytrue.domain.rate import Rate
 from pytrue.entrypoints.settings import Settings, SettingsError, load_settings, read_dotenv
 
 SECRET = "super-secret-jwt-value-0123456789"
@@ -69,7 +70,7 @@ def test_defaults() -> None:
     assert s.smtp_port == 587
     assert s.smtp_max_frequency == timedelta(minutes=1)
     assert s.mailer_secure_email_change_enabled is True
-    assert s.rate_limit_email_sent == "30"
+    assert s.rate_limit_email_sent == Rate(30) and s.rate_limit_sms_sent == Rate(30)
     assert (s.password_hash_memory_kib, s.password_hash_time_cost, s.password_hash_parallelism) == (19456, 2, 1)
 
 
@@ -230,6 +231,13 @@ def test_go_false_values(raw: str) -> None:
         ("GOTRUE_JWT_KEYS", "{not json"),
         ("GOTRUE_JWT_KEYS", '{"kty": "oct"}'),
         ("GOTRUE_JWT_KEYS", "[1, 2]"),
+        ("GOTRUE_RATE_LIMIT_EMAIL_SENT", "lots"),
+        ("GOTRUE_RATE_LIMIT_EMAIL_SENT", "10/"),
+        ("GOTRUE_RATE_LIMIT_EMAIL_SENT", "-1"),
+        ("GOTRUE_RATE_LIMIT_SMS_SENT", "5/0s"),
+        ("GOTRUE_RATE_LIMIT_SMS_SENT", ""),
+        ("GOTRUE_URI_ALLOW_LIST", "https://{a.example.com/**"),
+        ("GOTRUE_URI_ALLOW_LIST", "https://ok.example.com/**,https://[a-/**"),
     ],
 )
 def test_malformed_values_name_their_variable(variable: str, raw: str) -> None:
@@ -309,6 +317,16 @@ def test_lists_are_split_on_commas_without_trimming() -> None:
     assert s.jwt_admin_roles == ("service_role", "admin")
     assert s.cors_allowed_headers == ("X-One", "X-Two")
     assert load(GOTRUE_URI_ALLOW_LIST="").uri_allow_list == ()
+
+
+def test_send_rates_are_parsed_and_reach_the_auth_config() -> None:
+    s = load(GOTRUE_RATE_LIMIT_EMAIL_SENT="2.5", GOTRUE_RATE_LIMIT_SMS_SENT="10/1m")
+    assert s.rate_limit_email_sent == Rate(2.5)
+    assert s.rate_limit_sms_sent == Rate(10, timedelta(minutes=1), bucket=True)
+    config = s.auth_config()
+    assert (config.rate_limit_email_sent, config.rate_limit_sms_sent) == (Rate(2.5), Rate(10, timedelta(minutes=1), True))
+    assert load(GOTRUE_RATE_LIMIT_EMAIL_SENT="0").auth_config().rate_limit_email_sent.limit == 0
+    assert AuthConfig().rate_limit_email_sent == Rate(30)
 
 
 def test_durations_and_intervals() -> None:

@@ -1,21 +1,23 @@
-"""Provisional in-process send budget (fixed window); replaced by the shared limiter."""
+"""Send-rate budgets in process memory (`GOTRUE_DB_DRIVER=memory`: one process, one limit)."""
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime
 
-from pytrue.domain.rate import Rate
+from pytrue.domain.rate import Rate, RateState, take
 
 
 class InMemoryRateLimiter:
+    """`RateLimiter` over a dict; the read-decide-write step runs under a lock (no await inside)."""
+
     def __init__(self) -> None:
-        self._windows: dict[str, tuple[datetime, float]] = {}
+        self._states: dict[str, RateState] = {}
+        self._lock = threading.Lock()
 
     async def consume(self, key: str, rate: Rate, now: datetime) -> bool:
-        start, used = self._windows.get(key, (now, 0.0))
-        if now - start >= rate.per:
-            start, used = now, 0.0
-        if used + 1 > rate.events:
-            return False
-        self._windows[key] = (start, used + 1)
-        return True
+        with self._lock:
+            allowed, state = take(rate, self._states.get(key), now)
+            if allowed and state is not None:
+                self._states[key] = state
+            return allowed

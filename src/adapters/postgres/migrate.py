@@ -22,6 +22,8 @@ _NAMESPACE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _FILE_NAME = re.compile(r"^(\d{4}_[a-z0-9_]+)\.sql$")
 _PLACEHOLDER = re.compile(r"\{\{\s*namespace\s*\}\}")
 _VERSIONS_LINE = re.compile(r"^--\s*gotrue-versions:(.*)$", re.MULTILINE)
+_OWNED_LINE = re.compile(r"^--\s*pytrue-owned-tables:(.*)$", re.MULTILINE)
+OWNED_PREFIX = "pytrue_"
 
 _TRACKING_DDL = """
 create table if not exists {table} (
@@ -45,11 +47,16 @@ class IncompatibleSchemaError(MigrationError):
 
 @dataclass(frozen=True, slots=True)
 class Migration:
-    """One versioned SQL file; `gotrue_versions` are the GoTrue migrations its objects stand for."""
+    """One versioned SQL file; `gotrue_versions` are the GoTrue migrations its objects stand for.
+
+    `owned_tables`: the file only creates these pytrue-owned tables (`pytrue_*`), idempotently, so it
+    is also applied, untracked, to a schema GoTrue manages when one of them is missing (ADR 0007).
+    """
 
     name: str
     template: str
     gotrue_versions: tuple[str, ...]
+    owned_tables: tuple[str, ...] = ()
 
     @property
     def checksum(self) -> str:
@@ -116,7 +123,10 @@ def load_migrations() -> tuple[Migration, ...]:
             continue
         template = entry.read_text(encoding="utf-8")
         versions = tuple(v for line in _VERSIONS_LINE.findall(template) for v in line.split())
-        found.append(Migration(name=match.group(1), template=template, gotrue_versions=versions))
+        owned = tuple(t for line in _OWNED_LINE.findall(template) for t in line.split())
+        if any(not table.startswith(OWNED_PREFIX) for table in owned) or (owned and versions):
+            raise MigrationError(f"{entry.name}: owned tables must be named {OWNED_PREFIX}* and mirror no GoTrue version")
+        found.append(Migration(name=match.group(1), template=template, gotrue_versions=versions, owned_tables=owned))
     return tuple(sorted(found, key=lambda migration: migration.name))
 
 
@@ -129,7 +139,8 @@ def required_gotrue_versions(migrations: tuple[Migration, ...] | None = None) ->
 async def migrate(conninfo: str, *, namespace: str = DEFAULT_NAMESPACE) -> list[str]:
     """Apply pending migrations, each in its own transaction under an advisory lock; return their names.
 
-    A schema GoTrue migrated is only verified (never altered); a second call is a no-op.
+    A schema GoTrue migrated is verified and only gets pytrue's own `pytrue_*` tables when they are
+    missing (never a change to GoTrue's objects); a second call is a no-op.
     """
     namespace = validate_namespace(namespace)
     migrations = load_migrations()
@@ -155,7 +166,10 @@ async def _apply_next(conn: psycopg.AsyncConnection, namespace: str, migrations:
         if not status.pending:
             return None
         migration = next(m for m in migrations if m.name == status.pending[0])
-        await _apply(conn, namespace, migration)
+        if status.state == "gotrue":
+            await _apply_owned(conn, namespace, migration)
+        else:
+            await _apply(conn, namespace, migration)
         return migration.name
 
 
@@ -182,6 +196,18 @@ async def _apply(conn: psycopg.AsyncConnection, namespace: str, migration: Migra
     )
 
 
+async def _apply_owned(conn: psycopg.AsyncConnection, namespace: str, migration: Migration) -> None:
+    """Create missing pytrue-owned tables in a GoTrue-managed schema; nothing is recorded there."""
+    try:
+        await conn.execute(migration.render(namespace))
+    except psycopg.errors.InsufficientPrivilege as exc:
+        tables = ", ".join(f"{namespace}.{table}" for table in migration.owned_tables)
+        raise MigrationError(
+            f"pytrue needs its own table(s) {tables} in the GoTrue-managed schema {namespace!r} and this role may "
+            f"not create them ({exc}); run migration {migration.name} as the schema owner"
+        ) from exc
+
+
 def _refuse_unusable(status: SchemaStatus) -> None:
     if status.state == "foreign":
         raise MigrationError(
@@ -196,7 +222,7 @@ def _refuse_unusable(status: SchemaStatus) -> None:
 
 
 async def _inspect(conn: psycopg.AsyncConnection, namespace: str, migrations: tuple[Migration, ...]) -> SchemaStatus:
-    tables = await _tables(conn, namespace)
+    tables = await _tables(conn, namespace, [t for m in migrations for t in m.owned_tables])
     versions = await _gotrue_versions(conn, namespace) if "schema_migrations" in tables else frozenset()
     recorded = await _recorded(conn, namespace) if TRACKING_TABLE in tables else {}
     state = _state(tables, versions)
@@ -206,7 +232,7 @@ async def _inspect(conn: psycopg.AsyncConnection, namespace: str, migrations: tu
         namespace=namespace,
         state=state,
         applied=tuple(name for name in sorted(recorded) if name in checksums),
-        pending=_pending(state, migrations, recorded, versions),
+        pending=_pending(state, migrations, recorded, versions, tables),
         gotrue_versions=versions,
         missing_gotrue_versions=tuple(sorted(missing)),
         modified=tuple(name for name in sorted(recorded) if checksums.get(name, recorded[name]) != recorded[name]),
@@ -229,7 +255,10 @@ def _pending(
     migrations: tuple[Migration, ...],
     recorded: dict[str, str],
     versions: frozenset[str],
+    tables: frozenset[str],
 ) -> tuple[str, ...]:
+    if state == "gotrue":
+        return tuple(m.name for m in migrations if m.owned_tables and not set(m.owned_tables) <= tables)
     if state not in ("empty", "pytrue"):
         return ()
     return tuple(
@@ -245,13 +274,13 @@ async def _schema_exists(conn: psycopg.AsyncConnection, namespace: str) -> bool:
     return bool(row and row[0])
 
 
-async def _tables(conn: psycopg.AsyncConnection, namespace: str) -> frozenset[str]:
+async def _tables(conn: psycopg.AsyncConnection, namespace: str, owned: list[str]) -> frozenset[str]:
     cur = await conn.execute(
         """
         select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
         where n.nspname = %s and c.relkind in ('r', 'p') and c.relname = any(%s)
         """,
-        [namespace, ["users", "schema_migrations", TRACKING_TABLE]],
+        [namespace, ["users", "schema_migrations", TRACKING_TABLE, *owned]],
     )
     return frozenset(row[0] for row in await cur.fetchall())
 

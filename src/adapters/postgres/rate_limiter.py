@@ -1,0 +1,49 @@
+"""Send-rate budgets in PostgreSQL, shared by every pytrue process using the database.
+
+State lives in `<namespace>.pytrue_rate_limits` (pytrue-owned; docs/adr/0007). One short
+transaction per call on its own pool connection, never inside a use case's unit of work: the
+upsert locks the key's row (creating it when missing), `pytrue.domain.rate.take` decides, and the
+new state is written only when an event was taken. Concurrent callers on other connections wait on
+the row lock, so the budget is never overspent.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from psycopg import sql
+from psycopg_pool import AsyncConnectionPool
+
+from pytrue.adapters.postgres.migrate import validate_namespace
+from pytrue.domain.rate import Rate, RateState, take
+
+TABLE = "pytrue_rate_limits"
+
+_LOCK = """
+insert into {table} (key) values (%s)
+on conflict (key) do update set key = excluded.key
+returning kind, stamp, used
+"""
+_STORE = "update {table} set kind = %s, stamp = %s, used = %s, updated_at = now() where key = %s"
+
+
+class PgRateLimiter:
+    """`RateLimiter` over `pytrue_rate_limits`."""
+
+    def __init__(self, pool: AsyncConnectionPool, namespace: str = "auth") -> None:
+        self._pool = pool
+        table = sql.Identifier(validate_namespace(namespace), TABLE)
+        self._lock = sql.SQL(_LOCK).format(table=table)
+        self._store = sql.SQL(_STORE).format(table=table)
+
+    async def consume(self, key: str, rate: Rate, now: datetime) -> bool:
+        async with self._pool.connection() as conn, conn.transaction():
+            cur = await conn.execute(self._lock, [key])
+            row = await cur.fetchone()
+            assert row is not None  # the upsert always returns the row
+            kind, stamp, used = row
+            state = RateState(kind, stamp, int(used)) if stamp is not None else None
+            allowed, new = take(rate, state, now)
+            if allowed and new is not None:
+                await conn.execute(self._store, [new.kind, new.stamp, new.used, key])
+            return allowed

@@ -310,7 +310,7 @@ class _Parser:
         function: str | None = None
         while (token := self.peek()) is not None and token.kind not in ("|", ")"):
             self.pos += 1
-            if token.kind == "ident" and not operands and function is None:
+            if token.kind == "ident" and not operands and function is None and token.value not in ("true", "false"):
                 function = self.function_name(token.value)
                 continue
             if token.kind == "(":
@@ -344,8 +344,8 @@ class _Parser:
 
     @staticmethod
     def function_name(word: str) -> str:
-        if word in ("true", "false", "nil"):
-            raise TemplateError(f"{word} is not a command")
+        if word == "nil":
+            raise TemplateError("nil is not a command")
         if word not in _ARITY:
             raise TemplateError(f"function {word!r} not defined")
         return word

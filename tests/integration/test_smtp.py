@@ -13,6 +13,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 import pytest
+from litestar.testing import AsyncTestClient
+from support.api import MemoryApi
 from support.app import make_settings
 from support.smtp import SmtpServer, TlsPair, extract_link, extract_otp, free_port, html_part, self_signed_tls, text_part
 
@@ -23,6 +25,7 @@ from pytrue.application.ports import MAIL_CONFIRMATION, MAIL_EMAIL_CHANGE, MAIL_
 from pytrue.domain.one_time_token import token_hash
 from pytrue.domain.user import User
 from pytrue.entrypoints.containers import build_container
+from pytrue.entrypoints.http.app import create_app
 
 PASSWORD = f"smtp-pw-{uuid.uuid4().hex}"
 NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -219,3 +222,25 @@ async def test_refused_recipient_fails() -> None:
         with pytest.raises(MailDeliveryFailed, match="550|refused"):
             await mailer(smtp.port).send(confirmation())
         assert smtp.messages == []
+
+
+async def test_signup_over_http_delivers_the_confirmation_by_smtp(smtp: SmtpServer) -> None:
+    settings = make_settings(
+        {
+            "GOTRUE_MAILER_AUTOCONFIRM": "false",
+            "GOTRUE_SMTP_HOST": "127.0.0.1",
+            "GOTRUE_SMTP_PORT": str(smtp.port),
+            "GOTRUE_SMTP_ADMIN_EMAIL": "admin@example.com",
+        }
+    )
+    container = build_container(settings)
+    async with AsyncTestClient(app=create_app(container)) as client:
+        response = await MemoryApi(client, container).signup("grace@example.com")
+    assert response.status_code == 200, response.text
+
+    message = smtp.wait_for("grace@example.com")
+    code = extract_otp(message)
+    assert extract_link(message).startswith(
+        f"http://localhost:9999/verify?token={token_hash('grace@example.com', code)}&type=signup&redirect_to="
+    )
+    assert container.core.dev_inbox().messages == []  # SMTP only: nothing kept in memory

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from html.parser import HTMLParser
 from typing import Any
 
 import pytest
@@ -92,7 +93,7 @@ def test_html_mode_escapes_values_but_not_template_text() -> None:
 )
 def test_unsafe_url_schemes_are_neutralised_in_url_attributes(value: str, expected: str) -> None:
     out = render('<a href="{{ .Data.url }}">x</a><img src={{ .Data.url }}>', {"Data": {"url": value}}, html=True)
-    assert out == f'<a href="{expected}">x</a><img src={expected}>'
+    assert out == f'<a href="{expected}">x</a><img src={expected.replace("=", "&#61;")}>'
     # elsewhere the value is only escaped
     assert render("<p>{{ .Data.url }}</p>", {"Data": {"url": value}}, html=True) == "<p>" + value.replace(
         "&", "&amp;"
@@ -222,3 +223,47 @@ def test_parse_handles_arbitrary_text(source: str) -> None:
         parse(source).render(DATA, html=True)
     except TemplateError:
         pass
+
+
+def test_unquoted_attribute_values_cannot_be_split() -> None:
+    out = render("<a title={{ .Data.t }}>x</a>", {"Data": {"t": "a onmouseover=alert(1)"}}, html=True)
+    assert out == "<a title=a&#32;onmouseover&#61;alert(1)>x</a>"
+
+
+def test_url_start_is_recognised_through_conditionals() -> None:
+    source = '<a href="{{ if .Data.u }}{{ .Data.u }}{{ else }}{{ .SiteURL }}{{ end }}">x</a>'
+    assert render(source, {"Data": {"u": "javascript:alert(1)"}}, html=True) == '<a href="#ZgotmplZ">x</a>'
+    assert render(source, {"Data": {}, "SiteURL": "vbscript:x"}, html=True) == '<a href="#ZgotmplZ">x</a>'
+    assert render(source, {"Data": {"u": "https://ok"}}, html=True) == '<a href="https://ok">x</a>'
+    after = '<a href="{{ if .Data.p }}/{{ end }}{{ .Data.u }}">'
+    assert render(after, {"Data": {"u": "javascript:x"}}, html=True) == '<a href="#ZgotmplZ">'
+
+
+class _Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, list[str], dict[str, str | None]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, [name for name, _ in attrs], dict(attrs)))
+
+
+ATTRIBUTE_TEMPLATES = [
+    parse('<a title="{{ .Data.name }}" href="{{ .Data.url }}">{{ .Data.name }}</a>'),
+    parse("<a title='{{ .Data.name }}' href='{{ .Data.url }}'>{{ .Data.name }}</a>"),
+    parse("<a title={{ .Data.name }} href={{ .Data.url }}>{{ .Data.name }}</a>"),
+]
+
+
+@settings(max_examples=300)
+@given(name=st.text(max_size=30), url=st.text(max_size=30))
+def test_data_never_adds_tags_or_attributes(name: str, url: str) -> None:
+    for template in ATTRIBUTE_TEMPLATES:
+        parser = _Tags()
+        parser.feed(template.render({"Data": {"name": name, "url": url}}, html=True))
+        parser.close()
+        assert len(parser.tags) == 1
+        tag, names, values = parser.tags[0]
+        assert (tag, names) == ("a", ["title", "href"])
+        href = (values["href"] or "").strip().lower()
+        assert not href.startswith(("javascript:", "vbscript:", "data:"))

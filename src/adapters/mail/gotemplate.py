@@ -16,7 +16,7 @@ types yields "no value", which prints as the empty string (Go's html/template al
 nil as empty; text/template would print `<no value>`) and is false in conditions.
 
 `html=True` gives html/template-like output: every interpolated value is HTML-escaped
-(`& < > " '`), and a value placed at the start of a URL attribute (`href=`, `src=`, …) whose
+(`& < > " '`, plus white space, `=` and backquote in an unquoted attribute value), and a value placed at the start of a URL attribute (`href=`, `src=`, …) whose
 scheme is not http, https or mailto is replaced by `#ZgotmplZ`, as Go does. Literal template
 text is trusted and copied as is.
 """
@@ -33,6 +33,7 @@ from urllib.parse import quote_plus
 __all__ = ["Template", "TemplateError", "parse"]
 
 MAX_DEPTH = 50
+_CONTEXT_WINDOW = 1000
 UNSAFE_URL = "#ZgotmplZ"
 
 _SPACE = " \t\r\n"
@@ -50,6 +51,11 @@ _KEYWORDS = frozenset({"if", "else", "end", "with"})
 _UNSUPPORTED = frozenset({"range", "define", "template", "block", "break", "continue"})
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "a": "\a", "b": "\b", "f": "\f", "v": "\v", "\\": "\\", '"': '"', "'": "'"}
 _HTML = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&#34;", "'": "&#39;", "\0": "\ufffd"})
+# In an unquoted attribute value white space, `=` and backquote would end or split the value.
+_HTML_UNQUOTED = str.maketrans(
+    {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&#34;", "'": "&#39;", "\0": "\ufffd",
+     " ": "&#32;", "\t": "&#9;", "\n": "&#10;", "\r": "&#13;", "\f": "&#12;", "=": "&#61;", "`": "&#96;"}
+)
 
 
 class TemplateError(ValueError):
@@ -97,6 +103,7 @@ class _Text:
 class _Output:
     pipeline: _Pipeline
     url_start: bool
+    unquoted: bool
 
 
 @dataclass(slots=True)
@@ -377,15 +384,26 @@ def _parse_pipeline(tokens: list[_Token]) -> _Pipeline:
     return pipeline
 
 
+def _in_unquoted_attribute(context: str) -> bool:
+    """Inside a start tag, right after `name=` (a quote would follow the `=` otherwise)."""
+    opened = context.rfind("<")
+    inside = opened > context.rfind(">") and context[opened + 1 : opened + 2].isalpha()
+    return inside and context.rstrip(" \t\r\n\f").endswith("=")
+
+
 def _build(items: list[tuple[str, Any]]) -> list[Any]:
     root: list[Any] = []
-    stack: list[tuple[_Conditional, list[Any]]] = []
+    # open blocks: the conditional, the node list it goes into, the text before it
+    stack: list[tuple[_Conditional, list[Any], str]] = []
     current = root
+    # The literal text so far, each output standing as "x", to find the HTML context of the
+    # next output. Every branch (and what follows `end`) continues from the text before the
+    # `if`: a block may output nothing.
     previous_text = ""
     for kind, value in items:
         if kind == "text":
             current.append(_Text(value))
-            previous_text = value
+            previous_text = (previous_text + value)[-_CONTEXT_WINDOW:]
             continue
         tokens: list[_Token] = value
         head = tokens[0].value if tokens and tokens[0].kind == "ident" else None
@@ -395,12 +413,12 @@ def _build(items: list[tuple[str, Any]]) -> list[Any]:
             if len(stack) >= MAX_DEPTH:
                 raise TemplateError("blocks nested too deeply")
             branch = _Branch(head, _parse_pipeline(tokens[1:]))
-            stack.append((_Conditional([branch]), current))
+            stack.append((_Conditional([branch]), current, previous_text))
             current = branch.body
         elif head == "else":
             if not stack or stack[-1][0].otherwise is not None:
                 raise TemplateError("unexpected {{ else }}")
-            conditional = stack[-1][0]
+            conditional, _, previous_text = stack[-1]
             rest = tokens[1:]
             if rest and rest[0].kind == "ident" and rest[0].value in ("if", "with"):
                 branch = _Branch(rest[0].value, _parse_pipeline(rest[1:]))
@@ -416,13 +434,14 @@ def _build(items: list[tuple[str, Any]]) -> list[Any]:
                 raise TemplateError("unexpected {{ end }}")
             if len(tokens) > 1:
                 raise TemplateError("unexpected words after end")
-            conditional, parent = stack.pop()
+            conditional, parent, previous_text = stack.pop()
             parent.append(conditional)
             current = parent
         else:
-            url_start = bool(_URL_ATTRIBUTE.search(previous_text[-200:]))
-            current.append(_Output(_parse_pipeline(tokens), url_start))
-        previous_text = ""
+            url_start = bool(_URL_ATTRIBUTE.search(previous_text[-100:]))
+            unquoted = _in_unquoted_attribute(previous_text)
+            current.append(_Output(_parse_pipeline(tokens), url_start, unquoted))
+            previous_text = (previous_text + "x")[-_CONTEXT_WINDOW:]
     if stack:
         raise TemplateError("unexpected end of template: missing {{ end }}")
     return root
@@ -610,7 +629,11 @@ class _Executor:
                         scheme = _SCHEME.match(text)
                         if scheme and scheme.group(1).lower() not in _SAFE_SCHEMES:
                             text = UNSAFE_URL
-                    text = text.translate(_HTML)
+                    if node.unquoted and not text:
+                        text = "ZgotmplZ"  # an empty unquoted value would swallow the next attribute
+                    text = text.translate(_HTML_UNQUOTED if node.unquoted else _HTML)
+                    if node.unquoted:
+                        text = "".join(f"&#{ord(ch)};" if ch.isspace() else ch for ch in text)
                 out.append(text)
             else:
                 self.conditional(node, dot, out, html)

@@ -20,7 +20,6 @@ from support.smtp import SmtpServer, TlsPair, extract_link, extract_otp, free_po
 
 from pytrue.adapters.mail.smtp import SmtpTransport
 from pytrue.adapters.mail.template_mailer import TemplateMailer
-from pytrue.adapters.mail.templates import TemplateStore
 from pytrue.application.ports import MAIL_CONFIRMATION, MAIL_EMAIL_CHANGE, MAIL_REAUTHENTICATION, Mail, MailDeliveryFailed
 from pytrue.domain.one_time_token import token_hash
 from pytrue.domain.user import User

@@ -6,6 +6,8 @@
         message = smtp.wait_for("user@example.com", timeout=5)
         link, code = extract_link(message), extract_otp(message)
 
+Without SMTP, `read_mbox(path)` reads the development inbox file (`PYTRUE_DEV_INBOX_FILE`).
+
 Options: `refuse` (recipients answered with 550), `users` ({login: password}, enables AUTH),
 `tls` (a `TlsPair` from `self_signed_tls()`): `starttls=True` requires STARTTLS,
 `implicit_tls=True` wraps the whole connection (port-465 style).
@@ -16,6 +18,7 @@ from __future__ import annotations
 import datetime
 import html
 import ipaddress
+import mailbox
 import re
 import socket
 import ssl
@@ -194,3 +197,14 @@ def extract_otp(message: EmailMessage) -> str:
         if match:
             return match.group(0)
     raise AssertionError("no code in the message")
+
+
+def read_mbox(path: str | Path) -> list[EmailMessage]:
+    """The messages of a development inbox file (`PYTRUE_DEV_INBOX_FILE`), oldest first.
+
+    Useful when pytrue runs as a separate process (e2e) without SMTP.
+    """
+    if not Path(path).exists():
+        return []
+    parsed = [message_from_bytes(raw.as_bytes(), policy=policy.default) for raw in mailbox.mbox(str(path))]
+    return [message for message in parsed if isinstance(message, EmailMessage)]

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import logging
-import mailbox
 import uuid
 from datetime import datetime, timezone
-from email import message_from_bytes, policy
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import pytest
 from support.app import make_settings
-from support.smtp import extract_link, extract_otp
+from support.smtp import extract_link, extract_otp, read_mbox
 
 from pytrue.adapters.mail.dev import DevTransport
 from pytrue.adapters.mail.inbox import DevInbox
@@ -164,10 +161,7 @@ async def test_dev_inbox_file_is_an_mbox_an_operator_can_read(tmp_path: Path) ->
     await mailer.send(mail(MAIL_CONFIRMATION, "signup"))
     await mailer.send(mail(MAIL_REAUTHENTICATION, email="bob@example.com", otp="555111"))
 
-    parsed = [message_from_bytes(raw.as_bytes(), policy=policy.default) for raw in mailbox.mbox(path)]
-    assert len(parsed) == 2
-    first, second = parsed
-    assert isinstance(first, EmailMessage) and isinstance(second, EmailMessage)
+    first, second = read_mbox(path)
     assert first["To"] == "ada@example.com" and first["From"] == "auth@example.com"
     assert first["Subject"] == "Confirm your email address"
     assert extract_link(first) == inbox.messages[0].link

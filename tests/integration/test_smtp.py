@@ -172,6 +172,19 @@ async def test_auth_over_starttls_with_the_right_password(tls: TlsPair) -> None:
         assert smtp.envelopes[-1][2] is True
 
 
+async def test_auth_falls_back_to_login_when_plain_is_not_offered(tls: TlsPair) -> None:
+    with SmtpServer(tls=tls, starttls=True, users={"mailer": PASSWORD}, auth_exclude=("PLAIN",)) as smtp:
+        env = {"GOTRUE_SMTP_USER": "mailer", "GOTRUE_SMTP_PASS": PASSWORD}
+        await mailer(smtp.port, env, tls_context=tls.client).send(confirmation())
+        smtp.wait_for("ada@example.com")
+        assert smtp.auth_attempts == [("LOGIN", "mailer")]
+
+
+def test_port_465_means_implicit_tls() -> None:
+    assert SmtpTransport(host="smtp.example.com", port=465)._implicit is True
+    assert SmtpTransport(host="smtp.example.com", port=587)._implicit is False
+
+
 async def test_auth_on_loopback_without_tls() -> None:
     with SmtpServer(users={"mailer": PASSWORD}) as smtp:
         env = {"GOTRUE_SMTP_USER": "mailer", "GOTRUE_SMTP_PASS": PASSWORD}

@@ -10,7 +10,8 @@ Without SMTP, `read_mbox(path)` reads the development inbox file (`PYTRUE_DEV_IN
 
 Options: `refuse` (recipients answered with 550), `users` ({login: password}, enables AUTH),
 `tls` (a `TlsPair` from `self_signed_tls()`): `starttls=True` requires STARTTLS,
-`implicit_tls=True` wraps the whole connection (port-465 style).
+`implicit_tls=True` wraps the whole connection (port-465 style); `auth_exclude` hides AUTH
+mechanisms (e.g. `("PLAIN",)`).
 """
 
 from __future__ import annotations
@@ -121,6 +122,7 @@ class SmtpServer:
         tls: TlsPair | None = None,
         starttls: bool = False,
         implicit_tls: bool = False,
+        auth_exclude: Iterable[str] = (),
     ) -> None:
         self.port = free_port()
         self.refuse = {address.lower() for address in refuse}
@@ -131,7 +133,12 @@ class SmtpServer:
         self.condition = threading.Condition()
         options: dict[str, Any] = {}
         if self.users:
-            options.update(authenticator=self._authenticate, auth_required=True, auth_require_tls=bool(tls))
+            options.update(
+                authenticator=self._authenticate,
+                auth_required=True,
+                auth_require_tls=bool(tls),
+                auth_exclude_mechanism=list(auth_exclude),
+            )
         if tls is not None and starttls:
             options.update(tls_context=tls.server, require_starttls=True)
         if tls is not None and implicit_tls:

@@ -25,6 +25,7 @@ log = logging.getLogger("pytrue.mail")
 
 IMPLICIT_TLS_PORT = 465
 DEFAULT_TIMEOUT_SECONDS = 10.0
+HELO_NAME = "localhost"  # as Go's net/smtp; avoids a reverse-DNS look-up of our own name
 # Headers the mailer owns; GOTRUE_SMTP_HEADERS cannot replace them.
 RESERVED_HEADERS = frozenset(
     {"from", "to", "subject", "date", "message-id", "mime-version", "content-type", "content-transfer-encoding"}
@@ -38,8 +39,7 @@ def build_email(message: OutgoingMessage, sender: str, sender_name: str = "") ->
     email["To"] = message.to
     email["Subject"] = " ".join(message.subject.split())
     email["Date"] = formatdate(localtime=False, usegmt=True)
-    domain = sender.rpartition("@")[2] or None
-    email["Message-ID"] = make_msgid(domain=domain)
+    email["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or "localhost")
     for name, values in message.headers.items():
         if name.lower() in RESERVED_HEADERS:
             continue
@@ -89,9 +89,11 @@ class SmtpTransport:
         try:
             client: smtplib.SMTP
             if self._implicit:
-                client = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=self._context())
+                client = smtplib.SMTP_SSL(
+                    self.host, self.port, HELO_NAME, timeout=self.timeout, context=self._context()
+                )
             else:
-                client = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+                client = smtplib.SMTP(self.host, self.port, HELO_NAME, timeout=self.timeout)
             with client:
                 step = "hello"
                 client.ehlo()

@@ -8,9 +8,13 @@ from dependency_injector import containers, providers
 from pytrue.adapters.crypto.passwords import Argon2PasswordHasher
 from pytrue.adapters.jwt.keys import KeySet
 from pytrue.adapters.jwt.tokens import JoserfcTokenSigner, JoserfcTokenVerifier
+from pytrue.adapters.mail.dev import DevTransport
 from pytrue.adapters.mail.inbox import DevInbox
-from pytrue.adapters.mail.logging_mailer import LoggingMailer
 from pytrue.adapters.memory.rate_limiter import InMemoryRateLimiter
+from pytrue.adapters.mail.outgoing import Transport
+from pytrue.adapters.mail.smtp import SmtpTransport
+from pytrue.adapters.mail.template_mailer import TemplateMailer
+from pytrue.adapters.mail.templates import TemplateStore
 from pytrue.adapters.memory.store import InMemoryStore
 from pytrue.adapters.memory.uow import InMemoryUnitOfWorkFactory
 from pytrue.adapters.system import SecretsTokenGenerator, SystemClock
@@ -42,6 +46,43 @@ from pytrue.application.use_cases.verify import PkceGrant, Verify
 from pytrue.entrypoints.settings import Settings
 
 log = logging.getLogger("pytrue")
+
+
+def mail_transport(settings: Settings, inbox: DevInbox) -> Transport:
+    """SMTP when `GOTRUE_SMTP_HOST` is set; otherwise the development inbox (log + memory + mbox file)."""
+    if settings.smtp_host:
+        return SmtpTransport(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            user=settings.smtp_user,
+            password=settings.smtp_pass,
+            sender=settings.smtp_admin_email,
+            sender_name=settings.smtp_sender_name,
+        )
+    return DevTransport(
+        inbox=inbox,
+        mbox_path=settings.dev_inbox_file,
+        sender=settings.smtp_admin_email,
+        sender_name=settings.smtp_sender_name,
+    )
+
+
+def template_mailer(settings: Settings, inbox: DevInbox) -> TemplateMailer:
+    return TemplateMailer(
+        transport=mail_transport(settings, inbox),
+        templates=TemplateStore(
+            site_url=settings.site_url,
+            subjects=settings.mailer_subjects,
+            urls=settings.mailer_templates,
+            max_size=settings.mailer_template_max_size,
+            max_age=settings.mailer_template_max_age,
+            retry_interval=settings.mailer_template_retry_interval,
+        ),
+        api_external_url=settings.api_external_url,
+        site_url=settings.site_url,
+        url_paths=settings.mailer_url_paths,
+        headers=settings.smtp_headers,
+    )
 
 
 class NoLifecycle:
@@ -76,11 +117,7 @@ class Core(containers.DeclarativeContainer):
         settings,
     )
     dev_inbox = providers.Singleton(DevInbox)
-    mailer = providers.Singleton(
-        lambda s, inbox: LoggingMailer(api_external_url=s.api_external_url, site_url=s.site_url, inbox=inbox),
-        settings,
-        dev_inbox,
-    )
+    mailer = providers.Singleton(template_mailer, settings, dev_inbox)
 
 
 class InMemoryAdapters(containers.DeclarativeContainer):

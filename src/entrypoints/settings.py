@@ -7,10 +7,11 @@ variable; secrets never appear in messages or in `repr()`.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,19 @@ _TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
 _FALSE = frozenset({"0", "f", "F", "FALSE", "false", "False"})
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 _DOTENV_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+# Mail kinds (application.ports.MAIL_*) and the GoTrue variable suffix of each.
+MAIL_TEMPLATE_TYPES = {
+    "invite": "INVITE",
+    "confirmation": "CONFIRMATION",
+    "recovery": "RECOVERY",
+    "magic_link": "MAGIC_LINK",
+    "email_change": "EMAIL_CHANGE",
+    "reauthentication": "REAUTHENTICATION",
+}
+MAIL_URL_PATHS = ("invite", "confirmation", "recovery", "email_change")
+DEFAULT_MAIL_URL_PATH = "/verify"
 
 
 class SettingsError(Exception):
@@ -124,6 +138,16 @@ class Settings:
     flow_state_expiry: timedelta = timedelta(seconds=300)
     update_password_require_reauthentication: bool = False
     update_password_require_current_password: bool = False
+    smtp_headers: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    mailer_subjects: dict[str, str] = field(default_factory=dict)
+    mailer_templates: dict[str, str] = field(default_factory=dict)
+    mailer_url_paths: dict[str, str] = field(
+        default_factory=lambda: dict.fromkeys(MAIL_URL_PATHS, DEFAULT_MAIL_URL_PATH)
+    )
+    mailer_template_max_size: int = 1_000_000
+    mailer_template_max_age: timedelta = timedelta(minutes=10)
+    mailer_template_retry_interval: timedelta = timedelta(seconds=10)
+    dev_inbox_file: str = ""
 
     sms_autoconfirm: bool = False
 
@@ -171,6 +195,10 @@ class Settings:
             update_password_require_current_password=self.update_password_require_current_password,
             uri_allow_list=self.uri_allow_list,
             api_external_url=self.api_external_url,
+            mailer_urlpath_invite=self.mailer_url_paths.get("invite", DEFAULT_MAIL_URL_PATH),
+            mailer_urlpath_confirmation=self.mailer_url_paths.get("confirmation", DEFAULT_MAIL_URL_PATH),
+            mailer_urlpath_recovery=self.mailer_url_paths.get("recovery", DEFAULT_MAIL_URL_PATH),
+            mailer_urlpath_email_change=self.mailer_url_paths.get("email_change", DEFAULT_MAIL_URL_PATH),
             rate_limit_email_sent=self.rate_limit_email_sent,
             rate_limit_sms_sent=self.rate_limit_sms_sent,
             password_policy=PasswordPolicy(
@@ -487,6 +515,23 @@ class _Parser:
             update_password_require_current_password=self.boolean(
                 "GOTRUE_SECURITY_UPDATE_PASSWORD_REQUIRE_CURRENT_PASSWORD", default=False
             ),
+            smtp_headers=self._smtp_headers(),
+            mailer_subjects=self._per_mail_type("GOTRUE_MAILER_SUBJECTS_"),
+            mailer_templates=self._per_mail_type("GOTRUE_MAILER_TEMPLATES_"),
+            mailer_url_paths={
+                kind: self.string(f"GOTRUE_MAILER_URLPATHS_{kind.upper()}") or DEFAULT_MAIL_URL_PATH
+                for kind in MAIL_URL_PATHS
+            },
+            mailer_template_max_size=self.integer("GOTRUE_MAILER_TEMPLATE_MAX_SIZE", default=1_000_000, minimum=1),
+            mailer_template_max_age=_positive(
+                self.duration("GOTRUE_MAILER_TEMPLATE_MAX_AGE", default=timedelta(minutes=10))
+            )
+            or timedelta(minutes=10),
+            mailer_template_retry_interval=_positive(
+                self.duration("GOTRUE_MAILER_TEMPLATE_RETRY_INTERVAL", default=timedelta(seconds=10))
+            )
+            or timedelta(seconds=10),
+            dev_inbox_file=self.string("PYTRUE_DEV_INBOX_FILE"),
             sms_autoconfirm=self.boolean("GOTRUE_SMS_AUTOCONFIRM", default=False),
             refresh_token_rotation_enabled=self.boolean(
                 "GOTRUE_SECURITY_REFRESH_TOKEN_ROTATION_ENABLED", default=True
@@ -507,6 +552,32 @@ class _Parser:
         if not _INTEGER.fullmatch(raw) or not 1 <= int(raw) <= 65535:
             raise self._bad(name, "a port number between 1 and 65535", raw)
         return int(raw)
+
+    def _per_mail_type(self, prefix: str) -> dict[str, str]:
+        found = {kind: self.string(prefix + suffix) for kind, suffix in MAIL_TEMPLATE_TYPES.items()}
+        return {kind: value for kind, value in found.items() if value}
+
+    def _smtp_headers(self) -> dict[str, tuple[str, ...]]:
+        name = "GOTRUE_SMTP_HEADERS"
+        raw = self.string(name)
+        if not raw.strip():
+            return {}
+        try:
+            parsed = json.loads(raw)
+        except ValueError:
+            raise SettingsError(name, 'expected JSON such as {"X-Header": ["value"]}') from None
+        if not isinstance(parsed, dict):
+            raise SettingsError(name, 'expected a JSON object such as {"X-Header": ["value"]}')
+        headers: dict[str, tuple[str, ...]] = {}
+        for header, values in parsed.items():
+            if not _HEADER_NAME.fullmatch(header):
+                raise SettingsError(name, f"invalid header name {header!r}")
+            if not isinstance(values, list) or not all(isinstance(value, str) for value in values):
+                raise SettingsError(name, f"the value of {header!r} must be a list of strings")
+            if any("\r" in value or "\n" in value for value in values):
+                raise SettingsError(name, f"the value of {header!r} contains a line break")
+            headers[header] = tuple(values)
+        return headers
 
     def _log_level(self) -> str:
         name, raw = self._lookup("GOTRUE_LOG_LEVEL", "LOG_LEVEL")

@@ -447,3 +447,90 @@ def test_key_set_from_secret_only() -> None:
     keys = load().key_set()
     assert keys.accepted_algorithms == ("HS256",)
     assert keys.public_jwks() == {"keys": []}
+
+
+# --- mailer (config.md §8) ---------------------------------------------------------------------
+
+
+def test_mailer_defaults() -> None:
+    s = load()
+    assert s.mailer_subjects == {} and s.mailer_templates == {} and s.smtp_headers == {}
+    assert s.mailer_url_paths == {
+        "invite": "/verify",
+        "confirmation": "/verify",
+        "recovery": "/verify",
+        "email_change": "/verify",
+    }
+    assert s.mailer_template_max_size == 1_000_000
+    assert s.mailer_template_max_age == timedelta(minutes=10)
+    assert s.mailer_template_retry_interval == timedelta(seconds=10)
+    assert s.dev_inbox_file == ""
+
+
+def test_mailer_subjects_templates_and_url_paths() -> None:
+    s = load(
+        GOTRUE_MAILER_SUBJECTS_INVITE="Join {{ .SiteURL }}",
+        GOTRUE_MAILER_SUBJECTS_MAGIC_LINK="Your link",
+        GOTRUE_MAILER_SUBJECTS_REAUTHENTICATION="Code {{ .Token }}",
+        GOTRUE_MAILER_SUBJECTS_CONFIRMATION="",
+        GOTRUE_MAILER_TEMPLATES_RECOVERY="/templates/recovery.html",
+        GOTRUE_MAILER_TEMPLATES_EMAIL_CHANGE="https://cdn.example.com/change.html",
+        GOTRUE_MAILER_URLPATHS_CONFIRMATION="/auth/v1/verify",
+        GOTRUE_MAILER_URLPATHS_RECOVERY="https://auth.example.com/verify",
+        GOTRUE_MAILER_URLPATHS_INVITE="",
+        GOTRUE_MAILER_TEMPLATE_MAX_SIZE="5000",
+        GOTRUE_MAILER_TEMPLATE_MAX_AGE="1h",
+        GOTRUE_MAILER_TEMPLATE_RETRY_INTERVAL="30s",
+        PYTRUE_DEV_INBOX_FILE="/tmp/pytrue.mbox",
+    )
+    assert s.mailer_subjects == {
+        "invite": "Join {{ .SiteURL }}",
+        "magic_link": "Your link",
+        "reauthentication": "Code {{ .Token }}",
+    }
+    assert s.mailer_templates == {
+        "recovery": "/templates/recovery.html",
+        "email_change": "https://cdn.example.com/change.html",
+    }
+    assert s.mailer_url_paths["confirmation"] == "/auth/v1/verify"
+    assert s.mailer_url_paths["recovery"] == "https://auth.example.com/verify"
+    assert s.mailer_url_paths["invite"] == "/verify"
+    assert s.mailer_template_max_size == 5000
+    assert s.mailer_template_max_age == timedelta(hours=1)
+    assert s.mailer_template_retry_interval == timedelta(seconds=30)
+    assert s.dev_inbox_file == "/tmp/pytrue.mbox"
+
+
+def test_smtp_headers() -> None:
+    s = load(GOTRUE_SMTP_HEADERS='{"X-Test": ["a", "$messageType"], "X-Other": []}')
+    assert s.smtp_headers == {"X-Test": ("a", "$messageType"), "X-Other": ()}
+    assert load(GOTRUE_SMTP_HEADERS="").smtp_headers == {}
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "not json",
+        '["X-Test", "a"]',
+        '{"X-Test": "a"}',
+        '{"X-Test": [1]}',
+        '{"Bad Name": ["a"]}',
+        '{"X-Test": ["a\\r\\nBcc: victim@example.com"]}',
+    ],
+)
+def test_bad_smtp_headers_name_the_variable(raw: str) -> None:
+    error = load_error({**BASE, "GOTRUE_SMTP_HEADERS": raw})
+    assert error.variable == "GOTRUE_SMTP_HEADERS"
+
+
+@pytest.mark.parametrize(
+    ("variable", "raw"),
+    [
+        ("GOTRUE_MAILER_TEMPLATE_MAX_SIZE", "big"),
+        ("GOTRUE_MAILER_TEMPLATE_MAX_SIZE", "0"),
+        ("GOTRUE_MAILER_TEMPLATE_MAX_AGE", "600"),
+        ("GOTRUE_MAILER_TEMPLATE_RETRY_INTERVAL", "soon"),
+    ],
+)
+def test_bad_template_limits_name_the_variable(variable: str, raw: str) -> None:
+    assert load_error({**BASE, variable: raw}).variable == variable

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import psycopg
 from psycopg import sql
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from pytrue.adapters.postgres.migrate import validate_namespace
+from pytrue.application.ports import StorageUnavailable
 from pytrue.domain.rate import Rate, RateState, take
 
 TABLE = "pytrue_rate_limits"
@@ -37,6 +39,12 @@ class PgRateLimiter:
         self._store = sql.SQL(_STORE).format(table=table)
 
     async def consume(self, key: str, rate: Rate, now: datetime) -> bool:
+        try:
+            return await self._consume(key, rate, now)
+        except (PoolTimeout, psycopg.OperationalError) as exc:
+            raise StorageUnavailable(type(exc).__name__) from exc
+
+    async def _consume(self, key: str, rate: Rate, now: datetime) -> bool:
         async with self._pool.connection() as conn, conn.transaction():
             cur = await conn.execute(self._lock, [key])
             row = await cur.fetchone()

@@ -6,16 +6,20 @@ so `pytest -m "not e2e"` deselects them all.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sys
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 E2E_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(E2E_DIR))
+sys.path.insert(0, str(E2E_DIR.parent))
 
 from e2e_support import Server, start_server, stop_server  # noqa: E402
 
@@ -50,6 +54,41 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
             stop_server(process)
     finally:
         cluster.stop()
+
+
+@dataclass(frozen=True)
+class MailServer:
+    """A `pytrue serve` that confirms by email, delivering to a real SMTP server (aiosmtpd)."""
+
+    server: Server
+    smtp: Any
+
+
+@pytest.fixture(scope="session", params=["memory", "postgres"])
+def mail_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MailServer]:
+    from support.smtp import SmtpServer
+
+    workdir = tmp_path_factory.mktemp(f"pytrue-mail-{request.param}")
+    with SmtpServer() as smtp, contextlib.ExitStack() as stack:
+        env = {
+            "GOTRUE_MAILER_AUTOCONFIRM": "false",
+            "GOTRUE_SMTP_HOST": "127.0.0.1",
+            "GOTRUE_SMTP_PORT": str(smtp.port),
+            "GOTRUE_SMTP_ADMIN_EMAIL": "auth@pytrue.test",
+            "GOTRUE_SMTP_SENDER_NAME": "pytrue",
+            "GOTRUE_SMTP_MAX_FREQUENCY": "1ms",
+            "GOTRUE_URI_ALLOW_LIST": "http://localhost:3000/**",
+        }
+        if request.param == "postgres":
+            from pytrue.adapters.postgres.cluster import LocalCluster
+
+            cluster = LocalCluster(workdir / "pg", persistent=False)
+            cluster.start()
+            stack.callback(cluster.stop)
+            env.update({"GOTRUE_DB_DRIVER": "postgres", "DATABASE_URL": cluster.provision()})
+        process, running = start_server(workdir, env)
+        stack.callback(stop_server, process)
+        yield MailServer(server=running, smtp=smtp)
 
 
 @pytest.fixture

@@ -1,0 +1,96 @@
+"""Email flows with the official JS client (`@supabase/auth-js`) against `pytrue serve` delivering by SMTP.
+
+The scenarios live in `js/email_scenario.mjs`. They read their mail through a small HTTP
+mailbox this test serves over the SMTP server's received messages.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from support.smtp import extract_link, extract_otp
+
+from test_js_client import JS_DIR, SCENARIO_TIMEOUT, auth_js_installed  # noqa: F401  (fixture)
+
+
+@pytest.fixture
+def mailbox(mail_server: Any) -> Iterator[str]:
+    """GET ?to=<address> → {count, link, otp} of the newest message for that address."""
+    smtp = mail_server.smtp
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            to = parse_qs(urlsplit(self.path).query).get("to", [""])[0].lower()
+            received = [m for m in list(smtp.messages) if to and to in str(m.get("To", "")).lower()]
+            body: dict[str, Any] = {"count": len(received), "link": None, "otp": None}
+            if received:
+                newest = received[-1]
+                body["otp"] = extract_otp(newest)
+                try:
+                    body["link"] = extract_link(newest)
+                except AssertionError:
+                    body["link"] = None
+            payload = json.dumps(body).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args: Any) -> None:
+            return None
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_auth_js_email_scenarios(
+    mail_server: Any, mailbox: str, node_executable: str, auth_js_installed: Path  # noqa: F811
+) -> None:
+    server = mail_server.server
+    env = {
+        **os.environ,
+        "PYTRUE_URL": server.url,
+        "PYTRUE_ANON_KEY": server.anon_key,
+        "PYTRUE_SERVICE_KEY": server.service_key,
+        "PYTRUE_MAILBOX_URL": mailbox,
+    }
+    result = subprocess.run(
+        [node_executable, "email_scenario.mjs"],
+        cwd=JS_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=SCENARIO_TIMEOUT,
+    )
+    assert result.returncode == 0, (
+        f"auth-js email scenarios failed (exit {result.returncode})\n"
+        f"--- stdout ---\n{result.stdout}\n--- stderr ---\n{result.stderr}\n"
+        f"--- server log ---\n{server.log()[-4000:]}"
+    )
+    summary = json.loads(result.stdout)
+    assert summary["failed"] == {}
+    assert set(summary["passed"]) == {
+        "signUpAndConfirmationLink",
+        "signInWithOtpAndVerifyOtp",
+        "resetPasswordForEmailThenUpdateUser",
+        "resendConfirmation",
+        "adminGenerateLinkAndVerifyTokenHash",
+        "adminInviteUserByEmail",
+        "pkceMagicLinkExchangeCodeForSession",
+    }

@@ -9,7 +9,7 @@ from litestar.testing import AsyncTestClient
 from pytrue.entrypoints.containers import Application
 from support.app import anon_key, service_role_key
 
-TABLES = ("users", "identities", "sessions", "refresh_tokens", "one_time_tokens", "audit_log_entries")
+TABLES = ("users", "identities", "sessions", "refresh_tokens", "one_time_tokens", "audit_log_entries", "flow_state")
 
 
 class Api:
@@ -76,6 +76,7 @@ class MemoryApi(Api):
             "refresh_tokens": len(store.refresh_tokens),
             "one_time_tokens": len(store.one_time_tokens),
             "audit_log_entries": len(store.audit),
+            "flow_state": len(store.flow_states),
         }
 
 

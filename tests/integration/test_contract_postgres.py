@@ -2,3 +2,5 @@
 
 from contract.http_basics import *  # noqa: F403
 from contract.storage import *  # noqa: F403
+from contract.http_public import *  # noqa: F403
+from contract.http_signup import *  # noqa: F403

@@ -4,3 +4,4 @@ from contract.http_basics import *  # noqa: F403
 from contract.storage import *  # noqa: F403
 from contract.http_public import *  # noqa: F403
 from contract.http_signup import *  # noqa: F403
+from contract.http_token import *  # noqa: F403

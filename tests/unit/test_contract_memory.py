@@ -5,3 +5,4 @@ from contract.storage import *  # noqa: F403
 from contract.http_public import *  # noqa: F403
 from contract.http_signup import *  # noqa: F403
 from contract.http_token import *  # noqa: F403
+from contract.http_user import *  # noqa: F403

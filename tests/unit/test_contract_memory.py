@@ -6,3 +6,4 @@ from contract.http_public import *  # noqa: F403
 from contract.http_signup import *  # noqa: F403
 from contract.http_token import *  # noqa: F403
 from contract.http_user import *  # noqa: F403
+from contract.http_admin import *  # noqa: F403

@@ -10,7 +10,10 @@ V2024 = {"X-Supabase-Api-Version": "2024-01-01"}
 
 
 def rows(api: Any) -> tuple[int, int, int, int, int]:
-    """Row counts of the in-memory store: users, sessions, refresh tokens, one-time tokens, audit."""
+    """Row counts of the in-memory store: users, sessions, refresh tokens, one-time tokens, audit.
+
+    Memory only; tests that should hold on both storages use `await api.counts()` instead.
+    """
     store = api.store
     return (
         len(store.users),

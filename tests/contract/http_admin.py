@@ -262,6 +262,25 @@ async def test_ban_then_unban(api: Any) -> None:
     assert (await api.refresh(session["refresh_token"])).status_code == 200
 
 
+async def test_ban_and_unban_are_stored(api: Any) -> None:
+    uid = (await created(api))["id"]
+    banned = (await update(api, uid, {"ban_duration": "2h"})).json()
+    stored = (await api.user())["banned_until"]
+    assert stored is not None
+    assert banned["banned_until"].startswith(stored.strftime("%Y-%m-%dT%H:%M:%S"))
+    assert (await update(api, uid, {"ban_duration": "none"})).status_code == 200
+    assert (await api.user())["banned_until"] is None
+
+
+async def test_admin_metadata_update_is_stored(api: Any) -> None:
+    uid = (await created(api, user_metadata={"a": 1, "b": {"nested": [1, "ü"]}}))["id"]
+    await update(api, uid, {"user_metadata": {"a": None, "c": True}, "app_metadata": {"plan": "pro"}})
+    stored = await api.user()
+    assert stored["user_metadata"]["b"] == {"nested": [1, "ü"]}
+    assert stored["user_metadata"]["c"] is True and "a" not in stored["user_metadata"]
+    assert stored["app_metadata"]["plan"] == "pro" and stored["app_metadata"]["provider"] == "email"
+
+
 async def test_bad_ban_duration(api: Any) -> None:
     user = await created(api)
     before = await api.counts()

@@ -158,6 +158,17 @@ async def test_reuse_of_a_rotated_token_revokes_the_family(api: Any) -> None:
     assert_error(await api.refresh(third), 400, "refresh_token_already_used")
 
 
+async def test_rotation_revokes_the_parent_and_keeps_one_live_token_per_session(api: Any) -> None:
+    first = (await api.signup()).json()
+    second = (await api.refresh(first["refresh_token"])).json()
+    session_id = claims(first["access_token"])["session_id"]
+    assert claims(second["access_token"])["session_id"] == session_id
+    assert await api.refresh_tokens() == [
+        {"token": first["refresh_token"], "revoked": True, "session_id": session_id},
+        {"token": second["refresh_token"], "revoked": False, "session_id": session_id},
+    ]
+
+
 async def test_parent_of_the_live_token_gets_the_same_child_back(make_api: Any) -> None:
     api = await make_api({"GOTRUE_SECURITY_REFRESH_TOKEN_REUSE_INTERVAL": "10"})
     first = (await api.signup()).json()["refresh_token"]

@@ -7,6 +7,7 @@ repositories), so a contract test can check what was written without knowing whe
 
 from __future__ import annotations
 
+from datetime import timezone
 from typing import Any
 
 from litestar.testing import AsyncTestClient
@@ -54,7 +55,7 @@ class Api:
 
     async def users(self) -> list[dict[str, Any]]:
         """Stored user rows, oldest first: id (str), email, encrypted_password, confirmation_token,
-        user_metadata, app_metadata, banned_until, deleted_at. Empty text columns read as ""."""
+        user_metadata, app_metadata, banned_until, deleted_at (aware, UTC). Empty text columns read as ""."""
         raise NotImplementedError
 
     async def user(self) -> dict[str, Any]:
@@ -145,6 +146,10 @@ class PostgresApi(Api):
             "coalesce(raw_user_meta_data, '{}') AS user_metadata, coalesce(raw_app_meta_data, '{}') AS app_metadata, "
             "banned_until, deleted_at FROM auth.users ORDER BY created_at, id::text"
         )
+        for row in rows:  # as UTC whatever the server's TimeZone, like the in-memory store's
+            for column in ("banned_until", "deleted_at"):
+                if row[column] is not None:
+                    row[column] = row[column].astimezone(timezone.utc)
         return rows
 
     async def refresh_tokens(self) -> list[dict[str, Any]]:

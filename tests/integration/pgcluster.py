@@ -116,8 +116,8 @@ class Databases:
         """Empty what a test wrote, for the next `lease`; drop the database instead if anything else changed.
 
         Its other sessions are ended first. A changed schema (schemas, tables, columns, constraints,
-        indexes, functions, triggers, policies, enums, grants) or changed seed rows (migration
-        bookkeeping) means the database is dropped, not recycled.
+        indexes, functions, triggers, policies, enums, grants, ALTER DATABASE settings) or changed
+        seed rows (migration bookkeeping) means the database is dropped, not recycled.
         """
         blank = self._blank_state()
         try:
@@ -201,6 +201,8 @@ _SCHEMA_PARTS = (
     "where p.pronamespace::regnamespace::text " + _OURS.format("p.pronamespace::regnamespace::text"),
     "select format('%s %s %s', t.typname, e.enumsortorder, e.enumlabel) as x "
     "from pg_enum e join pg_type t on t.oid = e.enumtypid",
+    "select format('%s %s', setrole, setconfig) as x from pg_db_role_setting "
+    "where setdatabase = (select oid from pg_database where datname = current_database())",
 )
 
 

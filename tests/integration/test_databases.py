@@ -57,6 +57,18 @@ def test_a_database_whose_schema_changed_is_dropped_not_recycled(warm_templates:
         warm_templates.give_back(fresh)
 
 
+def test_changed_database_settings_are_not_recycled(warm_templates: Databases) -> None:
+    leased = warm_templates.lease()
+    with psycopg.connect(leased.admin_dsn, autocommit=True) as conn:
+        conn.execute(f'alter database "{leased.name}" set search_path = public')
+    warm_templates.give_back(leased)
+    fresh = warm_templates.lease()
+    try:
+        assert fresh.name != leased.name
+    finally:
+        warm_templates.give_back(fresh)
+
+
 def test_changed_seed_rows_are_not_recycled(warm_templates: Databases) -> None:
     leased = warm_templates.lease()
     with psycopg.connect(leased.admin_dsn, autocommit=True) as conn:

@@ -73,7 +73,12 @@ def warm_templates(pg_databases: Databases) -> Databases:
 
 @pytest.fixture
 async def make_api(warm_templates: Databases) -> AsyncIterator[Callable[..., Any]]:
-    """Build pytrue over a fresh migrated database; the contract suites' `api` factory."""
+    """Build pytrue over a clean migrated database; the contract suites' `api` factory.
+
+    `await make_api(env, clock=FixedClock(...))`. Databases are leased from `warm_templates`:
+    a recycled one (emptied after its last test, schema verified unchanged) or a new clone.
+    """
+    from dependency_injector import providers
     from litestar.testing import AsyncTestClient
     from support.api import PostgresApi
     from support.app import make_settings
@@ -83,23 +88,22 @@ async def make_api(warm_templates: Databases) -> AsyncIterator[Callable[..., Any
 
     opened: list[tuple[AsyncTestClient, PgDatabase]] = []
 
-    async def factory(env: dict[str, str] | None = None, clock: Any = None) -> PostgresApi:
-        from dependency_injector import providers
-
-        database = warm_templates.create(migrated=True)
+    async def factory(env: dict[str, str] | None = None, *, clock: Any = None) -> PostgresApi:
+        database = warm_templates.lease()
         overrides = {"GOTRUE_DB_DRIVER": "postgres", "DATABASE_URL": database.dsn, **(env or {})}
         container = build_container(make_settings(overrides))
         if clock is not None:
+            # pytrue writes every timestamp from its clock (never SQL now()), so a fixed clock holds on PG too
             container.core.clock.override(providers.Object(clock))
         client = AsyncTestClient(app=create_app(container))
         await client.__aenter__()
         opened.append((client, database))
-        return PostgresApi(client, container)
+        return PostgresApi(client, container, clock)
 
     yield factory
     for client, database in opened:
         await client.__aexit__(None, None, None)
-        warm_templates.drop(database)
+        warm_templates.give_back(database)
 
 
 @pytest.fixture

@@ -1,6 +1,13 @@
-"""The storage contract suites on PostgreSQL."""
+"""The storage contract suites on PostgreSQL (each app gets a recycled or freshly cloned database)."""
 
 from contract.email_flows import *  # noqa: F403
 from contract.http_basics import *  # noqa: F403
+from contract.http_public import *  # noqa: F403
+from contract.http_signup import *  # noqa: F403
+from contract.http_token import *  # noqa: F403
+from contract.http_user import *  # noqa: F403
+from contract.http_admin import *  # noqa: F403
+from contract.http_edges import *  # noqa: F403
+from contract.http_conventions import *  # noqa: F403
 from contract.storage import *  # noqa: F403
 from contract.rate_limiter import *  # noqa: F403

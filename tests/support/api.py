@@ -1,7 +1,13 @@
-"""An HTTP client bound to one pytrue app, with storage-neutral row counts for contract tests."""
+"""An HTTP client bound to one pytrue app, with storage-neutral row counts and reads for contract tests.
+
+`counts()`, `users()`, `refresh_tokens()` and `audit_actions()` answer the same on the in-memory
+adapters (from the store) and on PostgreSQL (raw SQL on `auth.*`, not through pytrue's own
+repositories), so a contract test can check what was written without knowing where.
+"""
 
 from __future__ import annotations
 
+from datetime import timezone
 from typing import Any
 
 from litestar.testing import AsyncTestClient
@@ -15,9 +21,10 @@ TABLES = ("users", "identities", "sessions", "refresh_tokens", "one_time_tokens"
 class Api:
     """Carries the keys a Supabase client would; `counts()` says how many rows each table holds."""
 
-    def __init__(self, client: AsyncTestClient, container: Application) -> None:
+    def __init__(self, client: AsyncTestClient, container: Application, clock: Any = None) -> None:
         self.client = client
         self.container = container
+        self.clock = clock  # the FixedClock the app runs on, when the test asked for one
         settings = container.settings()
         self.anon = anon_key(settings)
         self.service = service_role_key(settings)
@@ -61,6 +68,25 @@ class Api:
     def mails(self) -> int:
         return len(self.inbox.messages)
 
+    async def users(self) -> list[dict[str, Any]]:
+        """Stored user rows, oldest first: id (str), email, encrypted_password, confirmation_token,
+        user_metadata, app_metadata, banned_until, deleted_at (aware, UTC). Empty text columns read as ""."""
+        raise NotImplementedError
+
+    async def user(self) -> dict[str, Any]:
+        """The only stored user row (fails when there is not exactly one)."""
+        rows = await self.users()
+        assert len(rows) == 1, f"expected one stored user, found {len(rows)}"
+        return rows[0]
+
+    async def refresh_tokens(self) -> list[dict[str, Any]]:
+        """Stored refresh tokens in issue order: token, revoked, session_id (str)."""
+        raise NotImplementedError
+
+    async def audit_actions(self) -> list[str]:
+        """`payload.action` of every audit entry, in the order they were written."""
+        raise NotImplementedError
+
 
 class MemoryApi(Api):
     @property
@@ -79,6 +105,32 @@ class MemoryApi(Api):
             "flow_state": len(store.flow_states),
         }
 
+    async def users(self) -> list[dict[str, Any]]:
+        ordered = sorted(self.store.users.values(), key=lambda u: (u.created_at, str(u.id)))
+        return [
+            {
+                "id": str(u.id),
+                "email": u.email or "",
+                "encrypted_password": u.encrypted_password or "",
+                "confirmation_token": u.confirmation_token or "",
+                "user_metadata": dict(u.user_metadata),
+                "app_metadata": dict(u.app_metadata),
+                "banned_until": u.banned_until,
+                "deleted_at": u.deleted_at,
+            }
+            for u in ordered
+        ]
+
+    async def refresh_tokens(self) -> list[dict[str, Any]]:
+        ordered = sorted(self.store.refresh_tokens.values(), key=lambda t: t.id or 0)
+        return [
+            {"token": t.token, "revoked": t.revoked, "session_id": None if t.session_id is None else str(t.session_id)}
+            for t in ordered
+        ]
+
+    async def audit_actions(self) -> list[str]:
+        return [entry.payload["action"] for entry in self.store.audit]
+
 
 class PostgresApi(Api):
     async def counts(self) -> dict[str, int]:
@@ -92,3 +144,39 @@ class PostgresApi(Api):
                 row = await cur.fetchone()
                 result[table] = int(row[0]) if row else 0
             return result
+
+    async def _select(self, query: str) -> list[dict[str, Any]]:
+        import psycopg
+        from psycopg.rows import dict_row
+
+        dsn = self.container.settings().database_url
+        async with await psycopg.AsyncConnection.connect(dsn, row_factory=dict_row) as conn:
+            cur = await conn.execute(query)  # type: ignore[arg-type]
+            return list(await cur.fetchall())
+
+    async def users(self) -> list[dict[str, Any]]:
+        rows = await self._select(
+            "SELECT id::text AS id, coalesce(email, '') AS email, "
+            "coalesce(encrypted_password, '') AS encrypted_password, "
+            "coalesce(confirmation_token, '') AS confirmation_token, "
+            "coalesce(raw_user_meta_data, '{}') AS user_metadata, coalesce(raw_app_meta_data, '{}') AS app_metadata, "
+            "banned_until, deleted_at FROM auth.users ORDER BY created_at, id::text"
+        )
+        for row in rows:  # as UTC whatever the server's TimeZone, like the in-memory store's
+            for column in ("banned_until", "deleted_at"):
+                if row[column] is not None:
+                    row[column] = row[column].astimezone(timezone.utc)
+        return rows
+
+    async def refresh_tokens(self) -> list[dict[str, Any]]:
+        return await self._select(
+            "SELECT token, coalesce(revoked, false) AS revoked, session_id::text AS session_id "
+            "FROM auth.refresh_tokens ORDER BY id"
+        )
+
+    async def audit_actions(self) -> list[str]:
+        # Entries are only ever inserted, so physical order (ctid) is write order within one instant.
+        rows = await self._select(
+            "SELECT payload->>'action' AS action FROM auth.audit_log_entries ORDER BY created_at, ctid"
+        )
+        return [row["action"] for row in rows]

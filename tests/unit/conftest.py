@@ -25,16 +25,17 @@ ApiFactory = Callable[..., Any]
 
 @pytest.fixture
 async def make_api() -> AsyncIterator[ApiFactory]:
+    """`await make_api(env, clock=FixedClock(...))`: an app over fresh in-memory storage."""
     clients: list[AsyncTestClient] = []
 
-    async def factory(env: dict[str, str] | None = None, clock: Any = None) -> MemoryApi:
+    async def factory(env: dict[str, str] | None = None, *, clock: Any = None) -> MemoryApi:
         container = build_container(make_settings(env))
         if clock is not None:
             container.core.clock.override(providers.Object(clock))
         client = AsyncTestClient(app=create_app(container))
         await client.__aenter__()
         clients.append(client)
-        return MemoryApi(client, container)
+        return MemoryApi(client, container, clock)
 
     yield factory
     for client in clients:

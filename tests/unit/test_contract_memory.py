@@ -2,5 +2,12 @@
 
 from contract.email_flows import *  # noqa: F403
 from contract.http_basics import *  # noqa: F403
+from contract.http_public import *  # noqa: F403
+from contract.http_signup import *  # noqa: F403
+from contract.http_token import *  # noqa: F403
+from contract.http_user import *  # noqa: F403
+from contract.http_admin import *  # noqa: F403
+from contract.http_edges import *  # noqa: F403
+from contract.http_conventions import *  # noqa: F403
 from contract.storage import *  # noqa: F403
 from contract.rate_limiter import *  # noqa: F403

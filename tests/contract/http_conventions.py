@@ -1,25 +1,13 @@
-"""Conventions every endpoint shares (api.md §0, errors.md §1): CORS, 500s, trailing slashes, versions."""
+"""Conventions every endpoint shares (api.md §0, errors.md §1): CORS, trailing slashes, versions.
+
+The 500/503 mapping of unexpected failures is in tests/unit/test_http_failures.py.
+"""
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from dependency_injector import providers
-from litestar.testing import AsyncTestClient
-from support.app import anon_key, make_settings
-
-from pytrue.entrypoints.containers import build_container
-from pytrue.entrypoints.http.app import create_app
-
-UNEXPECTED = "Unexpected failure, please check server logs for more information"
-
-
-def rows(api: Any) -> tuple[int, int, int, int]:
-    store = api.store
-    return (len(store.users), len(store.sessions), len(store.refresh_tokens), len(store.audit))
 
 
 # --- CORS -------------------------------------------------------------------------------
@@ -92,63 +80,6 @@ async def test_no_cors_headers_without_origin(api: Any) -> None:
     assert "access-control-allow-origin" not in response.headers
 
 
-# --- unexpected failures ----------------------------------------------------------------
-
-
-def failing(real: Any, error: Exception) -> Any:
-    """The use case `real` over a unit-of-work factory that raises `error`.
-
-    It must stay an instance of exactly the use case's class: Litestar checks dependency
-    types, and anything else fails with a 500 before the handler runs (a false pass).
-    """
-
-    def unit_of_work() -> Any:
-        raise error
-
-    return dataclasses.replace(real, uow=unit_of_work)
-
-
-@pytest.fixture
-async def exploding_api() -> AsyncIterator[Any]:
-    container = build_container(make_settings({"REQUEST_ID_HEADER": "X-Request-Id"}))
-    boom = RuntimeError("secret detail: password=hunter2 at /srv/db")
-    container.use_cases.sign_up.override(providers.Object(failing(container.use_cases.sign_up(), boom)))
-    async with AsyncTestClient(app=create_app(container)) as client:
-        client.anon = anon_key(container.settings())  # type: ignore[attr-defined]
-        yield client
-    container.use_cases.sign_up.reset_override()
-
-
-async def test_unexpected_failure_does_not_leak_internals(exploding_api: Any) -> None:
-    body = {"email": "a@example.com", "password": "s3cret-pass"}
-    response = await exploding_api.post("/signup", json=body)
-    assert response.status_code == 500
-    payload = response.json()
-    assert "secret detail" not in response.text and "hunter2" not in response.text
-    assert "RuntimeError" not in response.text and "Traceback" not in response.text
-    assert payload["code"] == 500
-    assert payload["error_code"] == "unexpected_failure"
-    assert payload["msg"] == UNEXPECTED
-    assert payload["error_id"]
-    assert response.headers["x-sb-error-code"] == "unexpected_failure"
-
-
-async def test_unexpected_failure_error_id_echoes_the_request_id(exploding_api: Any) -> None:
-    body = {"email": "a@example.com", "password": "s3cret-pass"}
-    response = await exploding_api.post("/signup", json=body, headers={"X-Request-Id": "req-123"})
-    assert response.status_code == 500
-    assert response.json()["error_id"] == "req-123"
-
-
-async def test_unexpected_failure_2024_shape(exploding_api: Any) -> None:
-    body = {"email": "a@example.com", "password": "s3cret-pass"}
-    response = await exploding_api.post("/signup", json=body, headers={"X-Supabase-Api-Version": "2024-01-01"})
-    assert response.status_code == 500
-    assert response.json() == {"code": "unexpected_failure", "message": UNEXPECTED}
-    assert response.headers["x-supabase-api-version"] == "2024-01-01"
-    assert "secret detail" not in response.text
-
-
 # --- API version negotiation ------------------------------------------------------------
 
 
@@ -203,23 +134,7 @@ async def test_unknown_route_is_404_json(api: Any) -> None:
 
 
 async def test_wrong_method_is_405_and_writes_nothing(api: Any) -> None:
-    before = rows(api)
+    before = await api.counts()
     response = await api.client.get("/signup")
     assert response.status_code == 405
-    assert rows(api) == before
-
-
-async def test_storage_outage_is_a_retryable_503_without_details() -> None:
-    from pytrue.application.ports import StorageUnavailable
-
-    container = build_container(make_settings())
-    down = StorageUnavailable("connection refused to 10.0.0.5:5432 user=postgres")
-    real = container.use_cases.sign_in_with_password()
-    container.use_cases.sign_in_with_password.override(providers.Object(failing(real, down)))
-    async with AsyncTestClient(app=create_app(container)) as client:
-        response = await client.post(
-            "/token?grant_type=password", json={"email": "a@example.com", "password": "s3cret-pass"}
-        )
-    assert response.status_code == 503
-    assert response.json()["error_code"] == "unexpected_failure"
-    assert "10.0.0.5" not in response.text and "postgres" not in response.text
+    assert await api.counts() == before

@@ -1,15 +1,11 @@
-"""POST /signup over HTTP: success paths and every refusal of api.md §3 (store untouched on refusal)."""
+"""POST /signup over HTTP: success paths and every refusal of api.md §3 (storage untouched on refusal)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
-from support.http import V2024, rows
-
-
-def actions(api: Any) -> list[str]:
-    return [entry.payload["action"] if hasattr(entry, "payload") else entry.action for entry in api.store.audit]
+from support.http import V2024, without_audit
 
 
 async def post_signup(api: Any, body: Any = None, *, content: bytes | None = None, **headers: str) -> Any:
@@ -42,11 +38,11 @@ def assert_2024_error(response: Any, status: int, code: str) -> dict[str, Any]:
 
 async def refused(api: Any, body: Any, status: int, code: str, **env_headers: str) -> dict[str, Any]:
     """Send the body in both shapes; check the error and that nothing was written."""
-    before = rows(api)
+    before = await api.counts()
     legacy = assert_legacy_error(await post_signup(api, body), status, code)
     modern = assert_2024_error(await post_signup(api, body, **V2024), status, code)
     assert legacy["msg"] == modern["message"]
-    assert rows(api) == before
+    assert await api.counts() == before
     return legacy
 
 
@@ -63,12 +59,13 @@ async def test_signup_without_autoconfirm_returns_user_and_stores_confirmation(m
     assert "confirmation_sent_at" in body
     assert "email_confirmed_at" not in body
     assert len(body["identities"]) == 1
-    user = next(iter(api.store.users.values()))
-    assert str(user.id) == body["id"]
-    assert user.confirmation_token
-    assert len(api.store.sessions) == 0 and len(api.store.refresh_tokens) == 0
-    assert len(api.store.one_time_tokens) == 1
-    assert "user_confirmation_requested" in actions(api)
+    user = await api.user()
+    assert user["id"] == body["id"]
+    assert user["confirmation_token"]
+    counts = await api.counts()
+    assert counts["sessions"] == 0 and counts["refresh_tokens"] == 0
+    assert counts["one_time_tokens"] == 1
+    assert "user_confirmation_requested" in await api.audit_actions()
 
 
 async def test_repeated_signup_of_confirmed_email_is_obfuscated_without_autoconfirm(make_api: Any) -> None:
@@ -80,7 +77,7 @@ async def test_repeated_signup_of_confirmed_email_is_obfuscated_without_autoconf
     )
     assert admin.status_code == 200
     real_id = admin.json()["id"]
-    users, sessions, tokens, otts, _ = rows(api)
+    before = await api.counts()
     response = await api.signup("taken@example.com", "another-pass", data={"k": "v"})
     assert response.status_code == 200
     body = response.json()
@@ -90,16 +87,16 @@ async def test_repeated_signup_of_confirmed_email_is_obfuscated_without_autoconf
     assert body["user_metadata"] == {"k": "v"}
     assert body["app_metadata"] == {"provider": "email", "providers": ["email"]}
     assert "access_token" not in body
-    assert rows(api)[:4] == (users, sessions, tokens, otts)
-    assert str(next(iter(api.store.users))) == real_id
+    assert without_audit(await api.counts()) == without_audit(before)
+    assert [user["id"] for user in await api.users()] == [real_id]
 
 
 async def test_repeated_signup_with_autoconfirm_is_user_already_exists(api: Any) -> None:
     assert (await api.signup()).status_code == 200
-    before = rows(api)
+    before = await api.counts()
     response = await api.signup()
     assert_legacy_error(response, 422, "user_already_exists")
-    assert rows(api)[:4] == before[:4]
+    assert without_audit(await api.counts()) == without_audit(before)
 
 
 async def test_unknown_fields_are_ignored_and_nulls_are_absent(api: Any) -> None:
@@ -133,7 +130,7 @@ async def test_empty_password(api: Any) -> None:
 
 
 async def test_weak_password_carries_reasons_in_both_shapes(api: Any) -> None:
-    before = rows(api)
+    before = await api.counts()
     body = {"email": "a@example.com", "password": "abc"}
     legacy = await post_signup(api, body)
     assert_legacy_error(legacy, 422, "weak_password")
@@ -141,7 +138,7 @@ async def test_weak_password_carries_reasons_in_both_shapes(api: Any) -> None:
     modern = await post_signup(api, body, **V2024)
     assert_2024_error(modern, 422, "weak_password")
     assert modern.json()["weak_password"] == {"reasons": ["length"]}
-    assert rows(api) == before
+    assert await api.counts() == before
 
 
 async def test_password_longer_than_72_bytes(api: Any) -> None:
@@ -197,30 +194,30 @@ async def test_wrong_types_are_bad_json(api: Any, body: Any) -> None:
 
 
 async def test_malformed_json_is_bad_json(api: Any) -> None:
-    before = rows(api)
+    before = await api.counts()
     response = await post_signup(api, content=b'{"email": ')
     assert_legacy_error(response, 400, "bad_json")
     assert response.json()["msg"].startswith("Could not parse request body as JSON")
-    assert rows(api) == before
+    assert await api.counts() == before
 
 
 async def test_empty_body_is_treated_as_empty_object(api: Any) -> None:
     # `{}` means an anonymous sign-in, which is disabled by default.
-    before = rows(api)
+    before = await api.counts()
     response = await post_signup(api, content=b"")
     assert_legacy_error(response, 422, "anonymous_provider_disabled")
-    assert rows(api) == before
+    assert await api.counts() == before
 
 
 async def test_body_over_one_mebibyte_is_413(api: Any) -> None:
-    before = rows(api)
+    before = await api.counts()
     padding = "x" * (1024 * 1024 + 10)
     content = ('{"email": "a@example.com", "password": "s3cret-pass", "data": {"p": "' + padding + '"}}').encode()
     response = await post_signup(api, content=content)
     assert_legacy_error(response, 413, "request_entity_too_large")
     modern = await post_signup(api, content=content, **V2024)
     assert_2024_error(modern, 413, "request_entity_too_large")
-    assert rows(api) == before
+    assert await api.counts() == before
 
 
 # --- channel and PKCE validation (api.md §3.2 steps 5–7) -----------------------------------

@@ -1,4 +1,4 @@
-"""GET /health, GET /settings, GET /.well-known/jwks.json (api.md §1, §2, §16)."""
+"""GET /health, GET /settings, GET /.well-known/jwks.json (api.md §1, §2, §16), on either storage."""
 
 from __future__ import annotations
 

@@ -8,7 +8,8 @@ from typing import Any
 import bcrypt
 import pytest
 
-from support.http import V2024, assert_error, rows
+from support.http import V2024, assert_error
+
 
 async def create(api: Any, body: Any, **headers: str) -> Any:
     return await api.client.post("/admin/users", json=body, headers=api.admin(**headers))
@@ -22,12 +23,12 @@ async def created(api: Any, **body: Any) -> dict[str, Any]:
 
 
 async def refused_create(api: Any, body: Any, status: int, code: str, msg: str | None = None) -> None:
-    before = rows(api)
+    before = await api.counts()
     assert_error(await create(api, body), status, code, msg)
     modern = await create(api, body, **V2024)
     assert modern.status_code == status and modern.json()["code"] == code
     assert modern.headers["x-supabase-api-version"] == "2024-01-01"
-    assert rows(api) == before
+    assert await api.counts() == before
 
 
 # --- authorization ----------------------------------------------------------------------
@@ -35,7 +36,7 @@ async def refused_create(api: Any, body: Any, status: int, code: str, msg: str |
 
 async def test_user_token_is_not_admin(api: Any) -> None:
     session = (await api.signup()).json()
-    before = rows(api)
+    before = await api.counts()
     for token in (session["access_token"], api.anon):
         headers = api.headers(token)
         assert_error(await api.client.get("/admin/users", headers=headers), 403, "not_admin", "User not allowed")
@@ -48,21 +49,21 @@ async def test_user_token_is_not_admin(api: Any) -> None:
             await api.client.put(f"/admin/users/{uid}", json={"ban_duration": "1h"}, headers=headers), 403, "not_admin"
         )
         assert_error(await api.client.delete(f"/admin/users/{uid}", headers=headers), 403, "not_admin")
-    assert rows(api) == before
+    assert await api.counts() == before
 
 
 async def test_no_token_is_no_authorization(api: Any) -> None:
     assert_error(await api.client.get("/admin/users"), 401, "no_authorization")
     assert_error(await api.client.post("/admin/users", json={"email": "x@example.com"}), 401, "no_authorization")
     assert_error(await api.client.get("/admin/users", headers=api.headers("junk")), 403, "bad_jwt")
-    assert len(api.store.users) == 0
+    assert (await api.counts())["users"] == 0
 
 
 # --- create -----------------------------------------------------------------------------
 
 
 async def test_create_with_metadata_and_confirmation(api: Any) -> None:
-    before_audit = len(api.store.audit)
+    before_audit = len(await api.audit_actions())
     body = await created(
         api,
         email="New@Example.com",
@@ -78,8 +79,8 @@ async def test_create_with_metadata_and_confirmation(api: Any) -> None:
     assert body["app_metadata"]["providers"] == ["email"]
     assert body["role"] == "authenticated" and body["aud"] == "authenticated"
     assert [i["provider"] for i in body["identities"]] == ["email"]
-    assert len(api.store.sessions) == 0
-    assert [e.payload["action"] for e in api.store.audit[before_audit:]] == ["user_signedup"]
+    assert (await api.counts())["sessions"] == 0
+    assert (await api.audit_actions())[before_audit:] == ["user_signedup"]
     assert (await api.password_grant("new@example.com")).status_code == 200
 
 
@@ -251,7 +252,7 @@ async def test_ban_then_unban(api: Any) -> None:
     banned = await update(api, uid, {"ban_duration": "24h"})
     assert banned.status_code == 200
     assert "banned_until" in banned.json()
-    assert len(api.store.sessions) == 1  # banning keeps sessions
+    assert (await api.counts())["sessions"] == 1  # banning keeps sessions
     assert_error(await api.client.get("/user", headers=api.headers(session["access_token"])), 403, "user_banned")
     assert_error(await api.refresh(session["refresh_token"]), 400, "user_banned")
     unbanned = await update(api, uid, {"ban_duration": "none"})
@@ -261,31 +262,50 @@ async def test_ban_then_unban(api: Any) -> None:
     assert (await api.refresh(session["refresh_token"])).status_code == 200
 
 
+async def test_ban_and_unban_are_stored(api: Any) -> None:
+    uid = (await created(api))["id"]
+    banned = (await update(api, uid, {"ban_duration": "2h"})).json()
+    stored = (await api.user())["banned_until"]
+    assert stored is not None
+    assert banned["banned_until"].startswith(stored.strftime("%Y-%m-%dT%H:%M:%S"))
+    assert (await update(api, uid, {"ban_duration": "none"})).status_code == 200
+    assert (await api.user())["banned_until"] is None
+
+
+async def test_admin_metadata_update_is_stored(api: Any) -> None:
+    uid = (await created(api, user_metadata={"a": 1, "b": {"nested": [1, "ü"]}}))["id"]
+    await update(api, uid, {"user_metadata": {"a": None, "c": True}, "app_metadata": {"plan": "pro"}})
+    stored = await api.user()
+    assert stored["user_metadata"]["b"] == {"nested": [1, "ü"]}
+    assert stored["user_metadata"]["c"] is True and "a" not in stored["user_metadata"]
+    assert stored["app_metadata"]["plan"] == "pro" and stored["app_metadata"]["provider"] == "email"
+
+
 async def test_bad_ban_duration(api: Any) -> None:
     user = await created(api)
-    before = rows(api)
+    before = await api.counts()
     body = assert_error(await update(api, user["id"], {"ban_duration": "forever"}), 400, "validation_failed")
     assert body["msg"].startswith("invalid format for ban duration")
-    assert rows(api) == before
+    assert await api.counts() == before
 
 
 async def test_admin_password_change_ends_all_sessions(api: Any) -> None:
     session = (await api.signup()).json()
     await api.password_grant()
-    assert len(api.store.sessions) == 2
+    assert (await api.counts())["sessions"] == 2
     response = await update(api, session["user"]["id"], {"password": "a-new-s3cret"})
     assert response.status_code == 200
-    assert len(api.store.sessions) == 0
+    assert (await api.counts())["sessions"] == 0
     assert_error(await api.refresh(session["refresh_token"]), 400, "refresh_token_not_found")
     assert (await api.password_grant(password="a-new-s3cret")).status_code == 200
 
 
 async def test_admin_weak_password(api: Any) -> None:
     user = await created(api)
-    before = rows(api)
+    before = await api.counts()
     body = assert_error(await update(api, user["id"], {"password": "abc"}), 422, "weak_password")
     assert body["weak_password"] == {"reasons": ["length"]}
-    assert rows(api) == before
+    assert await api.counts() == before
 
 
 async def test_admin_update_metadata_merge(api: Any) -> None:
@@ -304,9 +324,9 @@ async def test_update_unknown_or_bad_id(api: Any) -> None:
 
 async def test_update_invalid_email(api: Any) -> None:
     user = await created(api)
-    before = rows(api)
+    before = await api.counts()
     assert_error(await update(api, user["id"], {"email": "nope"}), 400, "validation_failed")
-    assert rows(api) == before
+    assert await api.counts() == before
 
 
 # --- delete -----------------------------------------------------------------------------
@@ -318,9 +338,10 @@ async def test_hard_delete(api: Any) -> None:
     response = await api.client.delete(f"/admin/users/{uid}", headers=api.admin())
     assert response.status_code == 200
     assert response.json() == {}
-    assert len(api.store.users) == 0
-    assert len(api.store.sessions) == 0 and len(api.store.refresh_tokens) == 0
-    assert api.store.audit[-1].payload["action"] == "user_deleted"
+    counts = await api.counts()
+    assert counts["users"] == 0
+    assert counts["sessions"] == 0 and counts["refresh_tokens"] == 0
+    assert (await api.audit_actions())[-1] == "user_deleted"
     assert_error(await api.client.get(f"/admin/users/{uid}", headers=api.admin()), 404, "user_not_found")
     assert_error(await api.client.delete(f"/admin/users/{uid}", headers=api.admin()), 404, "user_not_found")
 
@@ -333,11 +354,12 @@ async def test_soft_delete(api: Any) -> None:
     )
     assert response.status_code == 200
     assert response.json() == {}
-    assert len(api.store.users) == 1
-    user = next(iter(api.store.users.values()))
-    assert user.deleted_at is not None
-    assert user.email and user.email != "user@example.com"
-    assert len(api.store.sessions) == 0 and len(api.store.refresh_tokens) == 0
+    user = await api.user()
+    assert user["id"] == uid
+    assert user["deleted_at"] is not None
+    assert user["email"] and user["email"] != "user@example.com"
+    counts = await api.counts()
+    assert counts["sessions"] == 0 and counts["refresh_tokens"] == 0
     shown = (await api.client.get(f"/admin/users/{uid}", headers=api.admin())).json()
     assert "deleted_at" in shown
     assert_error(await api.password_grant(), 400, "invalid_credentials")

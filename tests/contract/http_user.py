@@ -8,17 +8,10 @@ from typing import Any
 
 import pytest
 from support.app import JWT_SECRET
+from support.http import V2024, assert_error
 
 from pytrue.adapters.jwt.keys import KeySet
 from pytrue.adapters.jwt.tokens import JoserfcTokenSigner
-from support.http import assert_error
-
-V2024 = {"X-Supabase-Api-Version": "2024-01-01"}
-
-
-def rows(api: Any) -> tuple[int, int, int, int]:
-    store = api.store
-    return (len(store.users), len(store.sessions), len(store.refresh_tokens), len(store.audit))
 
 
 def sign(claims: dict[str, Any]) -> str:
@@ -58,10 +51,10 @@ async def test_get_user_returns_the_user(api: Any) -> None:
 async def test_missing_or_garbled_header_is_no_authorization(api: Any, authorization: str | None) -> None:
     await signed_in(api)
     headers = {} if authorization is None else {"Authorization": authorization}
-    before = rows(api)
+    before = await api.counts()
     response = await api.client.get("/user", headers=headers)
     assert_error(response, 401, "no_authorization", "This endpoint requires a valid Bearer token")
-    assert rows(api) == before
+    assert await api.counts() == before
 
 
 async def test_lowercase_bearer_is_accepted(api: Any) -> None:
@@ -162,17 +155,17 @@ async def test_data_merges_and_null_deletes_keys(api: Any) -> None:
     meta = second.json()["user_metadata"]
     assert "a" not in meta and meta["b"] == 2 and meta["c"] == 3
     assert meta["email"] == "user@example.com"
-    user = next(iter(api.store.users.values()))
-    assert "a" not in user.user_metadata and user.user_metadata["c"] == 3
+    stored = (await api.user())["user_metadata"]
+    assert "a" not in stored and stored["c"] == 3
 
 
 async def test_password_change_keeps_only_the_current_session(api: Any) -> None:
     current = await signed_in(api)
     other = (await api.password_grant()).json()
-    assert len(api.store.sessions) == 2
+    assert (await api.counts())["sessions"] == 2
     response = await put_user(api, current["access_token"], {"password": "a-new-s3cret"})
     assert response.status_code == 200, response.text
-    assert len(api.store.sessions) == 1
+    assert (await api.counts())["sessions"] == 1
     assert (await get_user(api, current["access_token"])).status_code == 200
     assert_error(await get_user(api, other["access_token"]), 403, "session_not_found")
     assert_error(await api.refresh(other["refresh_token"]), 400, "refresh_token_not_found")
@@ -183,29 +176,29 @@ async def test_password_change_keeps_only_the_current_session(api: Any) -> None:
 
 async def test_same_password(api: Any) -> None:
     session = await signed_in(api)
-    before = rows(api)
+    before = await api.counts()
     response = await put_user(api, session["access_token"], {"password": "s3cret-pass"})
     assert_error(response, 422, "same_password", "New password should be different from the old password.")
-    assert rows(api) == before
+    assert await api.counts() == before
 
 
 @pytest.mark.parametrize("password", ["abc", ""])
 async def test_weak_new_password(api: Any, password: str) -> None:
     session = await signed_in(api)
-    before = rows(api)
+    before = await api.counts()
     response = await put_user(api, session["access_token"], {"password": password})
     body = assert_error(response, 422, "weak_password")
     assert body["weak_password"]["reasons"] == ["length"]
-    assert rows(api) == before
+    assert await api.counts() == before
 
 
 async def test_app_metadata_by_a_normal_user_is_not_admin(api: Any) -> None:
     session = await signed_in(api)
-    before = rows(api)
+    before = await api.counts()
     response = await put_user(api, session["access_token"], {"app_metadata": {"plan": "pro"}})
     assert_error(response, 403, "not_admin")
-    assert rows(api) == before
-    assert "plan" not in next(iter(api.store.users.values())).app_metadata
+    assert await api.counts() == before
+    assert "plan" not in (await api.user())["app_metadata"]
 
 
 async def test_put_user_without_token(api: Any) -> None:
@@ -215,10 +208,10 @@ async def test_put_user_without_token(api: Any) -> None:
 
 async def test_put_user_bad_json(api: Any) -> None:
     session = await signed_in(api)
-    before = rows(api)
+    before = await api.counts()
     response = await put_user(api, session["access_token"], {"data": "not-an-object"})
     assert_error(response, 400, "bad_json")
-    assert rows(api) == before
+    assert await api.counts() == before
 
 
 # --- POST /logout -----------------------------------------------------------------------
@@ -258,16 +251,17 @@ async def test_logout_global_ends_every_session(api: Any, scope: str | None) -> 
     response = await logout(api, sessions[0]["access_token"], scope)
     assert response.status_code == 204 and response.content == b""
     assert [await alive(api, s) for s in sessions] == [False, False, False]
-    assert len(api.store.sessions) == 0 and len(api.store.refresh_tokens) == 0
-    assert api.store.audit[-1].payload["action"] == "logout"
+    counts = await api.counts()
+    assert counts["sessions"] == 0 and counts["refresh_tokens"] == 0
+    assert (await api.audit_actions())[-1] == "logout"
 
 
 async def test_logout_invalid_scope(api: Any) -> None:
     sessions = await three_sessions(api)
-    before = rows(api)
+    before = await api.counts()
     response = await logout(api, sessions[0]["access_token"], "everything")
     assert_error(response, 400, "validation_failed", 'Unsupported logout scope "everything"')
-    assert rows(api) == before
+    assert await api.counts() == before
 
 
 async def test_logout_requires_a_token(api: Any) -> None:
@@ -283,10 +277,10 @@ async def test_logout_twice_is_session_not_found(api: Any) -> None:
 
 async def test_put_user_invalid_email_or_phone(api: Any) -> None:
     session = await signed_in(api)
-    before = rows(api)
+    before = await api.counts()
     assert_error(await put_user(api, session["access_token"], {"email": "nope"}), 400, "validation_failed")
     assert_error(await put_user(api, session["access_token"], {"phone": "abc"}), 400, "validation_failed")
-    assert rows(api) == before
+    assert await api.counts() == before
 
 
 async def test_put_user_same_email_is_a_no_op_change(api: Any) -> None:
@@ -299,10 +293,10 @@ async def test_put_user_same_email_is_a_no_op_change(api: Any) -> None:
 async def test_anonymous_user_cannot_set_a_password_alone(make_api: Any) -> None:
     api = await make_api({"GOTRUE_EXTERNAL_ANONYMOUS_USERS_ENABLED": "true"})
     session = (await api.client.post("/signup", json={}, headers=api.headers())).json()
-    before = rows(api)
+    before = await api.counts()
     response = await put_user(api, session["access_token"], {"password": "s3cret-pass"})
     assert_error(response, 422, "validation_failed")
-    assert rows(api) == before
+    assert await api.counts() == before
 
 
 async def test_admin_group_user_may_update_app_metadata(api: Any) -> None:

@@ -2,31 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import datetime, timezone
 from typing import Any
 
 import pytest
-from dependency_injector import providers
-from litestar.testing import AsyncTestClient
-from support.app import make_settings
+from support.http import V2024, assert_error, claims
 
 from pytrue.adapters.system import FixedClock
-from pytrue.entrypoints.containers import build_container
-from pytrue.entrypoints.http.app import create_app
-from support.http import assert_error
 
-V2024 = {"X-Supabase-Api-Version": "2024-01-01"}
 START = datetime(2030, 1, 1, tzinfo=timezone.utc)
 
 
-def rows(api: Any) -> tuple[int, int, int, int]:
-    store = api.store
-    return (len(store.users), len(store.sessions), len(store.refresh_tokens), len(store.audit))
-
-
-def live_tokens(api: Any) -> list[str]:
-    return [t.token for t in api.store.refresh_tokens.values() if not t.revoked]
+async def live_tokens(api: Any) -> list[str]:
+    return [t["token"] for t in await api.refresh_tokens() if not t["revoked"]]
 
 
 async def token(api: Any, grant: str | None, body: Any, **headers: str) -> Any:
@@ -47,14 +35,14 @@ async def create_user(api: Any, email: str = "user@example.com", password: str =
 
 @pytest.mark.parametrize("grant", [None, "", "client_credentials", "PASSWORD"])
 async def test_unsupported_grant_type(api: Any, grant: str | None) -> None:
-    before = rows(api)
+    before = await api.counts()
     response = await token(api, grant, {"email": "user@example.com", "password": "s3cret-pass"})
     assert_error(response, 400, "invalid_credentials", "unsupported_grant_type")
     modern = await token(api, grant, {}, **V2024)
     assert modern.status_code == 400
     assert modern.json() == {"code": "invalid_credentials", "message": "unsupported_grant_type"}
     assert modern.headers["x-supabase-api-version"] == "2024-01-01"
-    assert rows(api) == before
+    assert await api.counts() == before
 
 
 # --- password grant ---------------------------------------------------------------------
@@ -62,21 +50,21 @@ async def test_unsupported_grant_type(api: Any, grant: str | None) -> None:
 
 async def test_wrong_password_and_unknown_user_answer_identically(api: Any) -> None:
     await api.signup()
-    before = rows(api)
+    before = await api.counts()
     wrong = await api.password_grant(password="not-the-password")
     unknown = await api.password_grant(email="nobody@example.com")
     assert_error(wrong, 400, "invalid_credentials", "Invalid login credentials")
     assert wrong.json() == unknown.json()
     assert wrong.headers.get("x-sb-error-code") == unknown.headers.get("x-sb-error-code")
-    assert rows(api) == before
+    assert await api.counts() == before
 
 
 async def test_unconfirmed_email(make_api: Any) -> None:
     api = await make_api({"GOTRUE_MAILER_AUTOCONFIRM": "false"})
     assert (await api.signup()).status_code == 200
-    before = rows(api)
+    before = await api.counts()
     assert_error(await api.password_grant(), 400, "email_not_confirmed", "Email not confirmed")
-    assert rows(api) == before
+    assert await api.counts() == before
 
 
 async def test_unconfirmed_email_with_wrong_password_is_invalid_credentials(make_api: Any) -> None:
@@ -87,11 +75,11 @@ async def test_unconfirmed_email_with_wrong_password_is_invalid_credentials(make
 
 async def test_banned_user_cannot_sign_in(api: Any) -> None:
     await create_user(api, email_confirm=True, ban_duration="24h")
-    before = rows(api)
+    before = await api.counts()
     assert_error(await api.password_grant(), 400, "user_banned", "User is banned")
     # checked before the password
     assert_error(await api.password_grant(password="wrong-password"), 400, "user_banned")
-    assert rows(api) == before
+    assert await api.counts() == before
 
 
 async def test_weak_but_correct_password_signs_in_with_a_warning(make_api: Any) -> None:
@@ -121,9 +109,9 @@ async def test_strong_password_has_no_weak_password_key(api: Any) -> None:
 )
 async def test_password_grant_needs_exactly_one_identifier(api: Any, body: dict[str, Any]) -> None:
     await api.signup()
-    before = rows(api)
+    before = await api.counts()
     assert_error(await token(api, "password", body), 400, "validation_failed")
-    assert rows(api) == before
+    assert await api.counts() == before
 
 
 async def test_password_grant_email_provider_disabled_is_422(make_api: Any) -> None:
@@ -144,9 +132,9 @@ async def test_password_grant_bad_json(api: Any) -> None:
 @pytest.mark.parametrize("raw", ["", "short", "ABCDEFGHIJKL", "abc-def-ghij"])
 async def test_malformed_refresh_token(api: Any, raw: str) -> None:
     await api.signup()
-    before = rows(api)
+    before = await api.counts()
     assert_error(await api.refresh(raw), 400, "validation_failed", "Refresh token is not valid")
-    assert rows(api) == before
+    assert await api.counts() == before
 
 
 async def test_missing_refresh_token_field(api: Any) -> None:
@@ -155,9 +143,9 @@ async def test_missing_refresh_token_field(api: Any) -> None:
 
 async def test_unknown_refresh_token(api: Any) -> None:
     await api.signup()
-    before = rows(api)
+    before = await api.counts()
     assert_error(await api.refresh("abcdefghijkl"), 400, "refresh_token_not_found")
-    assert rows(api) == before
+    assert await api.counts() == before
 
 
 async def test_reuse_of_a_rotated_token_revokes_the_family(api: Any) -> None:
@@ -166,8 +154,19 @@ async def test_reuse_of_a_rotated_token_revokes_the_family(api: Any) -> None:
     third = (await api.refresh(second)).json()["refresh_token"]
     # `first` is a grandparent of the live token: outside the (zero) reuse interval → reuse.
     assert_error(await api.refresh(first), 400, "refresh_token_already_used", "Invalid Refresh Token: Already Used")
-    assert live_tokens(api) == []
+    assert await live_tokens(api) == []
     assert_error(await api.refresh(third), 400, "refresh_token_already_used")
+
+
+async def test_rotation_revokes_the_parent_and_keeps_one_live_token_per_session(api: Any) -> None:
+    first = (await api.signup()).json()
+    second = (await api.refresh(first["refresh_token"])).json()
+    session_id = claims(first["access_token"])["session_id"]
+    assert claims(second["access_token"])["session_id"] == session_id
+    assert await api.refresh_tokens() == [
+        {"token": first["refresh_token"], "revoked": True, "session_id": session_id},
+        {"token": second["refresh_token"], "revoked": False, "session_id": session_id},
+    ]
 
 
 async def test_parent_of_the_live_token_gets_the_same_child_back(make_api: Any) -> None:
@@ -177,17 +176,17 @@ async def test_parent_of_the_live_token_gets_the_same_child_back(make_api: Any) 
     again = await api.refresh(first)
     assert again.status_code == 200, again.text
     assert again.json()["refresh_token"] == child["refresh_token"]
-    assert len(api.store.refresh_tokens) == 2
+    assert (await api.counts())["refresh_tokens"] == 2
 
 
 async def test_refresh_after_logout(api: Any) -> None:
     session = (await api.signup()).json()
     out = await api.client.post("/logout", headers=api.headers(session["access_token"]))
     assert out.status_code == 204
-    before = rows(api)
+    before = await api.counts()
     # the session's token rows go with the session
     assert_error(await api.refresh(session["refresh_token"]), 400, "refresh_token_not_found")
-    assert rows(api) == before
+    assert await api.counts() == before
 
 
 async def test_banned_user_cannot_refresh(api: Any) -> None:
@@ -195,83 +194,42 @@ async def test_banned_user_cannot_refresh(api: Any) -> None:
     user_id = session["user"]["id"]
     ban = await api.client.put(f"/admin/users/{user_id}", json={"ban_duration": "24h"}, headers=api.admin())
     assert ban.status_code == 200
-    before = rows(api)
+    before = await api.counts()
     assert_error(await api.refresh(session["refresh_token"]), 400, "user_banned")
-    assert rows(api) == before
+    assert await api.counts() == before
 
 
 async def test_refresh_audits_revoked_and_refreshed(api: Any) -> None:
     first = (await api.signup()).json()
-    before = len(api.store.audit)
+    before = len(await api.audit_actions())
     refreshed = await api.refresh(first["refresh_token"])
     assert refreshed.status_code == 200
     assert refreshed.json()["user"]["id"] == first["user"]["id"]
-    actions = [entry.payload["action"] for entry in api.store.audit[before:]]
-    assert actions == ["token_revoked", "token_refreshed"]
+    assert (await api.audit_actions())[before:] == ["token_revoked", "token_refreshed"]
 
 
 # --- sessions against a fixed clock -----------------------------------------------------
 
 
-class ClockedApi:
-    def __init__(self, client: AsyncTestClient, container: Any, clock: FixedClock) -> None:
-        from support.app import anon_key
-
-        self.client = client
-        self.container = container
-        self.clock = clock
-        self.anon = anon_key(container.settings())
-
-    def headers(self, token: str | None = None, **extra: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {token or self.anon}", **extra}
-
-    async def signup(self) -> Any:
-        return await self.client.post(
-            "/signup", json={"email": "user@example.com", "password": "s3cret-pass"}, headers=self.headers()
-        )
-
-    async def refresh(self, raw: str) -> Any:
-        return await self.client.post(
-            "/token?grant_type=refresh_token", json={"refresh_token": raw}, headers=self.headers()
-        )
-
-    @property
-    def store(self) -> Any:
-        return self.container.adapters.store()
+async def clocked(make_api: Any, env: dict[str, str]) -> Any:
+    """An app on either storage whose clock stands still at START until `api.clock.advance(...)`."""
+    return await make_api(env, clock=FixedClock(START))
 
 
-@pytest.fixture
-async def clocked() -> AsyncIterator[Any]:
-    clients: list[AsyncTestClient] = []
-
-    async def factory(env: dict[str, str]) -> ClockedApi:
-        container = build_container(make_settings(env))
-        clock = FixedClock(START)
-        container.core.clock.override(providers.Object(clock))
-        client = AsyncTestClient(app=create_app(container))
-        await client.__aenter__()
-        clients.append(client)
-        return ClockedApi(client, container, clock)
-
-    yield factory
-    for client in clients:
-        await client.__aexit__(None, None, None)
-
-
-async def test_session_timebox_expires_refresh(clocked: Any) -> None:
-    api = await clocked({"GOTRUE_SESSIONS_TIMEBOX": "1h"})
+async def test_session_timebox_expires_refresh(make_api: Any) -> None:
+    api = await clocked(make_api, {"GOTRUE_SESSIONS_TIMEBOX": "1h"})
     session = (await api.signup()).json()
     api.clock.advance(minutes=30)
     refreshed = await api.refresh(session["refresh_token"])
     assert refreshed.status_code == 200
     api.clock.advance(minutes=31)
-    before = rows(api)
+    before = await api.counts()
     assert_error(await api.refresh(refreshed.json()["refresh_token"]), 400, "session_expired")
-    assert rows(api) == before
+    assert await api.counts() == before
 
 
-async def test_session_inactivity_timeout_expires_refresh(clocked: Any) -> None:
-    api = await clocked({"GOTRUE_SESSIONS_INACTIVITY_TIMEOUT": "10m"})
+async def test_session_inactivity_timeout_expires_refresh(make_api: Any) -> None:
+    api = await clocked(make_api, {"GOTRUE_SESSIONS_INACTIVITY_TIMEOUT": "10m"})
     session = (await api.signup()).json()
     api.clock.advance(minutes=9)
     refreshed = await api.refresh(session["refresh_token"])
@@ -283,8 +241,8 @@ async def test_session_inactivity_timeout_expires_refresh(clocked: Any) -> None:
     assert_error(await api.refresh(again.json()["refresh_token"]), 400, "session_expired")
 
 
-async def test_expired_access_token_is_bad_jwt(clocked: Any) -> None:
-    api = await clocked({})
+async def test_expired_access_token_is_bad_jwt(make_api: Any) -> None:
+    api = await clocked(make_api, {})
     session = (await api.signup()).json()
     api.clock.advance(seconds=3600 + 120)
     response = await api.client.get("/user", headers=api.headers(session["access_token"]))
@@ -325,15 +283,16 @@ async def test_longer_unknown_refresh_token_is_not_found(api: Any) -> None:
     assert_error(await api.refresh("a" * 22), 400, "refresh_token_not_found")
 
 
-async def test_admin_token_tied_to_an_expired_session_is_session_expired(clocked: Any) -> None:
+async def test_admin_token_tied_to_an_expired_session_is_session_expired(make_api: Any) -> None:
     from support.app import JWT_SECRET
 
     from pytrue.adapters.jwt.keys import KeySet
     from pytrue.adapters.jwt.tokens import JoserfcTokenSigner
 
-    api = await clocked({"GOTRUE_SESSIONS_TIMEBOX": "1h"})
+    api = await clocked(make_api, {"GOTRUE_SESSIONS_TIMEBOX": "1h"})
     session = (await api.signup()).json()
-    session_id = next(iter(api.store.sessions))
+    session_id = claims(session["access_token"])["session_id"]
+    assert [t["session_id"] for t in await api.refresh_tokens()] == [session_id]
     admin_token = JoserfcTokenSigner(KeySet(JWT_SECRET)).sign(
         {
             "sub": session["user"]["id"],

@@ -219,6 +219,14 @@ async def test_list_filter(api: Any) -> None:
     assert [u["email"] for u in by_name.json()["users"]] == ["someone@other.org"]
 
 
+async def test_list_filter_is_a_sql_like_pattern(api: Any) -> None:
+    await five_users(api)
+    # GoTrue matches `email LIKE %filter%`: `_` is any one character, `%` any run
+    assert (await list_users(api, "?filter=user_%40example")).headers["x-total-count"] == "5"
+    assert (await list_users(api, "?filter=user%25.com")).headers["x-total-count"] == "5"
+    assert (await list_users(api, "?filter=user3%25org")).headers["x-total-count"] == "0"
+
+
 # --- get --------------------------------------------------------------------------------
 
 

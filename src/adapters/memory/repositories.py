@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from datetime import datetime
 from uuid import UUID
 
@@ -82,15 +83,30 @@ class InMemoryUserRepository:
     async def list(self, query: UserListQuery) -> tuple[list[User], int]:
         users = [u for u in self._store.users.values() if u.aud == query.aud]
         if query.filter:
-            needle = query.filter
+            like = _like_pattern(f"%{query.filter}%")
+            ilike = re.compile(like.pattern, re.IGNORECASE | re.DOTALL)
             users = [
-                u
-                for u in users
-                if needle in u.email or needle.lower() in str(u.user_metadata.get("full_name", "")).lower()
+                u for u in users if like.fullmatch(u.email) or ilike.fullmatch(str(u.user_metadata.get("full_name", "")))
             ]
         users.sort(key=lambda u: (u.created_at, str(u.id)), reverse=query.descending)
         start = (query.page - 1) * query.per_page
         return [copy.deepcopy(u) for u in users[start : start + query.per_page]], len(users)
+
+
+def _like_pattern(pattern: str) -> re.Pattern[str]:
+    """SQL LIKE as PostgreSQL reads it: `%` any run, `_` one character, `\\` escapes the next one."""
+    out: list[str] = []
+    chars = iter(pattern)
+    for char in chars:
+        if char == "\\":
+            out.append(re.escape(next(chars, "\\")))
+        elif char == "%":
+            out.append(".*")
+        elif char == "_":
+            out.append(".")
+        else:
+            out.append(re.escape(char))
+    return re.compile("".join(out), re.DOTALL)
 
 
 def _delete_session(store: InMemoryStore, session_id: UUID, undo: list[Undo]) -> None:

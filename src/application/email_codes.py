@@ -118,8 +118,9 @@ class EmailCodes:
         pkce: bool = False,
         limit_frequency: bool = True,
         new_email: str = "",
+        now: datetime | None = None,
     ) -> tuple[str, str]:
-        now = self.clock.now()
+        now = now or self.clock.now()
         if limit_frequency:
             self.check_frequency(user, purpose, now)
         otp, stored = await self.issue(uow, user, purpose, address, now, pkce=pkce)

@@ -118,7 +118,7 @@ class User:
         self.confirmation_token = ""
         self.user_metadata["email_verified"] = True
         for identity in self.identities:
-            if identity.provider == "email":
+            if identity.provider == "email" or (self.email and identity.email == self.email.lower()):
                 identity.identity_data["email_verified"] = True
                 identity.updated_at = now
         self.touch(now)
@@ -148,7 +148,6 @@ class User:
         self.email_change_token_new = ""
         self.email_change_token_current = ""
         self.email_change_confirm_status = 0
-        self.email_change_sent_at = None
         self.is_anonymous = False
         if self.email_confirmed_at is None:
             self.email_confirmed_at = now
@@ -182,16 +181,22 @@ class User:
         self.touch(now)
 
     def clear_tokens(self, now: datetime) -> None:
-        """Forget every pending link or code (after a password change)."""
+        """Forget every pending link or code and when it was sent (after a password change).
+
+        Pending addresses (`email_change`, `phone_change`) stay, as in GoTrue: `/resend`
+        can send them a fresh code.
+        """
         self.confirmation_token = ""
+        self.confirmation_sent_at = None
         self.recovery_token = ""
+        self.recovery_sent_at = None
         self.email_change_token_new = ""
         self.email_change_token_current = ""
-        self.email_change = ""
-        self.email_change_confirm_status = 0
-        self.phone_change = ""
+        self.email_change_sent_at = None
         self.phone_change_token = ""
+        self.phone_change_sent_at = None
         self.reauthentication_token = ""
+        self.reauthentication_sent_at = None
         self.touch(now)
 
     def touch(self, now: datetime) -> None:

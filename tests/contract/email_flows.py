@@ -698,3 +698,71 @@ async def test_2024_error_shape_on_email_endpoints(api: Any) -> None:
     response = await api.client.post("/verify", json={"type": "signup"}, headers=api.headers(**V2024))
     assert response.status_code == 400
     assert response.json() == {"code": "validation_failed", "message": "Verify requires either a token or a token hash"}
+
+
+# --- details settled against GoTrue -------------------------------------------------------------
+
+
+async def test_autoconfirm_confirms_an_unconfirmed_account_on_a_repeated_signup(make_api: Any) -> None:
+    api = await make_api({"GOTRUE_MAILER_AUTOCONFIRM": "true"})
+    created = await api.client.post(
+        "/admin/users", json={"email": "late@example.com", "password": "s3cret-pass"}, headers=api.admin()
+    )
+    assert "email_confirmed_at" not in created.json()
+    again = await api.signup("late@example.com", "another-pass")
+    assert again.status_code == 200, again.text
+    assert again.json()["user"]["email_confirmed_at"] and again.json()["access_token"]
+    link = await api.client.post("/magiclink", json={"email": "late@example.com"}, headers=api.headers())
+    assert link.status_code == 200
+    assert api.mail("late@example.com", "magic_link")
+
+
+async def test_generate_signup_link_for_an_unconfirmed_user_needs_no_password(make_api: Any) -> None:
+    api = await make_api(CONFIRM)
+    await api.signup("pending@example.com")
+    response = await api.client.post(
+        "/admin/generate_link", json={"type": "signup", "email": "pending@example.com", "data": {"x": 1}}, headers=api.admin()
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["user_metadata"]["x"] == 1
+
+
+async def test_a_password_change_keeps_a_pending_email_change_but_forgets_its_codes(make_api: Any) -> None:
+    api = await make_api(CONFIRM)
+    session = await confirmed_user(api, "keep@example.com")
+    headers = api.headers(session["access_token"])
+    await api.client.put("/user", json={"email": "moved@example.com"}, headers=headers)
+    link = api.mail("moved@example.com", "email_change").link
+    changed = await api.client.put("/user", json={"password": "another-pass"}, headers=headers)
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["new_email"] == "moved@example.com"
+    assert "email_change_sent_at" not in changed.json()
+    assert fragment((await follow(api, link)).headers["location"])["error_code"] == "otp_expired"
+    resent = await api.client.post("/resend", json={"type": "email_change", "email": "keep@example.com"}, headers=api.headers())
+    assert resent.status_code == 200
+    assert api.mail("moved@example.com", "email_change").link != link
+
+
+async def test_pkce_link_without_its_flow_state_redirects_invalid_request(make_api: Any) -> None:
+    api = await make_api(CONFIRM)
+    await confirmed_user(api, "flow@example.com")
+    await api.client.post(
+        "/magiclink",
+        json={"email": "flow@example.com", "code_challenge": CHALLENGE, "code_challenge_method": "S256"},
+        headers=api.headers(),
+    )
+    token = api.mail("flow@example.com", "magic_link").token_hash
+    response = await api.client.get(f"/verify?token={token}&type=recovery", follow_redirects=False)
+    location = response.headers["location"]
+    assert query(location)["error"] == "invalid_request"
+    assert fragment(location)["error_code"] == "flow_state_not_found"
+    still = await api.client.get(f"/verify?token={token}&type=magiclink", follow_redirects=False)
+    assert "code" in query(still.headers["location"])
+
+
+async def test_a_code_typed_for_the_wrong_kind_is_just_invalid(api: Any) -> None:
+    for kind in ("sms", "bogus"):
+        response = await api.client.post(
+            "/verify", json={"type": kind, "email": "a@example.com", "token": "123456"}, headers=api.headers()
+        )
+        assert_error(response, 403, "otp_expired", "Token has expired or is invalid")

@@ -87,6 +87,7 @@ class InviteUser:
                 address=email,
                 redirect_to=self.config.redirect_target(cmd.redirect_to, cmd.referer),
                 limit_frequency=False,
+                now=now,
             )
             await uow.commit()
         return user
@@ -133,10 +134,12 @@ class GenerateLink:
         email = Email.parse(cmd.email).value
         new_email = Email.parse(cmd.new_email).value if cmd.type.startswith("email_change") else ""
         if cmd.type == "email_change_current" and not self.config.mailer_secure_email_change_enabled:
-            raise ValidationFailed("Secure email change is disabled: an email_change_current link is not needed")
+            raise ValidationFailed("Enable secure email change to generate link for current email")
         aud = cmd.aud if cmd.aud is not None else self.config.jwt_aud
         redirect_to = self.config.redirect_target(cmd.redirect_to, cmd.referer)
-        password_hash = await self._password_hash(cmd)
+        async with self.uow() as uow:
+            exists = await uow.users.get_by_email(email, aud) is not None
+        password_hash = "" if exists else await self._password_hash(cmd)
         async with self.uow() as uow:
             now = self.clock.now()
             user = await uow.users.get_by_email(email, aud)
@@ -159,7 +162,7 @@ class GenerateLink:
         )
 
     async def _password_hash(self, cmd: GenerateLinkCommand) -> str:
-        """Hashed before the transaction: a signup's password, or a random one a magic link may need."""
+        """For a new user, hashed before the transaction: a signup's password, or a magic link's random one."""
         if cmd.type == "signup":
             if not cmd.password:
                 raise ValidationFailed("Signup requires a valid password")
@@ -188,6 +191,8 @@ class GenerateLink:
             if user is not None and user.is_email_confirmed:
                 raise EmailExists()
             if user is None:
+                if link_type == "signup" and not password_hash:
+                    raise ValidationFailed("Signup requires a valid password")
                 user = _new_email_user(
                     self.tokens, self.config, email, aud, password_hash if link_type == "signup" else "", data, now
                 )
@@ -200,10 +205,6 @@ class GenerateLink:
                     self.issuer.audit(
                         Actor.admin(cmd.admin_role), "user_invited", now, {"user_id": str(user.id), "user_email": email}
                     )
-                )
-            else:
-                await uow.audit.add(
-                    self.issuer.audit(Actor.of_user(user), "user_confirmation_requested", now, {"provider": "email"})
                 )
             _, hashed = await self.codes.issue(uow, user, CONFIRMATION, email, now, otp=otp)
             return user, hashed, hashed

@@ -160,6 +160,18 @@ class SignUp:
             user.identities = [identity]
             user.recompute_providers()
             user.user_metadata = dict(identity.identity_data)
+        autoconfirm = self.config.mailer_autoconfirm if provider == "email" else self.config.sms_autoconfirm
+        if autoconfirm:
+            # GoTrue confirms an unconfirmed account on a repeated sign-up once autoconfirm is on
+            if provider == "email":
+                user.confirm_email(now)
+            else:
+                user.confirm_phone(now)
+            await uow.users.update(user)
+            await uow.audit.add(self.issuer.audit(Actor.of_user(user), "user_signedup", now, {"provider": provider}))
+            if not cmd.open_session:
+                return SignUpResult(user=user)
+            return await self._signed_in(uow, user, provider, cmd, now)
         await self._send_confirmation(uow, user, provider, address, cmd, now)
         return SignUpResult(user=user)
 

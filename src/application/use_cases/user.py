@@ -60,6 +60,8 @@ class UpdateUser:
         user = _require_user(principal)
         new_email, new_phone = self._validate(user, cmd)
         pkce = Pkce.of(cmd.code_challenge, cmd.code_challenge_method)
+        if cmd.password:
+            self._check_nonce(user, principal, cmd, self.clock.now())
         new_hash = await self._new_password_hash(user, principal, cmd)
         async with self.uow() as uow:
             current = await uow.users.get(user.id)
@@ -74,7 +76,9 @@ class UpdateUser:
                 if other is not None and other.id != current.id:
                     raise PhoneExists()
             if new_hash is not None:
-                await self._check_nonce(uow, current, principal, cmd, now)
+                if self._check_nonce(current, principal, cmd, now):
+                    current.reauthentication_token = ""
+                    current.reauthentication_sent_at = None
                 current.set_password_hash(new_hash, now)
                 current.clear_tokens(now)
                 await uow.one_time_tokens.delete_for_user(current.id)
@@ -116,7 +120,7 @@ class UpdateUser:
                 where="unprocessable",
             )
         if user.is_sso_user and (cmd.password or new_email or new_phone or cmd.nonce):
-            raise DomainError("user_sso_managed", "Updating email, phone or password of an SSO account is not allowed")
+            raise DomainError("user_sso_managed", "Updating email, phone, password of a SSO account only possible via SSO")
         if new_email:
             validate_pkce_params(cmd.code_challenge, cmd.code_challenge_method)
         return new_email, new_phone
@@ -138,15 +142,16 @@ class UpdateUser:
             raise DomainError("same_password", "New password should be different from the old password.")
         return await self.hasher.hash(cmd.password)
 
-    async def _check_nonce(
-        self, uow: UnitOfWork, user: User, principal: Principal, cmd: UpdateUserCommand, now: datetime
-    ) -> None:
-        """With reauthentication required, a session older than 24 h must present the emailed code."""
+    def _check_nonce(self, user: User, principal: Principal, cmd: UpdateUserCommand, now: datetime) -> bool:
+        """With reauthentication required, a session older than 24 h must present the emailed code.
+
+        True when a nonce was needed and is good (the caller then spends it).
+        """
         if not self.config.update_password_require_reauthentication:
-            return
+            return False
         session = principal.session
         if session is not None and now - session.created_at < REAUTHENTICATION_WINDOW:
-            return
+            return False
         if not cmd.nonce:
             raise DomainError("reauthentication_needed", "Password update requires reauthentication")
         identifier, lifetime = (
@@ -156,8 +161,7 @@ class UpdateUser:
             user.reauthentication_sent_at, now, lifetime
         ):
             raise DomainError("reauthentication_not_valid", "Nonce has expired or is invalid")
-        user.reauthentication_token = ""
-        user.reauthentication_sent_at = None
+        return True
 
     async def _change_email(
         self, uow: UnitOfWork, user: User, new_email: str, cmd: UpdateUserCommand, pkce: Pkce | None, now: datetime

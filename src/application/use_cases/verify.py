@@ -119,7 +119,7 @@ class Verify:
     async def link(self, cmd: VerifyCommand) -> VerifyResult:
         """GET /verify: an emailed link; PKCE links yield a code instead of a session."""
         if cmd.type not in EMAIL_TYPES:
-            raise ValidationFailed("Unsupported verification type")
+            raise ValidationFailed("Invalid email verification type")
         if is_pkce(cmd.token_hash) and cmd.type not in AUTH_METHOD_OF_LINK:
             raise DomainError("unexpected_failure", "Unsupported PKCE verification type")
         return await self._run(cmd, link=True)
@@ -150,7 +150,9 @@ class Verify:
             if link and is_pkce(cmd.token_hash):
                 flow_state = await uow.flow_states.latest_for_user(user.id, AUTH_METHOD_OF_LINK[cmd.type])
                 if flow_state is None:
-                    raise DomainError("flow_state_not_found", "No associated flow state found. Flow state not found")
+                    raise DomainError(
+                        "flow_state_not_found", "No associated flow state found. Flow state not found", where="verify"
+                    )
                 flow_state.auth_code_issued_at = now
                 flow_state.updated_at = now
                 await uow.flow_states.update(flow_state)
@@ -187,10 +189,12 @@ class Verify:
 
     async def _by_code(self, uow: UnitOfWork, cmd: VerifyCommand, now: datetime) -> tuple[User, str, str]:
         aud = cmd.aud if cmd.aud is not None else self.config.jwt_aud
-        if cmd.type in PHONE_TYPES:
+        if cmd.phone:
+            if cmd.type not in PHONE_TYPES:
+                raise DomainError("otp_expired", CODE_EXPIRED)
             return await self._by_phone_code(uow, cmd, now)
         if cmd.type not in EMAIL_TYPES:
-            raise ValidationFailed("Invalid email verification type")
+            raise DomainError("otp_expired", CODE_EXPIRED)
         email = Email.parse(cmd.email).value
         if cmd.type == "email_change":
             return await self._by_email_change_code(uow, email, cmd.token, now)

@@ -73,6 +73,7 @@ STATUS_IN_CONTEXT: dict[tuple[str, str], int] = {
     ("session_expired", "bearer"): 403,
     ("user_banned", "bearer"): 403,
     ("user_banned", "verify"): 403,
+    ("flow_state_not_found", "verify"): 400,
     ("email_not_confirmed", "unprocessable"): 422,
     ("phone_not_confirmed", "unprocessable"): 422,
     ("email_provider_disabled", "login"): 422,

@@ -84,10 +84,10 @@ async def verify_get(request: Request[Any, Any, Any], verify: Verify, auth_confi
     query = request.query_params
     token = query.get("token", "")
     kind = query.get("type", "")
-    if not token:
-        raise ValidationFailed("Verify requires a token or a token hash")
     if not kind:
         raise ValidationFailed("Verify requires a verification type")
+    if not token:
+        raise ValidationFailed("Verify requires a token or a token hash")
     target = auth_config.redirect_target(query.get("redirect_to"), request.headers.get("referer"))
     pkce = is_pkce(token)
     try:
@@ -116,7 +116,7 @@ def _with(url: str, *, query: dict[str, str] | None = None, fragment: dict[str, 
     if query:
         merged = dict(parse_qsl(parts.query, keep_blank_values=True))
         merged.update(query)
-        new_query = urlencode(merged)
+        new_query = urlencode(sorted(merged.items()))
     new_fragment = urlencode(sorted(fragment.items())) if fragment is not None else ""
     return urlunsplit((parts.scheme, parts.netloc, parts.path, new_query, new_fragment))
 
@@ -281,7 +281,7 @@ async def generate_link(
             password=body.password,
             data=body.data,
             aud=request_audience(request, auth_config, principal.claims),
-            redirect_to=body.redirect_to or redirect_to(request),
+            redirect_to=body.redirect_to if auth_config.redirects.is_valid(body.redirect_to) else redirect_to(request),
             referer=request.headers.get("referer"),
             admin_role=principal.role,
         )

@@ -161,7 +161,8 @@ class _Text:
 
 @dataclass(frozen=True, slots=True)
 class _Wild:
-    regex: str  # `*`, `**`, `?` or a character class, as a Python regex fragment
+    kind: str  # "star" (`*`), "super" (`**`) or "one" (`?` or a character class)
+    regex: str = ""  # for "one": a Python regex matching exactly one character
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,13 +199,13 @@ class _GlobLexer:
             elif char == "[":
                 nodes.append(self._range())
             elif char == "?":
-                nodes.append(_Wild(f"[^{re.escape(_SEPARATORS)}]"))
+                nodes.append(_Wild("one", f"[^{re.escape(_SEPARATORS)}]"))
             elif char == "*":
                 if self._pos < len(text) and text[self._pos] == "*":
                     self._pos += 1
-                    nodes.append(_Wild(".*"))
+                    nodes.append(_Wild("super"))
                 else:
-                    nodes.append(_Wild(f"[^{re.escape(_SEPARATORS)}]*"))
+                    nodes.append(_Wild("star"))
             else:
                 self._pos -= 1
                 breakers = "?*[{" + (",}" if in_terms else "")
@@ -266,9 +267,9 @@ class _GlobLexer:
             if self._read() != "]":  # pragma: no cover - _fetch_text stops only at ']' or the end
                 raise ValueError("expected ']'")
             if not chars:
-                return _Wild("(?!)" if not negate else "(?s:.)")
+                return _Wild("one", "(?!)" if not negate else "(?s:.)")
             body = "".join(re.escape(c) for c in chars)
-        return _Wild(f"[{'^' if negate else ''}{body}]")
+        return _Wild("one", f"[{'^' if negate else ''}{body}]")
 
 
 def _expand(nodes: tuple[_Node, ...]) -> list[tuple[_Text | _Wild, ...]]:
@@ -288,8 +289,65 @@ def _expand(nodes: tuple[_Node, ...]) -> list[tuple[_Text | _Wild, ...]]:
     return [tuple(item for chunk in combo for item in chunk) for combo in product(*parts)]
 
 
-def _regex(nodes: tuple[_Text | _Wild, ...]) -> str:
-    return "".join(re.escape(node.text) if isinstance(node, _Text) else node.regex for node in nodes)
+class _Matcher:
+    """Whole-string match of one brace-free glob by NFA simulation: O(len(text) × len(glob)).
+
+    A backtracking regex (Python's `re`) takes exponential time on inputs such as a long run of
+    `a.` against `**.good.com/**`; the URL is attacker-controlled, so it must not be used here.
+    """
+
+    __slots__ = ("_kinds", "_args", "_prefix", "_size")
+
+    def __init__(self, nodes: tuple[_Text | _Wild, ...]) -> None:
+        kinds: list[str] = []
+        args: list[object] = []
+        for node in nodes:
+            if isinstance(node, _Text):
+                kinds.extend("lit" for _ in node.text)
+                args.extend(node.text)
+            else:
+                kinds.append(node.kind)
+                args.append(re.compile(node.regex, re.DOTALL) if node.kind == "one" else None)
+        prefix = []
+        for kind, arg in zip(kinds, args):
+            if kind != "lit":
+                break
+            prefix.append(arg)
+        self._kinds, self._args = tuple(kinds), tuple(args)
+        self._prefix = "".join(prefix)  # type: ignore[arg-type]
+        self._size = len(kinds)
+
+    def _closure(self, states: set[int]) -> set[int]:
+        stack = list(states)
+        while stack:
+            index = stack.pop()
+            if index < self._size and self._kinds[index] in ("star", "super") and index + 1 not in states:
+                states.add(index + 1)
+                stack.append(index + 1)
+        return states
+
+    def fullmatch(self, text: str) -> bool:
+        if not text.startswith(self._prefix):
+            return False
+        kinds, args, size = self._kinds, self._args, self._size
+        states = self._closure({len(self._prefix)})
+        for char in text[len(self._prefix) :]:
+            following: set[int] = set()
+            for index in states:
+                if index == size:
+                    continue
+                kind = kinds[index]
+                if kind == "lit":
+                    if char == args[index]:
+                        following.add(index + 1)
+                elif kind == "super" or (kind == "star" and char not in _SEPARATORS):
+                    following.add(index)
+                elif kind == "one" and args[index].fullmatch(char):  # type: ignore[union-attr]
+                    following.add(index + 1)
+            if not following:
+                return False
+            states = self._closure(following)
+        return size in states
 
 
 def _host_nodes(nodes: tuple[_Text | _Wild, ...]) -> tuple[_Text | _Wild, ...] | None:
@@ -313,16 +371,16 @@ def _host_nodes(nodes: tuple[_Text | _Wild, ...]) -> tuple[_Text | _Wild, ...] |
 @dataclass(frozen=True, slots=True)
 class _Glob:
     pattern: str
-    full: re.Pattern[str]
-    host: re.Pattern[str] | None
+    full: _Matcher
+    host: _Matcher | None
 
 
 def _compile_glob(pattern: str) -> list[_Glob]:
     globs = []
     for nodes in _expand(_GlobLexer(pattern).parse()):
         host_nodes = _host_nodes(nodes)
-        host = re.compile(_regex(host_nodes), re.DOTALL) if host_nodes is not None else None
-        globs.append(_Glob(pattern, re.compile(_regex(nodes), re.DOTALL), host))
+        host = _Matcher(host_nodes) if host_nodes is not None else None
+        globs.append(_Glob(pattern, _Matcher(nodes), host))
     return globs
 
 

@@ -113,17 +113,22 @@ async def api(make_api: Callable[..., Any]) -> Any:
 
 @pytest.fixture
 async def make_rate_limiters(api: Any) -> AsyncIterator[Callable[[int], Any]]:
-    """`n` limiters on one database, as `n` processes would have: the container's, then ones with own pools."""
+    """`n` limiters on one database, each with its own pool, as `n` processes would have.
+
+    (The container's own limiter is checked for its type only: its pool belongs to the test
+    client's event loop.)
+    """
     from psycopg_pool import AsyncConnectionPool
 
     from pytrue.adapters.postgres.rate_limiter import PgRateLimiter
 
+    assert isinstance(api.container.adapters.rate_limiter(), PgRateLimiter)
     pools: list[AsyncConnectionPool] = []
 
     async def factory(count: int) -> list[Any]:
         settings = api.container.settings()
-        limiters = [api.container.adapters.rate_limiter()]
-        for _ in range(count - 1):
+        limiters = []
+        for _ in range(count):
             pool = AsyncConnectionPool(settings.database_url, min_size=1, max_size=4, open=False)
             await pool.open()
             pools.append(pool)

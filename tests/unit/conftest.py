@@ -50,6 +50,9 @@ async def api(make_api: ApiFactory) -> MemoryApi:
 @pytest.fixture
 async def make_rate_limiters(api: MemoryApi) -> Callable[[int], Any]:
     """`n` handles on one shared limit; in memory that is the container's single limiter."""
+    from pytrue.adapters.memory.rate_limiter import InMemoryRateLimiter
+
+    assert isinstance(api.container.adapters.rate_limiter(), InMemoryRateLimiter)
 
     async def factory(count: int) -> list[Any]:
         return [api.container.adapters.rate_limiter()] * count

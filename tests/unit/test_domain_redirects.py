@@ -225,6 +225,16 @@ def test_malformed_globs_are_rejected(pattern: str) -> None:
         RedirectPolicy(SITE, (pattern,))
 
 
+def test_pathological_candidates_are_matched_without_backtracking() -> None:
+    # A backtracking regex needs minutes for these (exponential in the number of `**`); the
+    # NFA matcher is linear, so these return at once with the right answer.
+    policy = RedirectPolicy(SITE, ("https://**.good.com/**", "https://**a**a**a**b.com/"))
+    assert not policy.is_valid("https://" + "a." * 4000 + "x")
+    assert not policy.is_valid("https://" + "a" * 8000 + ".com/")
+    assert policy.is_valid("https://" + "a." * 4000 + "good.com/" + "x/" * 4000)
+    assert policy.is_valid("https://" + "a" * 4000 + "b.com/")
+
+
 def test_resolve_falls_back_to_referer_then_site_url() -> None:
     assert POLICY.resolve("https://a.example.com", "https://example.com/r") == "https://a.example.com"
     assert POLICY.resolve("https://evil.com", "https://example.com/r") == "https://example.com/r"

@@ -111,15 +111,3 @@ def _take_bucket(rate: Rate, state: RateState | None, now: datetime) -> tuple[bo
     if (after - now) // _MICROSECOND > depth:
         return False, state
     return True, RateState(rate.kind, after, 0)
-
-
-def resend_wait(last_sent: datetime | None, frequency: timedelta, now: datetime) -> int | None:
-    """Per-user send frequency (`GOTRUE_SMTP_MAX_FREQUENCY`, `GOTRUE_SMS_MAX_FREQUENCY`).
-
-    None when a new message may go out (never sent, or `last_sent + frequency` is before `now`);
-    else the whole seconds left, truncated, for GoTrue's 429 message "For security purposes, you
-    can only request this after N seconds."
-    """
-    if last_sent is None or last_sent + frequency < now:
-        return None
-    return int((last_sent + frequency - now).total_seconds())

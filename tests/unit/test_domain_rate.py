@@ -165,16 +165,3 @@ def test_bucket_refills_one_token_per_period(burst: int, period: int, waits: int
             break
         granted += 1
     assert granted == min(waits, burst)
-
-
-def test_resend_wait_is_gotrue_frequency_check() -> None:
-    from pytrue.domain.rate import resend_wait
-
-    minute = timedelta(minutes=1)
-    assert resend_wait(None, minute, T0) is None
-    assert resend_wait(T0, minute, T0) == 60
-    assert resend_wait(T0, minute, T0 + timedelta(seconds=0.5)) == 59
-    assert resend_wait(T0, minute, T0 + timedelta(seconds=59.9)) == 0
-    assert resend_wait(T0, minute, T0 + minute) == 0  # GoTrue: refused until strictly after
-    assert resend_wait(T0, minute, T0 + minute + timedelta(microseconds=1)) is None
-    assert resend_wait(T0, timedelta(0), T0 + timedelta(microseconds=1)) is None

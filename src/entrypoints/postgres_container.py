@@ -25,7 +25,7 @@ def _pool(settings: Settings) -> AsyncConnectionPool:
         max_size=size,
         open=False,
         timeout=2.0,
-        kwargs={"autocommit": False},
+        kwargs={"autocommit": True},  # units of work BEGIN lazily (adapters/postgres/uow.py)
     )
 
 

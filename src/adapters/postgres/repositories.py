@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from typing import Any
+from functools import lru_cache
+from typing import Any, Protocol
 from uuid import UUID
 
 from psycopg import AsyncConnection, errors
-from psycopg.rows import dict_row
+from psycopg.pq import ExecStatus
 from psycopg.types.json import Json, Jsonb
 
 from pytrue.adapters.postgres.rows import (
@@ -30,15 +32,53 @@ from pytrue.domain.session import AmrClaim, RefreshToken, Session
 from pytrue.domain.user import NIL_UUID, Identity, User
 
 
+_NO_ROWS: list[dict[str, Any]] = []
+
+# Identity columns under names that cannot clash with a user's, for one-statement user loads.
+_IDENTITY_COLUMNS = ("id", "user_id", "provider", "provider_id", "identity_data", "last_sign_in_at", "created_at", "updated_at")
+_IDENTITY_SELECT = ", ".join(f"i.{c} AS identity_{c}" for c in _IDENTITY_COLUMNS)
+
+
+def _identity_of(row: dict[str, Any]) -> Identity:
+    return identity_from_row({c: row[f"identity_{c}"] for c in _IDENTITY_COLUMNS})
+
+
+_LOCKING = re.compile(r"\bFOR\s+(?:NO\s+KEY\s+)?(?:UPDATE|SHARE|KEY\s+SHARE)\b", re.IGNORECASE)
+
+
+@lru_cache(maxsize=4096)
+def reads_only(query: str) -> bool:
+    """A plain SELECT: it takes no row lock, so under READ COMMITTED it may run before BEGIN."""
+    return query.lstrip()[:6].upper() == "SELECT" and _LOCKING.search(query) is None
+
+
+class Transaction(Protocol):
+    """Opens the unit of work's transaction the first time a statement needs one."""
+
+    begun: bool
+
+    async def begin(self) -> None: ...
+
+
 class _Repository:
-    def __init__(self, conn: AsyncConnection[Any], schema: str) -> None:
+    def __init__(self, conn: AsyncConnection[Any], schema: str, tx: Transaction | None = None) -> None:
         self._conn = conn
         self._s = schema
+        self._tx = tx
 
     async def _rows(self, query: str, params: Any = None) -> list[dict[str, Any]]:
-        async with self._conn.cursor(row_factory=dict_row) as cur:
+        tx = self._tx
+        if tx is not None and not tx.begun and not reads_only(query):
+            await tx.begin()
+        # Rows as dicts keyed by the result's field names, read straight from the result: cheaper
+        # than `dict_row`, which builds a `Column` description of every field for every statement.
+        async with self._conn.cursor() as cur:
             await cur.execute(query.replace("{s}", self._s), params)  # type: ignore[arg-type]
-            return await cur.fetchall() if cur.description else []
+            result = cur.pgresult
+            if result is None or result.status != ExecStatus.TUPLES_OK:
+                return _NO_ROWS
+            names = [result.fname(i).decode() for i in range(result.nfields)]  # type: ignore[union-attr]
+            return [dict(zip(names, values, strict=True)) for values in await cur.fetchall()]
 
     async def _one(self, query: str, params: Any = None) -> dict[str, Any] | None:
         rows = await self._rows(query, params)
@@ -65,29 +105,34 @@ class PgUserRepository(_Repository):
             by_user[row["user_id"]].append(identity_from_row(row))
         return [user_from_row(r, by_user[r["id"]]) for r in rows]
 
+    async def _one_user(self, where: str, params: Any) -> User | None:
+        """The first user matching `where`, with its identities, in one statement."""
+        rows = await self._rows(
+            f"SELECT u.*, {_IDENTITY_SELECT} FROM (SELECT {USER_COLUMNS} FROM {{s}}.users WHERE {where} LIMIT 1) u "
+            "LEFT JOIN {s}.identities i ON i.user_id = u.id ORDER BY i.created_at, i.id",
+            params,
+        )
+        if not rows:
+            return None
+        identities = [_identity_of(r) for r in rows if r["identity_id"] is not None]
+        return user_from_row(rows[0], identities)
+
     async def get(self, user_id: UUID) -> User | None:
-        rows = await self._rows(f"SELECT {USER_COLUMNS} FROM {{s}}.users WHERE id = %s", (user_id,))
-        users = await self._with_identities(rows)
-        return users[0] if users else None
+        return await self._one_user("id = %s", (user_id,))
 
     async def get_by_email(self, email: str, aud: str) -> User | None:
-        rows = await self._rows(
-            f"SELECT {USER_COLUMNS} FROM {{s}}.users WHERE instance_id = %(nil)s AND aud = %(aud)s "
-            "AND is_sso_user = false AND (lower(email) = %(email)s OR id IN "
-            "(SELECT user_id FROM {s}.identities WHERE email = %(email)s)) LIMIT 1",
+        # Either arm of the union is an index look-up; `lower(email) = … OR id IN (…)` was a scan.
+        return await self._one_user(
+            "instance_id = %(nil)s AND aud = %(aud)s AND is_sso_user = false AND id IN ("
+            "SELECT id FROM {s}.users WHERE instance_id = %(nil)s AND lower(email) = %(email)s "
+            "UNION ALL SELECT user_id FROM {s}.identities WHERE email = %(email)s)",
             {"nil": NIL_UUID, "aud": aud, "email": email.lower()},
         )
-        users = await self._with_identities(rows)
-        return users[0] if users else None
 
     async def get_by_phone(self, phone: str, aud: str) -> User | None:
-        rows = await self._rows(
-            f"SELECT {USER_COLUMNS} FROM {{s}}.users WHERE instance_id = %s AND aud = %s "
-            "AND is_sso_user = false AND phone = %s LIMIT 1",
-            (NIL_UUID, aud, phone),
+        return await self._one_user(
+            "instance_id = %s AND aud = %s AND is_sso_user = false AND phone = %s", (NIL_UUID, aud, phone)
         )
-        users = await self._with_identities(rows)
-        return users[0] if users else None
 
     async def add(self, user: User) -> None:
         placeholders = ", ".join(f"%({c})s" for c in USER_FIELDS)
@@ -150,14 +195,17 @@ class PgUserRepository(_Repository):
 
 class PgSessionRepository(_Repository):
     async def get(self, session_id: UUID) -> Session | None:
-        row = await self._one("SELECT * FROM {s}.sessions WHERE id = %s", (session_id,))
-        if row is None:
-            return None
-        amr_rows = await self._rows(
-            "SELECT authentication_method, updated_at FROM {s}.mfa_amr_claims WHERE session_id = %s", (session_id,)
+        rows = await self._rows(
+            "SELECT s.*, a.authentication_method AS amr_method, a.updated_at AS amr_updated_at "
+            "FROM {s}.sessions s LEFT JOIN {s}.mfa_amr_claims a ON a.session_id = s.id WHERE s.id = %s",
+            (session_id,),
         )
-        amr = [AmrClaim(method=r["authentication_method"], timestamp=r["updated_at"]) for r in amr_rows]
-        return session_from_row(row, amr)
+        if not rows:
+            return None
+        amr = [
+            AmrClaim(method=r["amr_method"], timestamp=r["amr_updated_at"]) for r in rows if r["amr_method"] is not None
+        ]
+        return session_from_row(rows[0], amr)
 
     async def add(self, session: Session) -> None:
         await self._rows(

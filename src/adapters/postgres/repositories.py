@@ -194,6 +194,12 @@ class PgUserRepository(_Repository):
 
 
 class PgSessionRepository(_Repository):
+    def __init__(self, conn: AsyncConnection[Any], schema: str, tx: Transaction | None = None) -> None:
+        super().__init__(conn, schema, tx)
+        # The amr claims each session had when this unit of work read it: saving the session
+        # again writes only claims that changed (a refresh rewrote an identical row every time).
+        self._stored_amr: dict[UUID, set[tuple[str, datetime]]] = {}
+
     async def get(self, session_id: UUID) -> Session | None:
         rows = await self._rows(
             "SELECT s.*, a.authentication_method AS amr_method, a.updated_at AS amr_updated_at "
@@ -205,6 +211,7 @@ class PgSessionRepository(_Repository):
         amr = [
             AmrClaim(method=r["amr_method"], timestamp=r["amr_updated_at"]) for r in rows if r["amr_method"] is not None
         ]
+        self._stored_amr[session_id] = {(claim.method, claim.timestamp) for claim in amr}
         return session_from_row(rows[0], amr)
 
     async def add(self, session: Session) -> None:
@@ -231,7 +238,10 @@ class PgSessionRepository(_Repository):
         await self._save_amr(session)
 
     async def _save_amr(self, session: Session) -> None:
+        stored = self._stored_amr.get(session.id, set())
         for claim in session.amr:
+            if (claim.method, claim.timestamp) in stored:
+                continue
             await self._rows(
                 "INSERT INTO {s}.mfa_amr_claims (id, session_id, created_at, updated_at, authentication_method) "
                 "VALUES (gen_random_uuid(), %s, %s, %s, %s) ON CONFLICT ON CONSTRAINT "

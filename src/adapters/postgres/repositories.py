@@ -37,6 +37,10 @@ _NO_ROWS: list[dict[str, Any]] = []
 # Identity columns under names that cannot clash with a user's, for one-statement user loads.
 _IDENTITY_COLUMNS = ("id", "user_id", "provider", "provider_id", "identity_data", "last_sign_in_at", "created_at", "updated_at")
 _IDENTITY_SELECT = ", ".join(f"i.{c} AS identity_{c}" for c in _IDENTITY_COLUMNS)
+_SESSION_COLUMNS = (
+    "id", "user_id", "created_at", "updated_at", "aal", "factor_id", "not_after", "refreshed_at", "user_agent", "ip", "tag",
+)
+_SESSION_SELECT = ", ".join(f"s.{c} AS session_{c}" for c in _SESSION_COLUMNS)
 
 
 def _identity_of(row: dict[str, Any]) -> Identity:
@@ -119,6 +123,31 @@ class PgUserRepository(_Repository):
 
     async def get(self, user_id: UUID) -> User | None:
         return await self._one_user("id = %s", (user_id,))
+
+    async def get_with_session(self, user_id: UUID, session_id: UUID | None) -> tuple[User | None, Session | None]:
+        rows = await self._rows(
+            f"SELECT u.*, {_IDENTITY_SELECT}, {_SESSION_SELECT}, a.authentication_method AS amr_method, "
+            f"a.updated_at AS amr_updated_at FROM (SELECT {USER_COLUMNS} FROM {{s}}.users WHERE id = %s) u "
+            "LEFT JOIN {s}.identities i ON i.user_id = u.id "
+            "LEFT JOIN {s}.sessions s ON s.id = %s "
+            "LEFT JOIN {s}.mfa_amr_claims a ON a.session_id = s.id "
+            "ORDER BY i.created_at, i.id",
+            (user_id, session_id),
+        )
+        if not rows:
+            return None, None
+        identities: dict[UUID, Identity] = {}
+        amr: dict[str, AmrClaim] = {}
+        for row in rows:
+            if row["identity_id"] is not None and row["identity_id"] not in identities:
+                identities[row["identity_id"]] = _identity_of(row)
+            if row["amr_method"] is not None and row["amr_method"] not in amr:
+                amr[row["amr_method"]] = AmrClaim(method=row["amr_method"], timestamp=row["amr_updated_at"])
+        user = user_from_row(rows[0], list(identities.values()))
+        if rows[0]["session_id"] is None:
+            return user, None
+        session_row = {c: rows[0][f"session_{c}"] for c in _SESSION_COLUMNS}
+        return user, session_from_row(session_row, list(amr.values()))
 
     async def get_by_email(self, email: str, aud: str) -> User | None:
         # Either arm of the union is an index look-up; `lower(email) = … OR id IN (…)` was a scan.

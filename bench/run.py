@@ -1,7 +1,8 @@
 """pytrue's benchmark: PostgreSQL + `pytrue serve --workers N` on this host, wrk as the load.
 
     bash bench/run.sh                       # 10 000 users
-    bash bench/run.sh --users 10000,1000000 # both sizes in one run, p50 compared
+    bash bench/run.sh --users 10000,1000000 --rounds 3
+                                            # both sizes, measured in turn three times, p50 compared
 
 Steps: a throw-away PostgreSQL (LocalCluster, as `pytrue dev` uses), migrations, users seeded in
 SQL (bench/seed.py), one argon2id verify timed alone, the server started with N workers, a few
@@ -25,8 +26,9 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -272,6 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--argon2-memory", default="19456", help="KiB (GOTRUE_PASSWORD_HASH_ARGON2_MEMORY)")
     parser.add_argument("--argon2-iterations", default="2")
     parser.add_argument("--argon2-parallelism", default="1")
+    parser.add_argument("--rounds", type=int, default=1, help="measure every size this many times, alternating")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--durable", action="store_true", help="PostgreSQL with fsync and synchronous_commit on")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, database)")
@@ -306,54 +309,41 @@ def main(argv: list[str] | None = None) -> int:
     print(f"bench: working in {workdir}; load average {summary['machine']['loadavg_before']}", flush=True)  # type: ignore[index]
     try:
         cluster.start()
-        dsn = cluster.provision()
-        port = _free_port()
-        url = f"http://127.0.0.1:{port}"
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("GOTRUE_", "PYTRUE_", "DATABASE_URL"))},
-            "GOTRUE_DB_DRIVER": "postgres",
-            "DATABASE_URL": dsn,
-            "GOTRUE_SITE_URL": "http://localhost:3000",
-            "API_EXTERNAL_URL": url,
-            "GOTRUE_JWT_SECRET": secrets.token_urlsafe(48),
-            "GOTRUE_MAILER_AUTOCONFIRM": "true",
-            "GOTRUE_LOG_LEVEL": "warn",
-            "GOTRUE_PASSWORD_HASH_ARGON2_MEMORY": args.argon2_memory,
-            "GOTRUE_PASSWORD_HASH_ARGON2_ITERATIONS": args.argon2_iterations,
-            "GOTRUE_PASSWORD_HASH_ARGON2_PARALLELISM": args.argon2_parallelism,
-            "GOTRUE_RATE_LIMIT_TOKEN_REFRESH": "1000000000",
-            "GOTRUE_RATE_LIMIT_EMAIL_SENT": "1000000000",
-            "GOTRUE_RATE_LIMIT_VERIFY": "1000000000",
-        }
-        subprocess.run([*_pytrue(), "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
-        subprocess.run(
-            [*_pytrue(), "users", "create", "--email", TEMPLATE_EMAIL, "--password", PASSWORD, "--confirm"],
-            env=env,
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-        import psycopg
-
-        with psycopg.connect(dsn) as conn:
-            row = conn.execute("select encrypted_password from auth.users where email = %s", [TEMPLATE_EMAIL]).fetchone()
-        encoded = str(row[0]) if row else ""
-        args.encoded_hash = encoded
+        secret = secrets.token_urlsafe(48)
         args.hash_threads = args.workers * max(1, len(os.sched_getaffinity(0)) // args.workers)
         summary["hash_threads"] = args.hash_threads
+        targets = [_prepare(cluster, users, secret, args) for users in sizes]
+        rounds: dict[int, list[dict[str, dict[str, float]]]] = {users: [] for users in sizes}
+        with ExitStack() as stack:
+            for target in targets:
+                log = workdir / f"server-{target['users']}.log"
+                target["pid"] = stack.enter_context(_server(target["env"], args.workers, target["port"], log)).pid
+            for number in range(1, args.rounds + 1):
+                for target in targets:
+                    users, url = target["users"], target["url"]
+                    args.server_pid, args.encoded_hash = target["pid"], target["hash"]
+                    tokens = asyncio.run(_sign_in(url, users, max(128, 4 * args.connections)))
+                    print(
+                        f"bench: round {number}/{args.rounds}, {users} users, {args.workers} workers, "
+                        f"wrk -t1, {args.duration:g} s per endpoint",
+                        flush=True,
+                    )
+                    rounds[users].append(run_size(url, users, args, scripts, tokens))
+        print(f"bench: medians over {args.rounds} round(s)")
         for users in sizes:
-            started = time.monotonic()
-            seeded = seed_users(dsn, users)
-            print(f"bench: {seeded} users seeded in {time.monotonic() - started:.1f} s", flush=True)
-            with _server(env, args.workers, port, workdir / "server.log") as server:
-                args.server_pid = server.pid
-                tokens = asyncio.run(_sign_in(url, users, max(128, 4 * args.connections)))
-                print(f"bench: {args.workers} workers, {users} users, wrk -t1, {args.duration:g} s per endpoint")
-                results = run_size(url, users, args, scripts, tokens)
+            results = _medians(rounds[users])
             size_ratios = ratios(results)
-            summary["runs"][str(users)] = {"results": results, "ratios": size_ratios}  # type: ignore[index]
+            summary["runs"][str(users)] = {"results": results, "ratios": size_ratios, "rounds": rounds[users]}  # type: ignore[index]
+            print(f"  {users} users")
+            for endpoint in args.endpoints:
+                r = results[endpoint]
+                print(
+                    f"    {endpoint:9} {r['rps']:9.1f} req/s  p50 {_ms(r['p50_ms'])} ms  p99 {_ms(r['p99_ms'])} ms  "
+                    f"errors {int(r['non_2xx'] + r['socket_errors'])}"
+                )
             for name, value in size_ratios.items():
                 verdict = "meets" if value >= TARGETS[name] else "BELOW"
-                print(f"  {name:28} {value:6.3f}  ({verdict} target {TARGETS[name]:.2f})")
+                print(f"    {name:28} {value:6.3f}  ({verdict} target {TARGETS[name]:.2f})")
         _compare_sizes(summary["runs"])  # type: ignore[arg-type]
         summary["loadavg_after"] = Path("/proc/loadavg").read_text().strip()
         if args.json:
@@ -363,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
             for run in summary["runs"].values()  # type: ignore[attr-defined]
             for r in run["results"].values()
         )
-        print(f"bench: {errors} request errors in total")
+        print(f"bench: {errors} request errors in total; load average now {summary['loadavg_after']}")
         return 1 if errors else 0
     finally:
         cluster.stop()
@@ -371,6 +361,57 @@ def main(argv: list[str] | None = None) -> int:
             print(f"bench: kept {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _prepare(cluster: Any, users: int, secret: str, args: argparse.Namespace) -> dict[str, Any]:
+    """A database of its own for one size: migrated, seeded; the environment of its server."""
+    dsn = cluster.provision(database=f"bench_{users}")
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("GOTRUE_", "PYTRUE_", "DATABASE_URL"))},
+        "GOTRUE_DB_DRIVER": "postgres",
+        "DATABASE_URL": dsn,
+        "GOTRUE_SITE_URL": "http://localhost:3000",
+        "API_EXTERNAL_URL": url,
+        "GOTRUE_JWT_SECRET": secret,
+        "GOTRUE_MAILER_AUTOCONFIRM": "true",
+        "GOTRUE_LOG_LEVEL": "warn",
+        "GOTRUE_PASSWORD_HASH_ARGON2_MEMORY": args.argon2_memory,
+        "GOTRUE_PASSWORD_HASH_ARGON2_ITERATIONS": args.argon2_iterations,
+        "GOTRUE_PASSWORD_HASH_ARGON2_PARALLELISM": args.argon2_parallelism,
+        "GOTRUE_RATE_LIMIT_TOKEN_REFRESH": "1000000000",
+        "GOTRUE_RATE_LIMIT_EMAIL_SENT": "1000000000",
+        "GOTRUE_RATE_LIMIT_VERIFY": "1000000000",
+    }
+    subprocess.run([*_pytrue(), "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [*_pytrue(), "users", "create", "--email", TEMPLATE_EMAIL, "--password", PASSWORD, "--confirm"],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    import psycopg
+
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute("select encrypted_password from auth.users where email = %s", [TEMPLATE_EMAIL]).fetchone()
+    started = time.monotonic()
+    seeded = seed_users(dsn, users)
+    print(f"bench: {seeded} users seeded in {time.monotonic() - started:.1f} s", flush=True)
+    return {"users": users, "env": env, "port": port, "url": url, "hash": str(row[0]) if row else ""}
+
+
+def _medians(rounds: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
+    """Per endpoint, the median of each measure over the rounds (errors are summed)."""
+    out: dict[str, dict[str, float]] = {}
+    for endpoint in rounds[0]:
+        values = [r[endpoint] for r in rounds]
+        out[endpoint] = {
+            key: (sum(v[key] for v in values) if key in ("non_2xx", "socket_errors", "requests")
+                  else statistics.median(v[key] for v in values))
+            for key in values[0]
+        }  # fmt: skip
+    return out
 
 
 def _compare_sizes(runs: dict[str, dict[str, dict[str, dict[str, float]]]]) -> None:

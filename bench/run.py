@@ -70,6 +70,25 @@ def _cpu_seconds(pid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def _postgres_cpu_seconds() -> float:
+    total = 0.0
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if (proc / "comm").read_text().strip() == "postgres":
+                    total += _cpu_seconds(int(proc.name))
+            except OSError:
+                continue
+    return total
+
+
+def _server_cpu_seconds(pid: int) -> float:
+    try:
+        return _cpu_seconds(pid) + sum(_cpu_seconds(child) for child in _children(pid))
+    except OSError:
+        return 0.0
+
+
 def _machine_cpu_seconds() -> float:
     fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
     busy = sum(int(x) for i, x in enumerate(fields) if i not in (3, 4))  # all but idle, iowait
@@ -229,18 +248,28 @@ def run_size(
             _wrk(url, endpoint, warm_args, args.warmup, warm_connections, scripts)
         profilers = _profile(args, endpoint, scripts.parent)
         machine_before = _machine_cpu_seconds()
+        server_before, pg_before = _server_cpu_seconds(args.server_pid), _postgres_cpu_seconds()
         result, wrk_cpu = _wrk(url, endpoint, endpoint_args[endpoint], args.duration, connections, scripts)
         machine = _machine_cpu_seconds() - machine_before
+        server = _server_cpu_seconds(args.server_pid) - server_before
+        pg = _postgres_cpu_seconds() - pg_before
+        others = max(0.0, machine - server - pg - wrk_cpu)
         for profiler in profilers:
             profiler.wait(timeout=60)
         results[endpoint] = {
             **result.as_dict(),
             "connections": connections,
             "wrk_cpu_share": wrk_cpu / machine if machine else 0.0,
+            "server_cpu_share": server / machine if machine else 0.0,
+            "postgres_cpu_share": pg / machine if machine else 0.0,
+            "others_cpu_share": others / machine if machine else 0.0,
+            "machine_busy_cores": machine / result.seconds if result.seconds else 0.0,
         }
         print(
             f"  {endpoint:9} {result.rps:9.1f} req/s  p50 {_ms(result.p50_ms)} ms  p99 {_ms(result.p99_ms)} ms  "
-            f"errors {result.errors}  (wrk used {100 * results[endpoint]['wrk_cpu_share']:.0f}% of busy CPU)",
+            f"errors {result.errors}  (busy CPU: pytrue {100 * server / machine if machine else 0:.0f}%, "
+            f"postgres {100 * pg / machine if machine else 0:.0f}%, wrk {100 * wrk_cpu / machine if machine else 0:.0f}%, "
+            f"other processes {100 * others / machine if machine else 0:.0f}%)",
             flush=True,
         )
     return results

@@ -167,7 +167,7 @@ class PgUserRepository(_Repository):
         placeholders = ", ".join(f"%({c})s" for c in USER_FIELDS)
         try:
             await self._rows(f"INSERT INTO {{s}}.users ({USER_COLUMNS}) VALUES ({placeholders})", user_params(user))
-            await self._save_identities(user)
+            await self._save_identities(user, new_user=True)
         except errors.UniqueViolation as exc:
             raise _translate_unique(exc) from None
 
@@ -179,11 +179,12 @@ class PgUserRepository(_Repository):
         except errors.UniqueViolation as exc:
             raise _translate_unique(exc) from None
 
-    async def _save_identities(self, user: User) -> None:
-        await self._rows(
-            "DELETE FROM {s}.identities WHERE user_id = %s AND NOT (id = ANY(%s))",
-            (user.id, [i.id for i in user.identities]),
-        )
+    async def _save_identities(self, user: User, *, new_user: bool = False) -> None:
+        if not new_user:  # a user inserted just now has no identities to drop
+            await self._rows(
+                "DELETE FROM {s}.identities WHERE user_id = %s AND NOT (id = ANY(%s))",
+                (user.id, [i.id for i in user.identities]),
+            )
         for identity in user.identities:
             await self._rows(
                 "INSERT INTO {s}.identities (id, provider_id, user_id, identity_data, provider, last_sign_in_at, "

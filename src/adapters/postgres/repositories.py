@@ -65,14 +65,18 @@ class Transaction(Protocol):
 
 
 class _Repository:
-    def __init__(self, conn: AsyncConnection[Any], schema: str, tx: Transaction | None = None) -> None:
+    """Statements of one unit of work. The pool's connections are in autocommit mode: `tx` opens
+    the transaction before the first statement that is not a plain SELECT, so every repository
+    of a unit of work must be given it (adapters/postgres/uow.py)."""
+
+    def __init__(self, conn: AsyncConnection[Any], schema: str, tx: Transaction) -> None:
         self._conn = conn
         self._s = schema
         self._tx = tx
 
     async def _rows(self, query: str, params: Any = None) -> list[dict[str, Any]]:
         tx = self._tx
-        if tx is not None and not tx.begun and not reads_only(query):
+        if not tx.begun and not reads_only(query):
             await tx.begin()
         # Rows as dicts keyed by the result's field names, read straight from the result: cheaper
         # than `dict_row`, which builds a `Column` description of every field for every statement.
@@ -224,7 +228,7 @@ class PgUserRepository(_Repository):
 
 
 class PgSessionRepository(_Repository):
-    def __init__(self, conn: AsyncConnection[Any], schema: str, tx: Transaction | None = None) -> None:
+    def __init__(self, conn: AsyncConnection[Any], schema: str, tx: Transaction) -> None:
         super().__init__(conn, schema, tx)
         # The amr claims each session had when this unit of work read it: saving the session
         # again writes only claims that changed (a refresh rewrote an identical row every time).

@@ -36,6 +36,13 @@ class UserListQuery:
 class UserRepository(Protocol):
     async def get(self, user_id: UUID) -> User | None: ...
 
+    async def get_with_session(self, user_id: UUID, session_id: UUID | None) -> tuple[User | None, Session | None]:
+        """The user and the session `session_id` (None when absent or not given), read together.
+
+        Every bearer-token request needs both; PostgreSQL answers them in one statement.
+        """
+        ...
+
     async def get_by_email(self, email: str, aud: str) -> User | None:
         """A non-SSO user of `aud` whose email (or an identity's email) is `email`."""
         ...

@@ -18,15 +18,13 @@ from pytrue.entrypoints.settings import Settings, SettingsError, load_settings
 log = logging.getLogger("pytrue")
 
 DEV_DIR = Path(".pytrue")
-LOG_LEVELS = {"panic": 50, "fatal": 50, "error": 40, "warn": 30, "info": 20, "debug": 10, "trace": 5}
+GRACEFUL_TIMEOUT_SECONDS = 30
 
 
 def _configure_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=LOG_LEVELS.get(settings.log_level, 20),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    from pytrue.entrypoints.http.asgi import configure_logging
+
+    configure_logging(settings)
 
 
 def _load(**kwargs: Any) -> Settings:
@@ -38,23 +36,53 @@ def _load(**kwargs: Any) -> Settings:
 
 
 def _serve(
-    settings: Settings, host: str | None, port: int | None, after_shutdown: Callable[[], None] | None = None
+    settings: Settings,
+    host: str | None,
+    port: int | None,
+    workers: int | None = None,
+    after_shutdown: Callable[[], None] | None = None,
 ) -> None:
-    import uvicorn
+    """Serve with granian: `workers` processes share the port (ADR 0009)."""
+    from granian import Granian
+    from granian.constants import Interfaces
+    from granian.log import LogLevels
 
-    from pytrue.entrypoints.containers import build_container
-    from pytrue.entrypoints.http.app import create_app
+    from pytrue.entrypoints import serving
 
     _configure_logging(settings)
-    app = create_app(build_container(settings), after_shutdown=after_shutdown)
+    count = workers or serving.default_workers(settings.db_driver)
+    if count > 1 and settings.db_driver == "memory":
+        log.warning("in-memory storage cannot be shared between processes: serving with 1 worker, not %d", count)
+        count = 1
+    os.environ[serving.WORKERS_ENV] = str(count)
     bind_host = host or settings.api_host or "0.0.0.0"
     bind_port = port or settings.port
-    log.info("pytrue listening on http://%s:%s (storage: %s)", bind_host, bind_port, settings.db_driver)
-    uvicorn.run(app, host=bind_host, port=bind_port, log_level="warning", access_log=False)
+    server = Granian(
+        "pytrue.entrypoints.http.asgi:create",
+        factory=True,
+        address=bind_host,
+        port=bind_port,
+        interface=Interfaces.ASGI,
+        workers=count,
+        log_level=LogLevels.warning,
+        log_access=False,
+        workers_kill_timeout=GRACEFUL_TIMEOUT_SECONDS,
+    )
+    if after_shutdown is not None:
+        server.on_shutdown(after_shutdown)
+    log.info(
+        "pytrue listening on http://%s:%s (storage: %s, %d worker%s)",
+        bind_host,
+        bind_port,
+        settings.db_driver,
+        count,
+        "" if count == 1 else "s",
+    )
+    server.serve()
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
-    _serve(_load(), args.host, args.port)
+    _serve(_load(), args.host, args.port, args.workers)
 
 
 def _dev_environment(data_dir: Path, port: int | None = None) -> dict[str, str]:
@@ -124,7 +152,8 @@ def _dev(args: argparse.Namespace, env: dict[str, str], after_shutdown: Callable
         f"  service_role key: {service}\n",
         flush=True,
     )
-    _serve(settings, args.host, args.port, after_shutdown)
+    os.environ.update(env)  # the worker process builds its settings from the environment
+    _serve(settings, args.host, args.port, 1, after_shutdown)
 
 
 def cmd_migrate(args: argparse.Namespace) -> None:
@@ -180,12 +209,24 @@ def cmd_users(args: argparse.Namespace) -> None:
     print(json.dumps(result, indent=2))
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pytrue", description="A GoTrue-compatible auth server")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="serve the API with the configured storage")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    serve.add_argument(
+        "--workers",
+        type=_positive,
+        help="worker processes sharing the port (default: one per core; 1 with in-memory storage)",
+    )
     serve.set_defaults(func=cmd_serve)
     dev = sub.add_parser("dev", help="zero-configuration development server")
     dev.add_argument("--host", default="127.0.0.1")

@@ -43,6 +43,7 @@ from pytrue.application.use_cases.signin import SignInWithPassword
 from pytrue.application.use_cases.signup import SignUp
 from pytrue.application.use_cases.user import Logout, UpdateUser
 from pytrue.application.use_cases.verify import PkceGrant, Verify
+from pytrue.entrypoints import serving
 from pytrue.entrypoints.settings import Settings
 
 log = logging.getLogger("pytrue")
@@ -113,6 +114,7 @@ class Core(containers.DeclarativeContainer):
             time_cost=s.password_hash_time_cost,
             memory_cost_kib=s.password_hash_memory_kib,
             parallelism=s.password_hash_parallelism,
+            max_threads=serving.hasher_threads(),
         ),
         settings,
     )

@@ -5,28 +5,29 @@ from __future__ import annotations
 import logging
 import os
 
+import psycopg
 from dependency_injector import containers, providers
 
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from pytrue.adapters.postgres.migrate import migrate, validate_namespace
 from pytrue.adapters.postgres.rate_limiter import PgRateLimiter
 from pytrue.adapters.postgres.uow import PgUnitOfWorkFactory
+from pytrue.entrypoints import serving
 from pytrue.entrypoints.settings import Settings
 
 log = logging.getLogger("pytrue.postgres")
-DEFAULT_POOL_SIZE = 10
 
 
 def _pool(settings: Settings) -> AsyncConnectionPool:
-    size = settings.db_max_pool_size or DEFAULT_POOL_SIZE
+    size = serving.pool_size(settings.db_max_pool_size, None)
     return AsyncConnectionPool(
         settings.database_url,
         min_size=1,
         max_size=size,
         open=False,
         timeout=2.0,
-        kwargs={"autocommit": False},
+        kwargs={"autocommit": True},  # units of work BEGIN lazily (adapters/postgres/uow.py)
     )
 
 
@@ -43,6 +44,26 @@ class PgLifecycle:
             if applied:
                 log.info("applied migrations: %s", ", ".join(applied))
         await self._pool.open(wait=False)
+        await self._fit_pool()
+
+    async def _fit_pool(self) -> None:
+        """Shrink the pool to this worker's share of the server's connections."""
+        try:
+            async with self._pool.connection() as conn:
+                cursor = await conn.execute(
+                    "select current_setting('max_connections')::int,"
+                    " current_setting('superuser_reserved_connections')::int"
+                )
+                row = await cursor.fetchone()
+        except (psycopg.Error, PoolTimeout):
+            log.warning("could not read max_connections; keeping a pool of %d", self._pool.max_size)
+            return
+        if row is None:
+            return
+        size = serving.pool_size(self._settings.db_max_pool_size, row[0], row[1])
+        if size != self._pool.max_size:
+            log.info("connection pool: %d per worker (max_connections %d, %d workers)", size, row[0], serving.workers())
+            await self._pool.resize(min_size=min(self._pool.min_size, size), max_size=size)
 
     async def stop(self) -> None:
         await self._pool.close()

@@ -119,7 +119,7 @@ def stop_server(process: subprocess.Popen[bytes]) -> None:
 
 
 def start_server(
-    workdir: Path, extra_env: Mapping[str, str] | None = None
+    workdir: Path, extra_env: Mapping[str, str] | None = None, extra_args: list[str] | None = None
 ) -> tuple[subprocess.Popen[bytes], Server]:
     """Start `pytrue serve` in `workdir` (empty cwd: no .env) and wait for GET /health."""
     port = free_port()
@@ -128,7 +128,7 @@ def start_server(
     log_path = workdir / "server.log"
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
-            [*pytrue_command(), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [*pytrue_command(), "serve", "--host", "127.0.0.1", "--port", str(port), *(extra_args or [])],
             cwd=workdir,
             env=clean_environment({**server_environment(port, secret), **(extra_env or {})}),
             stdin=subprocess.DEVNULL,

@@ -26,6 +26,11 @@ class InMemoryUserRepository:
         user = self._store.users.get(user_id)
         return copy.deepcopy(user) if user is not None else None
 
+    async def get_with_session(self, user_id: UUID, session_id: UUID | None) -> tuple[User | None, Session | None]:
+        user = await self.get(user_id)
+        session = self._store.sessions.get(session_id) if user is not None and session_id is not None else None
+        return user, copy.deepcopy(session) if session is not None else None
+
     async def get_by_email(self, email: str, aud: str) -> User | None:
         email = email.lower()
         for user in self._candidates(aud):

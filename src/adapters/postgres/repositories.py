@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from typing import Any
+from functools import lru_cache
+from typing import Any, Protocol
 from uuid import UUID
 
 from psycopg import AsyncConnection, errors
-from psycopg.rows import dict_row
+from psycopg.pq import ExecStatus
 from psycopg.types.json import Json, Jsonb
 
 from pytrue.adapters.postgres.rows import (
@@ -30,15 +32,61 @@ from pytrue.domain.session import AmrClaim, RefreshToken, Session
 from pytrue.domain.user import NIL_UUID, Identity, User
 
 
+_NO_ROWS: list[dict[str, Any]] = []
+
+# Identity columns under names that cannot clash with a user's, for one-statement user loads.
+_IDENTITY_COLUMNS = ("id", "user_id", "provider", "provider_id", "identity_data", "last_sign_in_at", "created_at", "updated_at")
+_IDENTITY_SELECT = ", ".join(f"i.{c} AS identity_{c}" for c in _IDENTITY_COLUMNS)
+_SESSION_COLUMNS = (
+    "id", "user_id", "created_at", "updated_at", "aal", "factor_id", "not_after", "refreshed_at", "user_agent", "ip", "tag",
+)
+_SESSION_SELECT = ", ".join(f"s.{c} AS session_{c}" for c in _SESSION_COLUMNS)
+
+
+def _identity_of(row: dict[str, Any]) -> Identity:
+    return identity_from_row({c: row[f"identity_{c}"] for c in _IDENTITY_COLUMNS})
+
+
+_LOCKING = re.compile(r"\bFOR\s+(?:NO\s+KEY\s+)?(?:UPDATE|SHARE|KEY\s+SHARE)\b", re.IGNORECASE)
+
+
+@lru_cache(maxsize=4096)
+def reads_only(query: str) -> bool:
+    """A plain SELECT: it takes no row lock, so under READ COMMITTED it may run before BEGIN."""
+    return query.lstrip()[:6].upper() == "SELECT" and _LOCKING.search(query) is None
+
+
+class Transaction(Protocol):
+    """Opens the unit of work's transaction the first time a statement needs one."""
+
+    begun: bool
+
+    async def begin(self) -> None: ...
+
+
 class _Repository:
-    def __init__(self, conn: AsyncConnection[Any], schema: str) -> None:
+    """Statements of one unit of work. The pool's connections are in autocommit mode: `tx` opens
+    the transaction before the first statement that is not a plain SELECT, so every repository
+    of a unit of work must be given it (adapters/postgres/uow.py)."""
+
+    def __init__(self, conn: AsyncConnection[Any], schema: str, tx: Transaction) -> None:
         self._conn = conn
         self._s = schema
+        self._tx = tx
 
     async def _rows(self, query: str, params: Any = None) -> list[dict[str, Any]]:
-        async with self._conn.cursor(row_factory=dict_row) as cur:
+        tx = self._tx
+        if not tx.begun and not reads_only(query):
+            await tx.begin()
+        # Rows as dicts keyed by the result's field names, read straight from the result: cheaper
+        # than `dict_row`, which builds a `Column` description of every field for every statement.
+        async with self._conn.cursor() as cur:
             await cur.execute(query.replace("{s}", self._s), params)  # type: ignore[arg-type]
-            return await cur.fetchall() if cur.description else []
+            result = cur.pgresult
+            if result is None or result.status != ExecStatus.TUPLES_OK:
+                return _NO_ROWS
+            names = [result.fname(i).decode() for i in range(result.nfields)]  # type: ignore[union-attr]
+            return [dict(zip(names, values, strict=True)) for values in await cur.fetchall()]
 
     async def _one(self, query: str, params: Any = None) -> dict[str, Any] | None:
         rows = await self._rows(query, params)
@@ -65,29 +113,59 @@ class PgUserRepository(_Repository):
             by_user[row["user_id"]].append(identity_from_row(row))
         return [user_from_row(r, by_user[r["id"]]) for r in rows]
 
+    async def _one_user(self, where: str, params: Any) -> User | None:
+        """The first user matching `where`, with its identities, in one statement."""
+        rows = await self._rows(
+            f"SELECT u.*, {_IDENTITY_SELECT} FROM (SELECT {USER_COLUMNS} FROM {{s}}.users WHERE {where} LIMIT 1) u "
+            "LEFT JOIN {s}.identities i ON i.user_id = u.id ORDER BY i.created_at, i.id",
+            params,
+        )
+        if not rows:
+            return None
+        identities = [_identity_of(r) for r in rows if r["identity_id"] is not None]
+        return user_from_row(rows[0], identities)
+
     async def get(self, user_id: UUID) -> User | None:
-        rows = await self._rows(f"SELECT {USER_COLUMNS} FROM {{s}}.users WHERE id = %s", (user_id,))
-        users = await self._with_identities(rows)
-        return users[0] if users else None
+        return await self._one_user("id = %s", (user_id,))
+
+    async def get_with_session(self, user_id: UUID, session_id: UUID | None) -> tuple[User | None, Session | None]:
+        rows = await self._rows(
+            f"SELECT u.*, {_IDENTITY_SELECT}, {_SESSION_SELECT}, a.authentication_method AS amr_method, "
+            f"a.updated_at AS amr_updated_at FROM (SELECT {USER_COLUMNS} FROM {{s}}.users WHERE id = %s) u "
+            "LEFT JOIN {s}.identities i ON i.user_id = u.id "
+            "LEFT JOIN {s}.sessions s ON s.id = %s "
+            "LEFT JOIN {s}.mfa_amr_claims a ON a.session_id = s.id "
+            "ORDER BY i.created_at, i.id",
+            (user_id, session_id),
+        )
+        if not rows:
+            return None, None
+        identities: dict[UUID, Identity] = {}
+        amr: dict[str, AmrClaim] = {}
+        for row in rows:
+            if row["identity_id"] is not None and row["identity_id"] not in identities:
+                identities[row["identity_id"]] = _identity_of(row)
+            if row["amr_method"] is not None and row["amr_method"] not in amr:
+                amr[row["amr_method"]] = AmrClaim(method=row["amr_method"], timestamp=row["amr_updated_at"])
+        user = user_from_row(rows[0], list(identities.values()))
+        if rows[0]["session_id"] is None:
+            return user, None
+        session_row = {c: rows[0][f"session_{c}"] for c in _SESSION_COLUMNS}
+        return user, session_from_row(session_row, list(amr.values()))
 
     async def get_by_email(self, email: str, aud: str) -> User | None:
-        rows = await self._rows(
-            f"SELECT {USER_COLUMNS} FROM {{s}}.users WHERE instance_id = %(nil)s AND aud = %(aud)s "
-            "AND is_sso_user = false AND (lower(email) = %(email)s OR id IN "
-            "(SELECT user_id FROM {s}.identities WHERE email = %(email)s)) LIMIT 1",
+        # Either arm of the union is an index look-up; `lower(email) = … OR id IN (…)` was a scan.
+        return await self._one_user(
+            "instance_id = %(nil)s AND aud = %(aud)s AND is_sso_user = false AND id IN ("
+            "SELECT id FROM {s}.users WHERE instance_id = %(nil)s AND lower(email) = %(email)s "
+            "UNION ALL SELECT user_id FROM {s}.identities WHERE email = %(email)s)",
             {"nil": NIL_UUID, "aud": aud, "email": email.lower()},
         )
-        users = await self._with_identities(rows)
-        return users[0] if users else None
 
     async def get_by_phone(self, phone: str, aud: str) -> User | None:
-        rows = await self._rows(
-            f"SELECT {USER_COLUMNS} FROM {{s}}.users WHERE instance_id = %s AND aud = %s "
-            "AND is_sso_user = false AND phone = %s LIMIT 1",
-            (NIL_UUID, aud, phone),
+        return await self._one_user(
+            "instance_id = %s AND aud = %s AND is_sso_user = false AND phone = %s", (NIL_UUID, aud, phone)
         )
-        users = await self._with_identities(rows)
-        return users[0] if users else None
 
     async def get_by_phone_change(self, phone: str, aud: str) -> User | None:
         rows = await self._rows(
@@ -102,7 +180,7 @@ class PgUserRepository(_Repository):
         placeholders = ", ".join(f"%({c})s" for c in USER_FIELDS)
         try:
             await self._rows(f"INSERT INTO {{s}}.users ({USER_COLUMNS}) VALUES ({placeholders})", user_params(user))
-            await self._save_identities(user)
+            await self._save_identities(user, new_user=True)
         except errors.UniqueViolation as exc:
             raise _translate_unique(exc) from None
 
@@ -114,11 +192,12 @@ class PgUserRepository(_Repository):
         except errors.UniqueViolation as exc:
             raise _translate_unique(exc) from None
 
-    async def _save_identities(self, user: User) -> None:
-        await self._rows(
-            "DELETE FROM {s}.identities WHERE user_id = %s AND NOT (id = ANY(%s))",
-            (user.id, [i.id for i in user.identities]),
-        )
+    async def _save_identities(self, user: User, *, new_user: bool = False) -> None:
+        if not new_user:  # a user inserted just now has no identities to drop
+            await self._rows(
+                "DELETE FROM {s}.identities WHERE user_id = %s AND NOT (id = ANY(%s))",
+                (user.id, [i.id for i in user.identities]),
+            )
         for identity in user.identities:
             await self._rows(
                 "INSERT INTO {s}.identities (id, provider_id, user_id, identity_data, provider, last_sign_in_at, "
@@ -158,15 +237,25 @@ class PgUserRepository(_Repository):
 
 
 class PgSessionRepository(_Repository):
+    def __init__(self, conn: AsyncConnection[Any], schema: str, tx: Transaction) -> None:
+        super().__init__(conn, schema, tx)
+        # The amr claims each session had when this unit of work read it: saving the session
+        # again writes only claims that changed (a refresh rewrote an identical row every time).
+        self._stored_amr: dict[UUID, set[tuple[str, datetime]]] = {}
+
     async def get(self, session_id: UUID) -> Session | None:
-        row = await self._one("SELECT * FROM {s}.sessions WHERE id = %s", (session_id,))
-        if row is None:
-            return None
-        amr_rows = await self._rows(
-            "SELECT authentication_method, updated_at FROM {s}.mfa_amr_claims WHERE session_id = %s", (session_id,)
+        rows = await self._rows(
+            "SELECT s.*, a.authentication_method AS amr_method, a.updated_at AS amr_updated_at "
+            "FROM {s}.sessions s LEFT JOIN {s}.mfa_amr_claims a ON a.session_id = s.id WHERE s.id = %s",
+            (session_id,),
         )
-        amr = [AmrClaim(method=r["authentication_method"], timestamp=r["updated_at"]) for r in amr_rows]
-        return session_from_row(row, amr)
+        if not rows:
+            return None
+        amr = [
+            AmrClaim(method=r["amr_method"], timestamp=r["amr_updated_at"]) for r in rows if r["amr_method"] is not None
+        ]
+        self._stored_amr[session_id] = {(claim.method, claim.timestamp) for claim in amr}
+        return session_from_row(rows[0], amr)
 
     async def add(self, session: Session) -> None:
         await self._rows(
@@ -192,7 +281,10 @@ class PgSessionRepository(_Repository):
         await self._save_amr(session)
 
     async def _save_amr(self, session: Session) -> None:
+        stored = self._stored_amr.get(session.id, set())
         for claim in session.amr:
+            if (claim.method, claim.timestamp) in stored:
+                continue
             await self._rows(
                 "INSERT INTO {s}.mfa_amr_claims (id, session_id, created_at, updated_at, authentication_method) "
                 "VALUES (gen_random_uuid(), %s, %s, %s, %s) ON CONFLICT ON CONSTRAINT "

@@ -7,6 +7,7 @@ from typing import Any
 
 import psycopg
 from psycopg import AsyncConnection
+from psycopg.pq import TransactionStatus
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from pytrue.adapters.postgres.repositories import (
@@ -21,24 +22,38 @@ from pytrue.application.ports import StorageUnavailable
 
 
 class PgUnitOfWork:
-    """Takes a connection on entry; leaving without `commit()` rolls back and returns it."""
+    """Takes a connection on entry; leaving without `commit()` rolls back and returns it.
+
+    The pool's connections are in autocommit mode and the transaction starts lazily, with the
+    first statement that is not a plain SELECT (`repositories.reads_only`). Under READ COMMITTED
+    a plain SELECT sees the same rows inside a transaction as outside one and locks nothing, so
+    this changes no outcome; it saves read-only units of work (`GET /user`, the look-ups before a
+    password check) a BEGIN and a ROLLBACK round trip each.
+    """
 
     def __init__(self, pool: AsyncConnectionPool, schema: str) -> None:
         self._pool = pool
         self._schema = schema
         self._conn: AsyncConnection[Any] | None = None
+        self.begun = False
+
+    async def begin(self) -> None:
+        assert self._conn is not None
+        await self._conn.execute("BEGIN")
+        self.begun = True
 
     async def __aenter__(self) -> PgUnitOfWork:
         try:
             self._conn = await self._pool.getconn()
         except (PoolTimeout, psycopg.OperationalError) as exc:
             raise StorageUnavailable(type(exc).__name__) from exc
-        self.users = PgUserRepository(self._conn, self._schema)
-        self.sessions = PgSessionRepository(self._conn, self._schema)
-        self.refresh_tokens = PgRefreshTokenRepository(self._conn, self._schema)
-        self.one_time_tokens = PgOneTimeTokenRepository(self._conn, self._schema)
-        self.flow_states = PgFlowStateRepository(self._conn, self._schema)
-        self.audit = PgAuditLog(self._conn, self._schema)
+        conn, schema = self._conn, self._schema
+        self.users = PgUserRepository(conn, schema, self)
+        self.sessions = PgSessionRepository(conn, schema, self)
+        self.refresh_tokens = PgRefreshTokenRepository(conn, schema, self)
+        self.one_time_tokens = PgOneTimeTokenRepository(conn, schema, self)
+        self.flow_states = PgFlowStateRepository(conn, schema, self)
+        self.audit = PgAuditLog(conn, schema, self)
         return self
 
     async def __aexit__(
@@ -50,8 +65,8 @@ class PgUnitOfWork:
         conn, self._conn = self._conn, None
         if conn is not None:
             try:
-                if not conn.closed:
-                    await conn.rollback()
+                if not conn.closed and conn.info.transaction_status != TransactionStatus.IDLE:
+                    await conn.execute("ROLLBACK")
             except psycopg.Error:
                 pass
             finally:
@@ -61,10 +76,13 @@ class PgUnitOfWork:
 
     async def commit(self) -> None:
         assert self._conn is not None
+        if not self.begun:
+            return
         try:
-            await self._conn.commit()
+            await self._conn.execute("COMMIT")
         except psycopg.OperationalError as exc:
             raise StorageUnavailable(type(exc).__name__) from exc
+        self.begun = False
 
 
 class PgUnitOfWorkFactory:

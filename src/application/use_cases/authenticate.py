@@ -49,15 +49,13 @@ async def load_principal(
     uow_factory: UnitOfWorkFactory, claims: dict[str, Any], user_id: UUID, now: datetime
 ) -> Principal:
     session_id = _uuid_claim(claims, "session_id")
+    wanted = session_id if session_id is not None and session_id != NIL_UUID else None
     async with uow_factory() as uow:
-        user = await uow.users.get(user_id)
-        if user is None:
-            raise UserNotFound("User from sub claim in JWT does not exist", where=BEARER)
-        session = None
-        if session_id is not None and session_id != NIL_UUID:
-            session = await uow.sessions.get(session_id)
-            if session is None or session.user_id != user.id:
-                raise DomainError("session_not_found", "Session from session_id claim in JWT does not exist", where=BEARER)
+        user, session = await uow.users.get_with_session(user_id, wanted)
+    if user is None:
+        raise UserNotFound("User from sub claim in JWT does not exist", where=BEARER)
+    if wanted is not None and (session is None or session.user_id != user.id):
+        raise DomainError("session_not_found", "Session from session_id claim in JWT does not exist", where=BEARER)
     if user.is_banned(now):
         raise DomainError("user_banned", "User is banned", where=BEARER)
     return Principal(claims=claims, user=user, session=session)

@@ -77,9 +77,10 @@ def create_app(container: Application, *, after_shutdown: Callable[[], None] | N
     """Build the HTTP app over a wired container; lifecycle hooks open and close its resources."""
     settings = container.settings()
     use_cases = container.use_cases
-    dependencies = {name: _constant(getattr(use_cases, provider)()) for name, provider in USE_CASES.items()}
+    provided: dict[str, Any] = {name: getattr(use_cases, provider)() for name, provider in USE_CASES.items()}
     auth_config = container.core.auth_config()
-    dependencies["auth_config"] = _constant(auth_config)
+    provided["auth_config"] = auth_config
+    dependencies = {name: _constant(value) for name, value in provided.items()}
 
     async def startup() -> None:
         await containers.start(container)
@@ -99,17 +100,18 @@ def create_app(container: Application, *, after_shutdown: Callable[[], None] | N
         request_max_body_size=MAX_BODY_BYTES,
         on_startup=[startup],
         on_shutdown=[shutdown],
-        state=_state(container, auth_config, settings.request_id_header),
+        state=_state(container, auth_config, settings.request_id_header, provided),
         openapi_config=None,
         debug=False,
     )
 
 
-def _state(container: Application, auth_config: Any, request_id_header: str) -> Any:
+def _state(container: Application, auth_config: Any, request_id_header: str, provided: dict[str, Any]) -> Any:
     from litestar.datastructures import State
 
     return State(
         {
+            "provided": provided,
             "auth_config": auth_config,
             "jwks": container.core.key_set().public_jwks(),
             "request_id_header": request_id_header,

@@ -11,6 +11,7 @@ import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException
 
+from pytrue.adapters.crypto.passwords import HasherOverloaded
 from pytrue.application.ports import StorageUnavailable
 from pytrue.domain.errors import DomainError, WeakPassword
 
@@ -153,6 +154,19 @@ def storage_unavailable_handler(request: Request[Any, Any, Any], exc: Exception)
     return error_response(request, 503, "unexpected_failure", "The database is unavailable, please retry after a moment.")
 
 
+OVERLOAD_RETRY_AFTER_SECONDS = "1"
+
+
+def hasher_overloaded_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    """Too many password hashes already wait: fail fast with a 503 clients may retry."""
+    log.warning("password hasher overloaded: %s %s refused", request.method, request.url.path)
+    response = error_response(
+        request, 503, "unexpected_failure", "The server is busy, please retry after a moment."
+    )
+    response.headers["Retry-After"] = OVERLOAD_RETRY_AFTER_SECONDS
+    return response
+
+
 def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     log.error("unexpected failure on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(request, 500, "unexpected_failure", UNEXPECTED)
@@ -161,6 +175,7 @@ def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) ->
 EXCEPTION_HANDLERS = {
     DomainError: domain_error_handler,
     StorageUnavailable: storage_unavailable_handler,
+    HasherOverloaded: hasher_overloaded_handler,
     HTTPException: http_exception_handler,
     Exception: unexpected_error_handler,
 }

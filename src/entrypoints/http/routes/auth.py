@@ -14,13 +14,15 @@ from pytrue.application.use_cases.signin import SignInWithPassword, SignInWithPa
 from pytrue.application.use_cases.signup import SignUp, SignUpCommand
 from pytrue.application.use_cases.verify import PkceGrant, PkceGrantCommand
 from pytrue.domain.errors import InvalidCredentials
-from pytrue.entrypoints.http.requests import json_response, redirect_to, request_audience, request_context
+from pytrue.entrypoints.http.requests import json_response, provided, redirect_to, request_audience, request_context
 from pytrue.entrypoints.http.schemas import PasswordGrantBody, PkceGrantBody, RefreshGrantBody, SignUpBody, decode_body
 from pytrue.entrypoints.http.serialize import token_json, user_json
 
 
 @post("/signup", status_code=200)
-async def signup(request: Request[Any, Any, Any], sign_up: SignUp, auth_config: AuthConfig) -> Response[bytes]:
+async def signup(request: Request[Any, Any, Any]) -> Response[bytes]:
+    sign_up: SignUp = provided(request, "sign_up")
+    auth_config: AuthConfig = provided(request, "auth_config")
     body = decode_body(await request.body(), SignUpBody)
     result = await sign_up(
         SignUpCommand(
@@ -40,13 +42,8 @@ async def signup(request: Request[Any, Any, Any], sign_up: SignUp, auth_config: 
 
 
 @post("/token", status_code=200)
-async def token(
-    request: Request[Any, Any, Any],
-    sign_in_with_password: SignInWithPassword,
-    refresh_token_grant: RefreshTokenGrant,
-    pkce_grant: PkceGrant,
-    auth_config: AuthConfig,
-) -> Response[bytes]:
+async def token(request: Request[Any, Any, Any]) -> Response[bytes]:
+    auth_config: AuthConfig = provided(request, "auth_config")
     raw = await request.body()
     form = _form_fields(request, raw)
     grant_type = form.get("grant_type") or request.query_params.get("grant_type", "")
@@ -54,6 +51,7 @@ async def token(
         raw = msgspec.json.encode(form)
     if grant_type == "password":
         body = decode_body(raw, PasswordGrantBody)
+        sign_in_with_password: SignInWithPassword = provided(request, "sign_in_with_password")
         result = await sign_in_with_password(
             SignInWithPasswordCommand(
                 email=body.email,
@@ -65,11 +63,13 @@ async def token(
         )
     elif grant_type == "refresh_token":
         refresh = decode_body(raw, RefreshGrantBody)
+        refresh_token_grant: RefreshTokenGrant = provided(request, "refresh_token_grant")
         result = await refresh_token_grant(
             RefreshTokenCommand(refresh_token=refresh.refresh_token or "", ctx=request_context(request))
         )
     elif grant_type == "pkce":
         exchange = decode_body(raw, PkceGrantBody)
+        pkce_grant: PkceGrant = provided(request, "pkce_grant")
         result = await pkce_grant(
             PkceGrantCommand(
                 auth_code=exchange.auth_code or "",

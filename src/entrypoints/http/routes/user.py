@@ -13,6 +13,7 @@ from pytrue.domain.errors import ValidationFailed
 from pytrue.entrypoints.http.requests import (
     bearer_token,
     json_response,
+    provided,
     redirect_to,
     request_audience,
     request_context,
@@ -22,9 +23,9 @@ from pytrue.entrypoints.http.serialize import user_json
 
 
 @get("/user")
-async def get_user(
-    request: Request[Any, Any, Any], authenticate_user: AuthenticateUser, auth_config: AuthConfig
-) -> Response[bytes]:
+async def get_user(request: Request[Any, Any, Any]) -> Response[bytes]:
+    authenticate_user: AuthenticateUser = provided(request, "authenticate_user")
+    auth_config: AuthConfig = provided(request, "auth_config")
     principal = await authenticate_user(bearer_token(request))
     token_aud = principal.claims.get("aud")
     if isinstance(token_aud, list):

@@ -1,0 +1,50 @@
+"""PostgreSQL units of work open their transaction with the first statement that needs one."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+import psycopg
+from psycopg.pq import TransactionStatus
+
+from pytrue.domain.audit import AuditLogEntry
+
+
+def _audit_rows(dsn: str) -> int:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute("select count(*) from auth.audit_log_entries").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _entry() -> AuditLogEntry:
+    return AuditLogEntry(id=uuid.uuid4(), payload={"action": "test"}, created_at=datetime.now(timezone.utc))
+
+
+async def test_reads_run_outside_a_transaction_and_writes_inside_one(api: Any) -> None:
+    uow_factory = api.container.adapters.uow()
+    dsn = api.container.settings().database_url
+    async with uow_factory() as uow:
+        assert await uow.users.get(uuid.uuid4()) is None
+        assert await uow.sessions.get(uuid.uuid4()) is None
+        assert not uow.begun
+        assert uow._conn.info.transaction_status == TransactionStatus.IDLE  # noqa: SLF001
+        await uow.audit.add(_entry())
+        assert uow.begun
+        assert uow._conn.info.transaction_status == TransactionStatus.INTRANS  # noqa: SLF001
+        # leaving without commit rolls the write back
+    assert _audit_rows(dsn) == 0
+
+    async with uow_factory() as uow:
+        await uow.audit.add(_entry())
+        await uow.audit.add(_entry())
+        await uow.commit()
+        assert not uow.begun
+    assert _audit_rows(dsn) == 2
+
+
+async def test_a_locking_select_opens_the_transaction(api: Any) -> None:
+    async with api.container.adapters.uow()() as uow:
+        assert await uow.refresh_tokens.lock("not-a-real-token") is None
+        assert uow.begun

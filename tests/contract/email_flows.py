@@ -766,3 +766,15 @@ async def test_a_code_typed_for_the_wrong_kind_is_just_invalid(api: Any) -> None
             "/verify", json={"type": kind, "email": "a@example.com", "token": "123456"}, headers=api.headers()
         )
         assert_error(response, 403, "otp_expired", "Token has expired or is invalid")
+
+
+async def test_otp_length_is_configurable_within_six_to_ten(make_api: Any) -> None:
+    for configured, expected in (("8", 8), ("10", 10), ("12", 6), ("5", 6)):
+        api = await make_api({**CONFIRM, "GOTRUE_MAILER_OTP_LENGTH": configured})
+        await api.signup("len@example.com")
+        code = api.mail("len@example.com").otp
+        assert len(code) == expected and code.isdigit()
+        verified = await api.client.post(
+            "/verify", json={"type": "signup", "email": "len@example.com", "token": code}, headers=api.headers()
+        )
+        assert verified.status_code == 200, verified.text

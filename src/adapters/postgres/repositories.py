@@ -65,6 +65,9 @@ class Transaction(Protocol):
 
     begun: bool
     pending: list[tuple[str, Any]]
+    # The amr claims each session had when this unit of work read it (by either repository):
+    # saving the session again writes only claims that changed.
+    stored_amr: dict[UUID, set[tuple[str, datetime]]]
 
     async def begin(self) -> None: ...
 
@@ -206,6 +209,7 @@ class PgUserRepository(_Repository):
         if rows[0]["session_id"] is None:
             return user, None
         session_row = {c: rows[0][f"session_{c}"] for c in _SESSION_COLUMNS}
+        self._tx.stored_amr[session_row["id"]] = {(claim.method, claim.timestamp) for claim in amr.values()}
         return user, session_from_row(session_row, list(amr.values()))
 
     async def get_by_email(self, email: str, aud: str) -> User | None:
@@ -299,12 +303,6 @@ class PgUserRepository(_Repository):
 
 
 class PgSessionRepository(_Repository):
-    def __init__(self, conn: AsyncConnection[Any], schema: str, tx: Transaction) -> None:
-        super().__init__(conn, schema, tx)
-        # The amr claims each session had when this unit of work read it: saving the session
-        # again writes only claims that changed (a refresh rewrote an identical row every time).
-        self._stored_amr: dict[UUID, set[tuple[str, datetime]]] = {}
-
     async def get(self, session_id: UUID) -> Session | None:
         rows = await self._rows(
             "SELECT s.*, a.authentication_method AS amr_method, a.updated_at AS amr_updated_at "
@@ -316,7 +314,7 @@ class PgSessionRepository(_Repository):
         amr = [
             AmrClaim(method=r["amr_method"], timestamp=r["amr_updated_at"]) for r in rows if r["amr_method"] is not None
         ]
-        self._stored_amr[session_id] = {(claim.method, claim.timestamp) for claim in amr}
+        self._tx.stored_amr[session_id] = {(claim.method, claim.timestamp) for claim in amr}
         return session_from_row(rows[0], amr)
 
     async def add(self, session: Session) -> None:
@@ -343,7 +341,7 @@ class PgSessionRepository(_Repository):
         await self._save_amr(session)
 
     async def _save_amr(self, session: Session) -> None:
-        stored = self._stored_amr.get(session.id, set())
+        stored = self._tx.stored_amr.get(session.id, set())
         for claim in session.amr:
             if (claim.method, claim.timestamp) in stored:
                 continue

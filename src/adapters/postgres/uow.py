@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from types import TracebackType
 from typing import Any
+from uuid import UUID
 
 import psycopg
 from psycopg import AsyncConnection
@@ -42,6 +44,7 @@ class PgUnitOfWork:
         self._conn: AsyncConnection[Any] | None = None
         self.begun = False
         self.pending: list[tuple[str, Any]] = []
+        self.stored_amr: dict[UUID, set[tuple[str, datetime]]] = {}
 
     async def begin(self) -> None:
         assert self._conn is not None

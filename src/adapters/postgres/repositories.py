@@ -366,11 +366,15 @@ class PgRefreshTokenRepository(_Repository):
     _COLUMNS = "id, token, user_id, session_id, parent, revoked, created_at, updated_at"
 
     async def get(self, token: str) -> RefreshToken | None:
+        # By the token alone (unique index), the instance checked here: with `instance_id = …` in the
+        # WHERE clause PostgreSQL may pick the (instance_id, user_id) index, on which every token of
+        # the instance matches, and filter them one by one (seen with 2 000 tokens: 0.2 ms, growing).
         row = await self._one(
-            f"SELECT {self._COLUMNS} FROM {{s}}.refresh_tokens WHERE instance_id = %s AND token = %s",
-            (NIL_UUID, token),
+            f"SELECT {self._COLUMNS}, instance_id FROM {{s}}.refresh_tokens WHERE token = %s", (token,)
         )
-        return refresh_token_from_row(row) if row else None
+        if row is None or row["instance_id"] != NIL_UUID:
+            return None
+        return refresh_token_from_row(row)
 
     async def lock(self, token: str) -> RefreshToken | None:
         # The token and its session are locked by one statement (the session in a sub-select, so a

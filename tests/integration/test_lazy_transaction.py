@@ -32,16 +32,46 @@ async def test_reads_run_outside_a_transaction_and_writes_inside_one(api: Any) -
         assert uow._conn.info.transaction_status == TransactionStatus.IDLE  # noqa: SLF001
         await uow.audit.add(_entry())
         assert uow.begun
+        # BEGIN and the insert are queued, and sent with the next statement that is read
+        assert uow._conn.info.transaction_status == TransactionStatus.IDLE  # noqa: SLF001
+        assert len(uow.pending) == 2
+        assert await uow.users.get(uuid.uuid4()) is None
+        assert not uow.pending
         assert uow._conn.info.transaction_status == TransactionStatus.INTRANS  # noqa: SLF001
         # leaving without commit rolls the write back
     assert _audit_rows(dsn) == 0
 
     async with uow_factory() as uow:
         await uow.audit.add(_entry())
+        # queued and never sent: leaving without commit sends nothing
+    assert _audit_rows(dsn) == 0
+
+    async with uow_factory() as uow:
         await uow.audit.add(_entry())
-        await uow.commit()
+        await uow.audit.add(_entry())
+        await uow.commit()  # BEGIN, both inserts and COMMIT in one pipeline
         assert not uow.begun
+        assert not uow.pending
     assert _audit_rows(dsn) == 2
+
+
+async def test_a_failing_queued_write_surfaces_at_commit_and_nothing_is_kept(api: Any) -> None:
+    uow_factory = api.container.adapters.uow()
+    dsn = api.container.settings().database_url
+    entry = _entry()
+    async with uow_factory() as uow:
+        await uow.audit.add(entry)
+        await uow.audit.add(_entry())
+        await uow.audit.add(entry)  # same primary key
+        try:
+            await uow.commit()
+        except psycopg.errors.UniqueViolation:
+            raise AssertionError("unique violations of queued writes are translated") from None
+        except Exception as exc:  # noqa: BLE001
+            assert type(exc).__name__ == "EmailExists"
+        else:
+            raise AssertionError("the duplicate insert must fail")
+    assert _audit_rows(dsn) == 0
 
 
 async def test_a_locking_select_opens_the_transaction(api: Any) -> None:

@@ -71,12 +71,11 @@ class RefreshTokenGrant:
             token = await uow.refresh_tokens.get(raw)
             if token is None:
                 raise _not_found()
-            user = await self._user_of(uow, token)
+            user, session = await self._owner_of(uow, token)
             if user is None:
                 raise _not_found()
             if user.is_banned(now):
                 raise DomainError("user_banned", "Invalid Refresh Token: User Banned")
-            session = await uow.sessions.get(token.session_id) if token.session_id else None
             if session is None:
                 if token.id is not None:
                     await uow.refresh_tokens.delete(token.id)
@@ -91,16 +90,19 @@ class RefreshTokenGrant:
         return user, session, token
 
     @staticmethod
-    async def _user_of(uow: UnitOfWork, token: RefreshToken) -> User | None:
+    async def _owner_of(uow: UnitOfWork, token: RefreshToken) -> tuple[User | None, Session | None]:
+        """The token's user and session, read together (one statement on PostgreSQL)."""
         try:
-            return await uow.users.get(UUID(token.user_id))
+            user_id = UUID(token.user_id)
         except ValueError:
-            return None
+            return None, None
+        return await uow.users.get_with_session(user_id, token.session_id or None)
 
     async def _rotate(self, user: User, session: Session, token: RefreshToken, cmd: RefreshTokenCommand) -> AuthResult:
         async with self.uow() as uow:
             presented = await uow.refresh_tokens.lock(token.token)
-            current_session = await uow.sessions.get(session.id)
+            # the user is re-read here, after the lock, with the session: one statement for both
+            fresh_user, current_session = await uow.users.get_with_session(user.id, session.id)
             if presented is None or current_session is None:
                 raise _not_found()
             now = self.clock.now()
@@ -124,6 +126,5 @@ class RefreshTokenGrant:
                 await uow.audit.add(self.issuer.audit(actor, "token_refreshed", now))
             current_session.mark_refreshed(now, cmd.ctx.user_agent, cmd.ctx.ip)
             await uow.sessions.update(current_session)
-            fresh_user = await uow.users.get(user.id) or user
             await uow.commit()
-        return self.issuer.result(fresh_user, current_session, issued)
+        return self.issuer.result(fresh_user or user, current_session, issued)

@@ -52,14 +52,28 @@ def no_sms_provider() -> DomainError:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class MagicLinkCommand:
-    email: str | None = None
-    data: dict[str, Any] = field(default_factory=dict)
+class LinkRequest:
+    """What every request for an emailed link carries: audience, redirect target, PKCE challenge."""
+
     aud: str | None = None
     redirect_to: str = ""
     code_challenge: str | None = None
     code_challenge_method: str | None = None
     ctx: RequestContext = field(default_factory=RequestContext)
+
+    def audience(self, config: AuthConfig) -> str:
+        return self.aud if self.aud is not None else config.jwt_aud
+
+    def pkce(self) -> Pkce | None:
+        """The validated challenge, or None without PKCE."""
+        validate_pkce_params(self.code_challenge, self.code_challenge_method)
+        return Pkce.of(self.code_challenge, self.code_challenge_method)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MagicLinkCommand(LinkRequest):
+    email: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -86,9 +100,8 @@ class SendMagicLink:
         if not cmd.email:
             raise ValidationFailed("Password recovery requires an email", where="unprocessable")
         email = Email.parse(cmd.email).value
-        validate_pkce_params(cmd.code_challenge, cmd.code_challenge_method)
-        pkce = Pkce.of(cmd.code_challenge, cmd.code_challenge_method)
-        aud = cmd.aud if cmd.aud is not None else self.config.jwt_aud
+        pkce = cmd.pkce()
+        aud = cmd.audience(self.config)
         async with self.uow() as uow:
             user = await uow.users.get_by_email(email, aud)
             if user is not None and user.is_email_confirmed:
@@ -130,17 +143,12 @@ class SendMagicLink:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class OtpCommand:
+class OtpCommand(LinkRequest):
     email: str | None = None
     phone: str | None = None
     create_user: bool = True
     data: dict[str, Any] = field(default_factory=dict)
     channel: str | None = None
-    aud: str | None = None
-    redirect_to: str = ""
-    code_challenge: str | None = None
-    code_challenge_method: str | None = None
-    ctx: RequestContext = field(default_factory=RequestContext)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -156,8 +164,8 @@ class SendOtp:
             raise ValidationFailed("Only an email address or phone number should be provided")
         if cmd.email and cmd.channel:
             raise ValidationFailed("Channel should only be specified with Phone OTP")
-        validate_pkce_params(cmd.code_challenge, cmd.code_challenge_method)
-        aud = cmd.aud if cmd.aud is not None else self.config.jwt_aud
+        cmd.pkce()
+        aud = cmd.audience(self.config)
         if cmd.email:
             email = Email.parse(cmd.email).value
             if not cmd.create_user and await self._missing(email, None, aud):
@@ -192,13 +200,8 @@ class SendOtp:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class RecoverCommand:
+class RecoverCommand(LinkRequest):
     email: str | None = None
-    aud: str | None = None
-    redirect_to: str = ""
-    code_challenge: str | None = None
-    code_challenge_method: str | None = None
-    ctx: RequestContext = field(default_factory=RequestContext)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -217,9 +220,8 @@ class RecoverPassword:
         if not cmd.email:
             raise ValidationFailed("Password recovery requires an email")
         email = Email.parse(cmd.email).value
-        validate_pkce_params(cmd.code_challenge, cmd.code_challenge_method)
-        pkce = Pkce.of(cmd.code_challenge, cmd.code_challenge_method)
-        aud = cmd.aud if cmd.aud is not None else self.config.jwt_aud
+        pkce = cmd.pkce()
+        aud = cmd.audience(self.config)
         async with self.uow() as uow:
             user = await uow.users.get_by_email(email, aud)
             if user is None:
@@ -243,15 +245,10 @@ class RecoverPassword:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ResendCommand:
+class ResendCommand(LinkRequest):
     type: str = ""
     email: str | None = None
     phone: str | None = None
-    aud: str | None = None
-    redirect_to: str = ""
-    code_challenge: str | None = None
-    code_challenge_method: str | None = None
-    ctx: RequestContext = field(default_factory=RequestContext)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -267,8 +264,8 @@ class Resend:
 
     async def __call__(self, cmd: ResendCommand) -> None:
         address = self._validate(cmd)
-        pkce = Pkce.of(cmd.code_challenge, cmd.code_challenge_method)
-        aud = cmd.aud if cmd.aud is not None else self.config.jwt_aud
+        pkce = cmd.pkce()
+        aud = cmd.audience(self.config)
         redirect_to = self.config.redirect_target(cmd.redirect_to, cmd.ctx.referer)
         async with self.uow() as uow:
             user = await (uow.users.get_by_email(address, aud) if cmd.email else uow.users.get_by_phone(address, aud))

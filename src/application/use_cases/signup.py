@@ -119,20 +119,12 @@ class SignUp:
         )
         user.add_identity(identity)
         user.user_metadata = dict(identity.identity_data)
-        actor = Actor.of_user(user)
-        autoconfirm = self.config.mailer_autoconfirm if provider == "email" else self.config.sms_autoconfirm
-        if autoconfirm:
-            if provider == "email":
-                user.confirm_email(now)
-            else:
-                user.confirm_phone(now)
-            await uow.users.add(user)
-            await uow.audit.add(self.issuer.audit(actor, "user_signedup", now, {"provider": provider}))
-            if not cmd.open_session:
-                return SignUpResult(user=user)
-            return await self._signed_in(uow, user, provider, cmd, now)
+        if self._autoconfirm(provider):
+            return await self._confirmed(uow, user, provider, cmd, now, new=True)
         await uow.users.add(user)
-        await uow.audit.add(self.issuer.audit(actor, "user_confirmation_requested", now, {"provider": provider}))
+        await uow.audit.add(
+            self.issuer.audit(Actor.of_user(user), "user_confirmation_requested", now, {"provider": provider})
+        )
         await self._send_confirmation(uow, user, provider, address, cmd, now)
         return SignUpResult(user=user)
 
@@ -160,18 +152,9 @@ class SignUp:
             user.identities = [identity]
             user.recompute_providers()
             user.user_metadata = dict(identity.identity_data)
-        autoconfirm = self.config.mailer_autoconfirm if provider == "email" else self.config.sms_autoconfirm
-        if autoconfirm:
+        if self._autoconfirm(provider):
             # GoTrue confirms an unconfirmed account on a repeated sign-up once autoconfirm is on
-            if provider == "email":
-                user.confirm_email(now)
-            else:
-                user.confirm_phone(now)
-            await uow.users.update(user)
-            await uow.audit.add(self.issuer.audit(Actor.of_user(user), "user_signedup", now, {"provider": provider}))
-            if not cmd.open_session:
-                return SignUpResult(user=user)
-            return await self._signed_in(uow, user, provider, cmd, now)
+            return await self._confirmed(uow, user, provider, cmd, now, new=False)
         await self._send_confirmation(uow, user, provider, address, cmd, now)
         return SignUpResult(user=user)
 
@@ -193,6 +176,23 @@ class SignUp:
             redirect_to=self.config.redirect_target(cmd.redirect_to, cmd.ctx.referer),
             pkce=pkce is not None,
         )
+
+    def _autoconfirm(self, provider: str) -> bool:
+        return self.config.mailer_autoconfirm if provider == "email" else self.config.sms_autoconfirm
+
+    async def _confirmed(
+        self, uow: UnitOfWork, user: User, provider: str, cmd: SignUpCommand, now: datetime, *, new: bool
+    ) -> SignUpResult:
+        """Confirm the address without a message (autoconfirm) and, unless told otherwise, sign in."""
+        if provider == "email":
+            user.confirm_email(now)
+        else:
+            user.confirm_phone(now)
+        await (uow.users.add(user) if new else uow.users.update(user))
+        await uow.audit.add(self.issuer.audit(Actor.of_user(user), "user_signedup", now, {"provider": provider}))
+        if not cmd.open_session:
+            return SignUpResult(user=user)
+        return await self._signed_in(uow, user, provider, cmd, now)
 
     async def _signed_in(
         self, uow: UnitOfWork, user: User, method_provider: str, cmd: SignUpCommand, now: datetime

@@ -158,6 +158,17 @@ def _error_url(target: str, error: DomainError, pkce: bool) -> str:
 # --- asking for links and codes -------------------------------------------------------------
 
 
+def _link_request(request: Request[Any, Any, Any], body: Any, auth_config: AuthConfig) -> dict[str, Any]:
+    """The fields every emailed-link request shares (`LinkRequest`)."""
+    return {
+        "aud": request_audience(request, auth_config),
+        "redirect_to": redirect_to(request),
+        "code_challenge": body.code_challenge,
+        "code_challenge_method": body.code_challenge_method,
+        "ctx": request_context(request),
+    }
+
+
 @post("/otp", status_code=200)
 async def otp(request: Request[Any, Any, Any], send_otp: SendOtp, auth_config: AuthConfig) -> Response[bytes]:
     body = decode_body(await request.body(), OtpBody)
@@ -168,11 +179,7 @@ async def otp(request: Request[Any, Any, Any], send_otp: SendOtp, auth_config: A
             create_user=True if body.create_user is None else body.create_user,
             data=body.data or {},
             channel=body.channel,
-            aud=request_audience(request, auth_config),
-            redirect_to=redirect_to(request),
-            code_challenge=body.code_challenge,
-            code_challenge_method=body.code_challenge_method,
-            ctx=request_context(request),
+            **_link_request(request, body, auth_config),
         )
     )
     return json_response({})
@@ -187,11 +194,7 @@ async def magiclink(
         MagicLinkCommand(
             email=body.email,
             data=body.data or {},
-            aud=request_audience(request, auth_config),
-            redirect_to=redirect_to(request),
-            code_challenge=body.code_challenge,
-            code_challenge_method=body.code_challenge_method,
-            ctx=request_context(request),
+            **_link_request(request, body, auth_config),
         )
     )
     return json_response({})
@@ -205,11 +208,7 @@ async def recover(
     await recover_password(
         RecoverCommand(
             email=body.email,
-            aud=request_audience(request, auth_config),
-            redirect_to=redirect_to(request),
-            code_challenge=body.code_challenge,
-            code_challenge_method=body.code_challenge_method,
-            ctx=request_context(request),
+            **_link_request(request, body, auth_config),
         )
     )
     return json_response({})
@@ -223,11 +222,7 @@ async def resend(request: Request[Any, Any, Any], resend_use_case: Resend, auth_
             type=body.type or "",
             email=body.email,
             phone=body.phone,
-            aud=request_audience(request, auth_config),
-            redirect_to=redirect_to(request),
-            code_challenge=body.code_challenge,
-            code_challenge_method=body.code_challenge_method,
-            ctx=request_context(request),
+            **_link_request(request, body, auth_config),
         )
     )
     return json_response({})

@@ -16,7 +16,7 @@ from pytrue.application.ports import (
     UnitOfWork,
 )
 from pytrue.domain.errors import DomainError
-from pytrue.domain.flow_state import AUTH_METHOD_OF_LINK, FlowState, parse_challenge_method
+from pytrue.domain.flow_state import AUTH_METHOD_OF_LINK, PROVIDER_TYPE_OF_LINK, FlowState, parse_challenge_method
 from pytrue.domain.one_time_token import OneTimeToken, TokenPurpose, ensure_send_allowed, stored_hash
 from pytrue.domain.user import User
 
@@ -115,15 +115,22 @@ class EmailCodes:
         link_type: str,
         address: str,
         redirect_to: str,
-        pkce: bool = False,
+        pkce: Pkce | None = None,
+        new_flow: bool = True,
         limit_frequency: bool = True,
         new_email: str = "",
         now: datetime | None = None,
     ) -> tuple[str, str]:
+        """Check the per-user frequency, record the PKCE flow state, store a fresh code and mail it.
+
+        `new_flow=False` when an earlier copy of the same message already recorded the flow state.
+        """
         now = now or self.clock.now()
         if limit_frequency:
             self.check_frequency(user, purpose, now)
-        otp, stored = await self.issue(uow, user, purpose, address, now, pkce=pkce)
+        if pkce is not None and new_flow:
+            await self.start_flow(uow, user, pkce, link_type, now)
+        otp, stored = await self.issue(uow, user, purpose, address, now, pkce=pkce is not None)
         await self.deliver(
             Mail(
                 kind=kind,
@@ -139,9 +146,7 @@ class EmailCodes:
         )
         return otp, stored
 
-    async def start_flow(
-        self, uow: UnitOfWork, user: User, pkce: Pkce, link_type: str, provider_type: str, now: datetime
-    ) -> FlowState:
+    async def start_flow(self, uow: UnitOfWork, user: User, pkce: Pkce, link_type: str, now: datetime) -> FlowState:
         """Record a PKCE flow state for a link that will be exchanged for a session."""
         flow = FlowState(
             id=self.tokens.uuid(),
@@ -149,7 +154,7 @@ class EmailCodes:
             auth_code=str(self.tokens.uuid()),
             code_challenge_method=pkce.method,
             code_challenge=pkce.challenge,
-            provider_type=provider_type,
+            provider_type=PROVIDER_TYPE_OF_LINK[link_type],
             authentication_method=AUTH_METHOD_OF_LINK[link_type],
             created_at=now,
             updated_at=now,

@@ -23,6 +23,15 @@ AUTH_METHOD_OF_LINK = {
     "email_change": "email_change",
 }
 
+# ... and the flow state's provider_type
+PROVIDER_TYPE_OF_LINK = {
+    "signup": "email",
+    "invite": "invite",
+    "magiclink": "magiclink",
+    "recovery": "recovery",
+    "email_change": "email_change",
+}
+
 
 def parse_challenge_method(raw: str) -> str:
     method = raw.strip().lower()

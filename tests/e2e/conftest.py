@@ -7,6 +7,8 @@ so `pytest -m "not e2e"` deselects them all.
 from __future__ import annotations
 
 import contextlib
+import json
+import subprocess
 import shutil
 import sys
 import uuid
@@ -103,3 +105,30 @@ def node_executable() -> str:
     if node is None:
         pytest.fail("node is not on PATH; the auth-js end-to-end tests need Node.js", pytrace=False)
     return node
+
+
+JS_DIR = E2E_DIR / "js"
+NPM_CI_TIMEOUT = 180
+
+
+@pytest.fixture(scope="session")
+def auth_js_installed() -> Path:
+    """`js/node_modules`, installed from the committed lockfile with `npm ci` when absent."""
+    package = JS_DIR / "node_modules" / "@supabase" / "auth-js" / "package.json"
+    if not package.exists():
+        npm = shutil.which("npm")
+        if npm is None:
+            pytest.fail("npm is not on PATH and tests/e2e/js/node_modules is missing", pytrace=False)
+        result = subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund"],
+            cwd=JS_DIR,
+            capture_output=True,
+            text=True,
+            timeout=NPM_CI_TIMEOUT,
+        )
+        if result.returncode != 0:
+            pytest.fail(f"npm ci failed ({result.returncode}):\n{result.stdout}\n{result.stderr}", pytrace=False)
+    pinned = json.loads((JS_DIR / "package.json").read_text())["dependencies"]["@supabase/auth-js"]
+    installed = json.loads(package.read_text())["version"]
+    assert installed == pinned, f"node_modules has auth-js {installed}, package.json pins {pinned}: run npm ci"
+    return JS_DIR / "node_modules"

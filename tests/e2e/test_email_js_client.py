@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from support.smtp import extract_link, extract_otp
 
-from test_js_client import JS_DIR, SCENARIO_TIMEOUT, auth_js_installed  # noqa: F401  (fixture)
+from test_js_client import JS_DIR, SCENARIO_TIMEOUT
 
 
 @pytest.fixture
@@ -60,7 +60,7 @@ def mailbox(mail_server: Any) -> Iterator[str]:
 
 
 def test_auth_js_email_scenarios(
-    mail_server: Any, mailbox: str, node_executable: str, auth_js_installed: Path  # noqa: F811
+    mail_server: Any, mailbox: str, node_executable: str, auth_js_installed: Path
 ) -> None:
     server = mail_server.server
     env = {

@@ -8,39 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
 from e2e_support import Server
 
 JS_DIR = Path(__file__).resolve().parent / "js"
 SCENARIO_TIMEOUT = 60
-NPM_CI_TIMEOUT = 180
-
-
-@pytest.fixture(scope="session")
-def auth_js_installed() -> Path:
-    """`js/node_modules`, installed from the committed lockfile with `npm ci` when absent."""
-    package = JS_DIR / "node_modules" / "@supabase" / "auth-js" / "package.json"
-    if not package.exists():
-        npm = shutil.which("npm")
-        if npm is None:
-            pytest.fail("npm is not on PATH and tests/e2e/js/node_modules is missing", pytrace=False)
-        result = subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund"],
-            cwd=JS_DIR,
-            capture_output=True,
-            text=True,
-            timeout=NPM_CI_TIMEOUT,
-        )
-        if result.returncode != 0:
-            pytest.fail(f"npm ci failed ({result.returncode}):\n{result.stdout}\n{result.stderr}", pytrace=False)
-    pinned = json.loads((JS_DIR / "package.json").read_text())["dependencies"]["@supabase/auth-js"]
-    installed = json.loads(package.read_text())["version"]
-    assert installed == pinned, f"node_modules has auth-js {installed}, package.json pins {pinned}: run npm ci"
-    return JS_DIR / "node_modules"
 
 
 def test_auth_js_scenarios(server: Server, node_executable: str, auth_js_installed: Path) -> None:

@@ -14,7 +14,8 @@ from support.smtp import extract_link, extract_otp, read_mbox
 
 from pytrue.adapters.mail.dev import DevTransport
 from pytrue.adapters.mail.inbox import DevInbox
-from pytrue.adapters.mail.template_mailer import TemplateMailer, action_link, encode_redirect, html_to_text
+from pytrue.adapters.mail.template_mailer import TemplateMailer, action_link, html_to_text
+from pytrue.domain.links import encode_redirect
 from pytrue.application.ports import (
     MAIL_CONFIRMATION,
     MAIL_EMAIL_CHANGE,

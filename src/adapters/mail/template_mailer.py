@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
 
-from pytrue.domain.links import encode_redirect, verify_link as action_link  # noqa: F401  (re-exported)
+from pytrue.domain.links import verify_link as action_link
 from pytrue.adapters.mail.outgoing import OutgoingMessage, Transport
 from pytrue.adapters.mail.templates import TemplateStore
 from pytrue.application.ports import (

@@ -126,9 +126,6 @@ class SendMagicLink:
 
     async def _send(self, uow: UnitOfWork, user: User, email: str, cmd: MagicLinkCommand, pkce: Pkce | None) -> None:
         now = self.clock.now()
-        self.codes.check_frequency(user, RECOVERY, now)
-        if pkce is not None:
-            await self.codes.start_flow(uow, user, pkce, "magiclink", "magiclink", now)
         await uow.audit.add(self.issuer.audit(Actor.of_user(user), "user_recovery_requested", now))
         await self.codes.send(
             uow,
@@ -138,7 +135,7 @@ class SendMagicLink:
             link_type="magiclink",
             address=email,
             redirect_to=self.config.redirect_target(cmd.redirect_to, cmd.ctx.referer),
-            pkce=pkce is not None,
+            pkce=pkce,
         )
 
 
@@ -227,9 +224,6 @@ class RecoverPassword:
             if user is None:
                 return
             now = self.clock.now()
-            self.codes.check_frequency(user, RECOVERY, now)
-            if pkce is not None:
-                await self.codes.start_flow(uow, user, pkce, "recovery", "recovery", now)
             await uow.audit.add(self.issuer.audit(Actor.of_user(user), "user_recovery_requested", now))
             await self.codes.send(
                 uow,
@@ -239,7 +233,7 @@ class RecoverPassword:
                 link_type="recovery",
                 address=email,
                 redirect_to=self.config.redirect_target(cmd.redirect_to, cmd.ctx.referer),
-                pkce=pkce is not None,
+                pkce=pkce,
             )
             await uow.commit()
 
@@ -275,10 +269,7 @@ class Resend:
             if cmd.type == "signup":
                 if user.is_email_confirmed:
                     return
-                self.codes.check_frequency(user, CONFIRMATION, now)
                 await uow.audit.add(self.issuer.audit(Actor.of_user(user), "user_confirmation_requested", now))
-                if pkce is not None:
-                    await self.codes.start_flow(uow, user, pkce, "signup", "email", now)
                 await self.codes.send(
                     uow,
                     user,
@@ -287,7 +278,7 @@ class Resend:
                     link_type="signup",
                     address=user.email,
                     redirect_to=redirect_to,
-                    pkce=pkce is not None,
+                    pkce=pkce,
                 )
             elif cmd.type == "email_change":
                 if not user.email_change:
@@ -339,8 +330,6 @@ class EmailChangeSender:
     ) -> None:
         now = self.clock.now()
         self.codes.check_frequency(user, EMAIL_CHANGE_NEW, now)
-        if pkce is not None:
-            await self.codes.start_flow(uow, user, pkce, "email_change", "email_change", now)
         user.email_change = new_email
         user.email_change_confirm_status = 0
         both = self.config.mailer_secure_email_change_enabled and bool(user.email)
@@ -350,7 +339,7 @@ class EmailChangeSender:
         else:
             user.email_change_token_current = ""
             await uow.one_time_tokens.delete(user.id, EMAIL_CHANGE_CURRENT.token_type)
-        for purpose, address in copies:
+        for index, (purpose, address) in enumerate(copies):
             await self.codes.send(
                 uow,
                 user,
@@ -359,9 +348,11 @@ class EmailChangeSender:
                 link_type="email_change",
                 address=address,
                 redirect_to=redirect_to,
-                pkce=pkce is not None,
+                pkce=pkce,
+                new_flow=index == 0,
                 limit_frequency=False,
                 new_email=new_email,
+                now=now,
             )
 
 

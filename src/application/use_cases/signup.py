@@ -163,9 +163,6 @@ class SignUp:
     ) -> None:
         if provider != "email":
             raise DomainError("sms_send_failed", "Error sending confirmation OTP to provider: no SMS provider is configured")
-        pkce = Pkce.of(cmd.code_challenge, cmd.code_challenge_method)
-        if pkce is not None:
-            await self.codes.start_flow(uow, user, pkce, "signup", "email", now)
         await self.codes.send(
             uow,
             user,
@@ -174,7 +171,7 @@ class SignUp:
             link_type="signup",
             address=address,
             redirect_to=self.config.redirect_target(cmd.redirect_to, cmd.ctx.referer),
-            pkce=pkce is not None,
+            pkce=Pkce.of(cmd.code_challenge, cmd.code_challenge_method),
         )
 
     def _autoconfirm(self, provider: str) -> bool:

@@ -41,7 +41,7 @@ const newClient = (flowType = 'implicit') =>
   })
 
 const admin = new GoTrueAdminApi({ url, headers: { apikey: serviceKey, Authorization: `Bearer ${serviceKey}` } })
-const uniqueEmail = (tag) => `e2e-jsmail-${tag}-${randomUUID().slice(0, 12)}@example.com`
+const uniqueEmail = (tag) => `e2e-jsmail-${tag}-${randomUUID().replaceAll('-', '').slice(0, 12)}@example.com`
 
 function ok(result, what) {
   if (result.error) {

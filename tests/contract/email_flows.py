@@ -778,3 +778,32 @@ async def test_otp_length_is_configurable_within_six_to_ten(make_api: Any) -> No
             "/verify", json={"type": "signup", "email": "len@example.com", "token": code}, headers=api.headers()
         )
         assert verified.status_code == 200, verified.text
+
+
+# --- bad input on every email endpoint ------------------------------------------------------------
+
+EMAIL_ENDPOINTS = (
+    ("/verify", "anon", {"type": ["signup"], "token_hash": "x"}),
+    ("/otp", "anon", {"email": 42}),
+    ("/magiclink", "anon", {"email": {"a": 1}}),
+    ("/recover", "anon", {"email": ["a@example.com"]}),
+    ("/resend", "anon", {"type": 1, "email": "a@example.com"}),
+    ("/invite", "admin", {"email": True}),
+    ("/admin/generate_link", "admin", {"type": "signup", "email": "a@example.com", "data": "not-an-object"}),
+)
+
+
+async def test_email_endpoints_refuse_malformed_json_wrong_types_and_oversize_bodies(api: Any) -> None:
+    before = await api.counts()
+    for path, who, wrong_types in EMAIL_ENDPOINTS:
+        headers = api.admin() if who == "admin" else api.headers()
+        malformed = await api.client.post(path, content=b'{"email": ', headers={**headers, "Content-Type": "application/json"})
+        assert_error(malformed, 400, "bad_json")
+        typed = await api.client.post(path, json=wrong_types, headers=headers)
+        assert_error(typed, 400, "bad_json")
+        huge = await api.client.post(
+            path, content=b'{"email": "' + b"a" * (1024 * 1024 + 10) + b'"}', headers={**headers, "Content-Type": "application/json"}
+        )
+        assert_error(huge, 413, "request_entity_too_large")
+    assert await api.counts() == before
+    assert api.mails() == 0

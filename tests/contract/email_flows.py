@@ -807,3 +807,28 @@ async def test_email_endpoints_refuse_malformed_json_wrong_types_and_oversize_bo
         assert_error(huge, 413, "request_entity_too_large")
     assert await api.counts() == before
     assert api.mails() == 0
+
+
+async def test_hostile_redirects_in_emailed_links_fall_back_to_the_site_url(make_api: Any) -> None:
+    api = await make_api({**CONFIRM, "GOTRUE_URI_ALLOW_LIST": "https://app.example.com/**", "GOTRUE_SMTP_MAX_FREQUENCY": "1ms"})
+    await confirmed_user(api, "victim@example.com")
+    hostile = (
+        "https://evil.example.net/",
+        "https://app.example.com@evil.example.net/",
+        "//evil.example.net/x",
+        "https:\\\\evil.example.net",
+        "javascript:alert(1)",
+        "https://evil.example.net?.app.example.com/",
+    )
+    for target in hostile:
+        response = await api.client.post(
+            "/recover", params={"redirect_to": target}, json={"email": "victim@example.com"}, headers=api.headers()
+        )
+        assert response.status_code == 200
+        mail = api.mail("victim@example.com", "recovery")
+        assert mail.redirect_to == "http://localhost:3000", target
+        assert link_query(mail.link)["redirect_to"] == "http://localhost:3000"
+    await api.client.post(
+        "/recover", params={"redirect_to": "https://app.example.com/reset"}, json={"email": "victim@example.com"}, headers=api.headers()
+    )
+    assert api.mail("victim@example.com", "recovery").redirect_to == "https://app.example.com/reset"

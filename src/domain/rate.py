@@ -53,6 +53,16 @@ class Rate:
             raise ValueError(f"expected a rate such as 10/1m (a positive duration after '/'), got {text!r}")
         return cls(float(events), per, bucket=True)
 
+    @classmethod
+    def per_ip(cls, events: float, window: timedelta, burst: float) -> Rate:
+        """GoTrue's per-IP request limiters (tollbooth): `events` per `window`, at most `burst` at once.
+
+        A token bucket of depth `burst` refilled at `events / window`; `events <= 0` refuses all.
+        """
+        if events <= 0:
+            return cls(0)
+        return cls(burst, window / events, bucket=True)
+
     @property
     def limit(self) -> int:
         """Events per window, or the bucket's burst."""

@@ -93,6 +93,12 @@ class Settings:
     external_anonymous_users_enabled: bool = False
     rate_limit_email_sent: Rate = Rate(30)
     rate_limit_sms_sent: Rate = Rate(30)
+    rate_limit_header: str = ""
+    sb_forwarded_for_enabled: bool = False
+    rate_limit_token_refresh: float = 150
+    rate_limit_verify: float = 30
+    rate_limit_otp: float = 30
+    rate_limit_anonymous_users: float = 30
     password_min_length: int = 6
     password_required_characters: str = ""
     password_hash_memory_kib: int = 19456
@@ -407,6 +413,18 @@ class _Parser:
         except ValueError:
             raise self._bad(name, "a duration such as 300ms, 60s, 1m30s or 24h", raw) from None
 
+    def number(self, name: str, *, default: float) -> float:
+        raw = self._values.get(name)
+        if raw is None or not raw.strip():
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            raise self._bad(name, "a number", raw) from None
+        if value != value or value in (float("inf"), float("-inf")) or value < 0:
+            raise self._bad(name, "a finite number >= 0", raw)
+        return value
+
     def rate(self, name: str, *, default: Rate) -> Rate:
         raw = self._values.get(name)
         if raw is None:
@@ -466,6 +484,12 @@ class _Parser:
             external_anonymous_users_enabled=self.boolean("GOTRUE_EXTERNAL_ANONYMOUS_USERS_ENABLED", default=False),
             rate_limit_email_sent=self.rate("GOTRUE_RATE_LIMIT_EMAIL_SENT", default=Rate(30)),
             rate_limit_sms_sent=self.rate("GOTRUE_RATE_LIMIT_SMS_SENT", default=Rate(30)),
+            rate_limit_header=self.string("GOTRUE_RATE_LIMIT_HEADER"),
+            sb_forwarded_for_enabled=self.boolean("GOTRUE_SECURITY_SB_FORWARDED_FOR_ENABLED", default=False),
+            rate_limit_token_refresh=self.number("GOTRUE_RATE_LIMIT_TOKEN_REFRESH", default=150),
+            rate_limit_verify=self.number("GOTRUE_RATE_LIMIT_VERIFY", default=30),
+            rate_limit_otp=self.number("GOTRUE_RATE_LIMIT_OTP", default=30),
+            rate_limit_anonymous_users=self.number("GOTRUE_RATE_LIMIT_ANONYMOUS_USERS", default=30),
             password_min_length=max(6, self.integer("GOTRUE_PASSWORD_MIN_LENGTH", default=6)),
             password_required_characters=self.string("GOTRUE_PASSWORD_REQUIRED_CHARACTERS"),
             password_hash_memory_kib=self.integer("GOTRUE_PASSWORD_HASH_ARGON2_MEMORY", default=19456, minimum=8),

@@ -11,3 +11,4 @@ from contract.http_edges import *  # noqa: F403
 from contract.http_conventions import *  # noqa: F403
 from contract.storage import *  # noqa: F403
 from contract.rate_limiter import *  # noqa: F403
+from contract.request_limits import *  # noqa: F403

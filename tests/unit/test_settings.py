@@ -534,3 +534,25 @@ def test_bad_smtp_headers_name_the_variable(raw: str) -> None:
 )
 def test_bad_template_limits_name_the_variable(variable: str, raw: str) -> None:
     assert load_error({**BASE, variable: raw}).variable == variable
+
+
+def test_per_ip_request_limits() -> None:
+    s = load()
+    assert (s.rate_limit_header, s.sb_forwarded_for_enabled) == ("", False)
+    assert (s.rate_limit_token_refresh, s.rate_limit_verify, s.rate_limit_otp, s.rate_limit_anonymous_users) == (
+        150,
+        30,
+        30,
+        30,
+    )
+    tuned = load(GOTRUE_RATE_LIMIT_HEADER="X-Forwarded-For", GOTRUE_RATE_LIMIT_OTP="2.5")
+    assert tuned.rate_limit_header == "X-Forwarded-For" and tuned.rate_limit_otp == 2.5
+    for bad in ("many", "-1", "nan", "inf"):
+        error = load_error({**BASE, "GOTRUE_RATE_LIMIT_VERIFY": bad})
+        assert error.variable == "GOTRUE_RATE_LIMIT_VERIFY"
+
+
+def test_per_ip_rate_is_a_bucket_of_the_burst_refilled_over_the_window() -> None:
+    rate = Rate.per_ip(150, timedelta(minutes=5), 30)
+    assert rate == Rate(30, timedelta(seconds=2), bucket=True)
+    assert Rate.per_ip(0, timedelta(minutes=5), 30).limit == 0

@@ -27,6 +27,10 @@ on conflict (key) do update set key = excluded.key
 returning kind, stamp, used
 """
 _STORE = "update {table} set kind = %s, stamp = %s, used = %s, updated_at = now() where key = %s"
+# Per-IP keys come and go with clients; a bucket untouched for a day is full again anyway
+# (per-IP buckets refill within an hour), so its row can go.
+_PRUNE = "delete from {table} where key like 'ip:%%' and updated_at < now() - interval '1 day'"
+PRUNE_EVERY = 1000
 
 
 class PgRateLimiter:
@@ -37,12 +41,22 @@ class PgRateLimiter:
         table = sql.Identifier(validate_namespace(namespace), TABLE)
         self._lock = sql.SQL(_LOCK).format(table=table)
         self._store = sql.SQL(_STORE).format(table=table)
+        self._prune = sql.SQL(_PRUNE).format(table=table)
+        self._calls = 0
 
     async def consume(self, key: str, rate: Rate, now: datetime) -> bool:
+        self._calls += 1
         try:
+            if self._calls % PRUNE_EVERY == 0:
+                await self.prune()
             return await self._consume(key, rate, now)
         except (PoolTimeout, psycopg.OperationalError) as exc:
             raise StorageUnavailable(type(exc).__name__) from exc
+
+    async def prune(self) -> None:
+        """Forget per-IP buckets nobody used for a day."""
+        async with self._pool.connection() as conn:
+            await conn.execute(self._prune)
 
     async def _consume(self, key: str, rate: Rate, now: datetime) -> bool:
         async with self._pool.connection() as conn, conn.transaction():

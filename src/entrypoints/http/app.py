@@ -12,6 +12,7 @@ from pytrue.entrypoints import containers
 from pytrue.entrypoints.containers import Application
 from pytrue.entrypoints.http.cors import cors_middleware_factory
 from pytrue.entrypoints.http.errors import EXCEPTION_HANDLERS
+from pytrue.entrypoints.http.limits import IpLimits
 from pytrue.entrypoints.http.routes import admin, auth, email, public, user
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -115,5 +116,8 @@ def _state(container: Application, auth_config: Any, request_id_header: str, pro
             "auth_config": auth_config,
             "jwks": container.core.key_set().public_jwks(),
             "request_id_header": request_id_header,
+            "ip_limits": IpLimits.from_settings(
+                container.settings(), container.adapters.rate_limiter(), container.core.clock()
+            ),
         }
     )

@@ -15,6 +15,7 @@ from pytrue.application.use_cases.signup import SignUp, SignUpCommand
 from pytrue.application.use_cases.verify import PkceGrant, PkceGrantCommand
 from pytrue.domain.errors import InvalidCredentials
 from pytrue.entrypoints.http.requests import json_response, provided, redirect_to, request_audience, request_context
+from pytrue.entrypoints.http import limits
 from pytrue.entrypoints.http.schemas import PasswordGrantBody, PkceGrantBody, RefreshGrantBody, SignUpBody, decode_body
 from pytrue.entrypoints.http.serialize import token_json, user_json
 
@@ -24,6 +25,7 @@ async def signup(request: Request[Any, Any, Any]) -> Response[bytes]:
     sign_up: SignUp = provided(request, "sign_up")
     auth_config: AuthConfig = provided(request, "auth_config")
     body = decode_body(await request.body(), SignUpBody)
+    await limits.limit(request, limits.SIGNUP if body.email or body.phone else limits.ANONYMOUS)
     result = await sign_up(
         SignUpCommand(
             email=body.email,
@@ -44,6 +46,7 @@ async def signup(request: Request[Any, Any, Any]) -> Response[bytes]:
 @post("/token", status_code=200)
 async def token(request: Request[Any, Any, Any]) -> Response[bytes]:
     auth_config: AuthConfig = provided(request, "auth_config")
+    await limits.limit(request, limits.TOKEN)
     raw = await request.body()
     form = _form_fields(request, raw)
     grant_type = form.get("grant_type") or request.query_params.get("grant_type", "")

@@ -25,6 +25,7 @@ from pytrue.application.use_cases.invite import GenerateLink, GenerateLinkComman
 from pytrue.application.use_cases.verify import Flow, Verify, VerifyCommand, VerifyResult
 from pytrue.domain.errors import DomainError, ValidationFailed
 from pytrue.domain.one_time_token import is_pkce
+from pytrue.entrypoints.http import limits
 from pytrue.entrypoints.http.errors import status_of
 from pytrue.entrypoints.http.requests import (
     bearer_token,
@@ -60,6 +61,7 @@ OAUTH_ERROR = {
 
 @post("/verify", status_code=200)
 async def verify_post(request: Request[Any, Any, Any], verify: Verify, auth_config: AuthConfig) -> Response[bytes]:
+    await limits.limit(request, limits.VERIFY)
     body = decode_body(await request.body(), VerifyBody)
     result = await verify(
         VerifyCommand(
@@ -81,6 +83,7 @@ async def verify_post(request: Request[Any, Any, Any], verify: Verify, auth_conf
 
 @get("/verify")
 async def verify_get(request: Request[Any, Any, Any], verify: Verify, auth_config: AuthConfig) -> Response[bytes]:
+    await limits.limit(request, limits.VERIFY)
     query = request.query_params
     token = query.get("token", "")
     kind = query.get("type", "")
@@ -171,6 +174,7 @@ def _link_request(request: Request[Any, Any, Any], body: Any, auth_config: AuthC
 
 @post("/otp", status_code=200)
 async def otp(request: Request[Any, Any, Any], send_otp: SendOtp, auth_config: AuthConfig) -> Response[bytes]:
+    await limits.limit(request, limits.OTP)
     body = decode_body(await request.body(), OtpBody)
     await send_otp(
         OtpCommand(
@@ -189,6 +193,7 @@ async def otp(request: Request[Any, Any, Any], send_otp: SendOtp, auth_config: A
 async def magiclink(
     request: Request[Any, Any, Any], send_magic_link: SendMagicLink, auth_config: AuthConfig
 ) -> Response[bytes]:
+    await limits.limit(request, limits.MAGICLINK)
     body = decode_body(await request.body(), MagicLinkBody)
     await send_magic_link(
         MagicLinkCommand(
@@ -204,6 +209,7 @@ async def magiclink(
 async def recover(
     request: Request[Any, Any, Any], recover_password: RecoverPassword, auth_config: AuthConfig
 ) -> Response[bytes]:
+    await limits.limit(request, limits.RECOVER)
     body = decode_body(await request.body(), RecoverBody)
     await recover_password(
         RecoverCommand(
@@ -216,6 +222,7 @@ async def recover(
 
 @post("/resend", status_code=200)
 async def resend(request: Request[Any, Any, Any], resend_use_case: Resend, auth_config: AuthConfig) -> Response[bytes]:
+    await limits.limit(request, limits.RESEND)
     body = decode_body(await request.body(), ResendBody)
     await resend_use_case(
         ResendCommand(

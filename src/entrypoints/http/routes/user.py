@@ -18,6 +18,7 @@ from pytrue.entrypoints.http.requests import (
     request_audience,
     request_context,
 )
+from pytrue.entrypoints.http import limits
 from pytrue.entrypoints.http.schemas import UpdateUserBody, decode_body
 from pytrue.entrypoints.http.serialize import user_json
 
@@ -40,6 +41,7 @@ async def get_user(request: Request[Any, Any, Any]) -> Response[bytes]:
 async def update_user(
     request: Request[Any, Any, Any], authenticate_user: AuthenticateUser, update_user_use_case: UpdateUser
 ) -> Response[bytes]:
+    await limits.limit(request, limits.USER)
     principal = await authenticate_user(bearer_token(request))
     body = decode_body(await request.body(), UpdateUserBody)
     user = await update_user_use_case(

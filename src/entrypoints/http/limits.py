@@ -1,0 +1,84 @@
+"""GoTrue's per-IP request limiters (api.md §0.5), kept in the shared `RateLimiter`.
+
+They only run when the deployment names where the client IP comes from
+(`GOTRUE_RATE_LIMIT_HEADER`, or `Sb-Forwarded-For` with `GOTRUE_SECURITY_SB_FORWARDED_FOR_ENABLED`);
+without one every request would share one address, so the limiters are skipped, as in GoTrue.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from litestar import Request
+
+from pytrue.application.ports import Clock, RateLimiter
+from pytrue.domain.errors import DomainError
+from pytrue.domain.rate import Rate
+
+FIVE_MINUTES = timedelta(minutes=5)
+BURST = 30
+
+# bucket -> the settings field with its per-window rate
+TOKEN = "token"
+VERIFY = "verify"
+SIGNUP = "signup"
+ANONYMOUS = "anonymous"
+OTP = "otp"
+MAGICLINK = "magiclink"
+RECOVER = "recover"
+RESEND = "resend"
+USER = "user"
+
+
+@dataclass(slots=True, kw_only=True)
+class IpLimits:
+    limiter: RateLimiter
+    clock: Clock
+    rates: dict[str, Rate]
+    header: str = ""
+    sb_forwarded_for: bool = False
+
+    @classmethod
+    def from_settings(cls, settings: Any, limiter: RateLimiter, clock: Clock) -> IpLimits:
+        otp = Rate.per_ip(settings.rate_limit_otp, FIVE_MINUTES, BURST)
+        anonymous = settings.rate_limit_anonymous_users
+        rates = {
+            TOKEN: Rate.per_ip(settings.rate_limit_token_refresh, FIVE_MINUTES, BURST),
+            VERIFY: Rate.per_ip(settings.rate_limit_verify, FIVE_MINUTES, BURST),
+            ANONYMOUS: Rate.per_ip(anonymous, timedelta(hours=1), anonymous),
+            **{bucket: otp for bucket in (SIGNUP, OTP, MAGICLINK, RECOVER, RESEND, USER)},
+        }
+        return cls(
+            limiter=limiter,
+            clock=clock,
+            rates=rates,
+            header=settings.rate_limit_header,
+            sb_forwarded_for=settings.sb_forwarded_for_enabled,
+        )
+
+    def client_key(self, request: Request[Any, Any, Any]) -> str | None:
+        """The first value of the trusted header, or None when there is none to trust."""
+        raw = ""
+        if self.sb_forwarded_for:
+            raw = request.headers.get("sb-forwarded-for", "")
+        if not raw and self.header:
+            raw = request.headers.get(self.header, "")
+        key = raw.split(",")[0].strip()
+        return key or None
+
+    async def check(self, request: Request[Any, Any, Any], bucket: str) -> None:
+        """Take one request from this client's `bucket`; 429 `over_request_rate_limit` when spent."""
+        if not self.header and not self.sb_forwarded_for:
+            return
+        key = self.client_key(request)
+        if key is None:
+            return
+        if not await self.limiter.consume(f"ip:{bucket}:{key}", self.rates[bucket], self.clock.now()):
+            raise DomainError("over_request_rate_limit", "Request rate limit reached")
+
+
+async def limit(request: Request[Any, Any, Any], bucket: str) -> None:
+    limits: IpLimits = request.app.state.ip_limits
+    await limits.check(request, bucket)

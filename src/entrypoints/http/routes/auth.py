@@ -25,7 +25,10 @@ async def signup(request: Request[Any, Any, Any]) -> Response[bytes]:
     sign_up: SignUp = provided(request, "sign_up")
     auth_config: AuthConfig = provided(request, "auth_config")
     body = decode_body(await request.body(), SignUpBody)
-    await limits.limit(request, limits.SIGNUP if body.email or body.phone else limits.ANONYMOUS)
+    if body.email or body.phone:
+        await limits.limit(request, limits.SIGNUP)
+    elif auth_config.external_anonymous_users_enabled:  # a disabled provider answers before the limiter
+        await limits.limit(request, limits.ANONYMOUS)
     result = await sign_up(
         SignUpCommand(
             email=body.email,

@@ -36,6 +36,13 @@ class UserListQuery:
 class UserRepository(Protocol):
     async def get(self, user_id: UUID) -> User | None: ...
 
+    async def get_for_update(self, user_id: UUID) -> User | None:
+        """Read the user and lock its row until the unit of work ends (waiting for other holders).
+
+        For one-shot changes such as spending an emailed code: a second request for the same
+        user sees the first one's outcome instead of the same unspent code."""
+        ...
+
     async def get_with_session(self, user_id: UUID, session_id: UUID | None) -> tuple[User | None, Session | None]:
         """The user and the session `session_id` (None when absent or not given), read together.
 
@@ -125,7 +132,9 @@ class FlowStateRepository(Protocol):
 
     async def update(self, flow: FlowState) -> None: ...
 
-    async def by_auth_code(self, auth_code: str) -> FlowState | None: ...
+    async def by_auth_code(self, auth_code: str, *, lock: bool = False) -> FlowState | None:
+        """With `lock`, the row stays locked until the unit of work ends, so one code is exchanged once."""
+        ...
 
     async def latest_for_user(self, user_id: UUID, authentication_method: str) -> FlowState | None: ...
 

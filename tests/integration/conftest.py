@@ -8,7 +8,8 @@ a CREATE DATABASE, not a migration.
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
@@ -138,3 +139,50 @@ async def make_rate_limiters(api: Any) -> AsyncIterator[Callable[[int], Any]]:
     yield factory
     for pool in pools:
         await pool.close()
+
+
+# --- several apps over one database -------------------------------------------------------------
+
+Cluster = Callable[..., Awaitable[list[Any]]]
+
+
+@pytest.fixture
+async def database(warm_templates: Databases) -> AsyncIterator[PgDatabase]:
+    database = warm_templates.create(migrated=True)
+    yield database
+    warm_templates.drop(database)
+
+
+@pytest.fixture
+async def apps(database: PgDatabase) -> AsyncIterator[Cluster]:
+    """`await apps(n, env)`: n independent pytrue apps (own container, own pool) over one database."""
+    import httpx
+    from support.api import PostgresApi
+    from support.app import make_settings
+
+    from pytrue.entrypoints import containers
+    from pytrue.entrypoints.containers import build_container
+    from pytrue.entrypoints.http.app import create_app
+
+    async with AsyncExitStack() as stack:
+
+        async def factory(count: int = 5, env: dict[str, str] | None = None) -> list[PostgresApi]:
+            result = []
+            for _ in range(count):
+                overrides = {
+                    "GOTRUE_DB_DRIVER": "postgres",
+                    "DATABASE_URL": database.dsn,
+                    **(env or {}),
+                }
+                container = build_container(make_settings(overrides))
+                app = create_app(container)
+                # the app's only startup hook; litestar's lifespan() must not span fixture tasks
+                await containers.start(container)
+                stack.push_async_callback(containers.stop, container)
+                client = await stack.enter_async_context(
+                    httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver.local")
+                )
+                result.append(PostgresApi(client, container))  # type: ignore[arg-type]
+            return result
+
+        yield factory

@@ -10,63 +10,24 @@ once, every loser gets the child (the lost-response rule) or `409 conflict`, nev
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-import httpx
 import jwt
 import psycopg
 import pytest
-from pgcluster import Databases, PgDatabase
+from pgcluster import PgDatabase
 from psycopg.rows import dict_row
 from support.api import PostgresApi
-from support.app import JWT_SECRET, make_settings
+from support.app import JWT_SECRET
 
 from pytrue.adapters.postgres.repositories import PgRefreshTokenRepository
 from pytrue.application.ports import RowLocked
-from pytrue.entrypoints import containers
-from pytrue.entrypoints.containers import build_container
-from pytrue.entrypoints.http.app import create_app
 
 APPS = 5
 REQUESTS = 50
 
 Cluster = Callable[..., Awaitable[list[PostgresApi]]]
-
-
-@pytest.fixture
-async def database(warm_templates: Databases) -> AsyncIterator[PgDatabase]:
-    database = warm_templates.create(migrated=True)
-    yield database
-    warm_templates.drop(database)
-
-
-@pytest.fixture
-async def apps(database: PgDatabase) -> AsyncIterator[Cluster]:
-    """`await apps(n, env)`: n independent pytrue apps (own container, own pool) over one database."""
-    async with AsyncExitStack() as stack:
-
-        async def factory(count: int = APPS, env: dict[str, str] | None = None) -> list[PostgresApi]:
-            result = []
-            for _ in range(count):
-                overrides = {
-                    "GOTRUE_DB_DRIVER": "postgres",
-                    "DATABASE_URL": database.dsn,
-                    **(env or {}),
-                }
-                container = build_container(make_settings(overrides))
-                app = create_app(container)
-                # the app's only startup hook; litestar's lifespan() must not span fixture tasks
-                await containers.start(container)
-                stack.push_async_callback(containers.stop, container)
-                client = await stack.enter_async_context(
-                    httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver.local")
-                )
-                result.append(PostgresApi(client, container))  # type: ignore[arg-type]
-            return result
-
-        yield factory
 
 
 def _rows(dsn: str, query: str, params: Any = None) -> list[dict[str, Any]]:

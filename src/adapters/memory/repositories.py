@@ -31,6 +31,10 @@ class InMemoryUserRepository:
         session = self._store.sessions.get(session_id) if user is not None and session_id is not None else None
         return user, copy.deepcopy(session) if session is not None else None
 
+    async def get_for_update(self, user_id: UUID) -> User | None:
+        # units of work run one at a time here: every read is as good as locked
+        return await self.get(user_id)
+
     async def get_by_email(self, email: str, aud: str) -> User | None:
         email = email.lower()
         for user in self._candidates(aud):
@@ -223,7 +227,8 @@ class InMemoryFlowStateRepository:
     async def update(self, flow: FlowState) -> None:
         set_item(self._store.flow_states, flow.id, copy.deepcopy(flow), self._undo)
 
-    async def by_auth_code(self, auth_code: str) -> FlowState | None:
+    async def by_auth_code(self, auth_code: str, *, lock: bool = False) -> FlowState | None:
+        # units of work run one at a time here: every read is as good as locked
         for flow in self._store.flow_states.values():
             if flow.auth_code == auth_code:
                 return copy.deepcopy(flow)

@@ -170,11 +170,12 @@ class PgUserRepository(_Repository):
             by_user[row["user_id"]].append(identity_from_row(row))
         return [self._loaded(user_from_row(r, by_user[r["id"]])) for r in rows]
 
-    async def _one_user(self, where: str, params: Any) -> User | None:
+    async def _one_user(self, where: str, params: Any, *, lock: bool = False) -> User | None:
         """The first user matching `where`, with its identities, in one statement."""
+        locking = " FOR UPDATE" if lock else ""
         rows = await self._rows(
-            f"SELECT u.*, {_IDENTITY_SELECT} FROM (SELECT {USER_COLUMNS} FROM {{s}}.users WHERE {where} LIMIT 1) u "
-            "LEFT JOIN {s}.identities i ON i.user_id = u.id ORDER BY i.created_at, i.id",
+            f"SELECT u.*, {_IDENTITY_SELECT} FROM (SELECT {USER_COLUMNS} FROM {{s}}.users WHERE {where} LIMIT 1"
+            f"{locking}) u LEFT JOIN {{s}}.identities i ON i.user_id = u.id ORDER BY i.created_at, i.id",
             params,
         )
         if not rows:
@@ -184,6 +185,9 @@ class PgUserRepository(_Repository):
 
     async def get(self, user_id: UUID) -> User | None:
         return await self._one_user("id = %s", (user_id,))
+
+    async def get_for_update(self, user_id: UUID) -> User | None:
+        return await self._one_user("id = %s", (user_id,), lock=True)
 
     async def get_with_session(self, user_id: UUID, session_id: UUID | None) -> tuple[User | None, Session | None]:
         rows = await self._rows(
@@ -516,8 +520,11 @@ class PgFlowStateRepository(_Repository):
             (flow.user_id, flow.auth_code_issued_at, flow.updated_at, flow.id),
         )
 
-    async def by_auth_code(self, auth_code: str) -> FlowState | None:
-        row = await self._one(f"SELECT {_FLOW_COLUMNS} FROM {{s}}.flow_state WHERE auth_code = %s", (auth_code,))
+    async def by_auth_code(self, auth_code: str, *, lock: bool = False) -> FlowState | None:
+        locking = " FOR UPDATE" if lock else ""
+        row = await self._one(
+            f"SELECT {_FLOW_COLUMNS} FROM {{s}}.flow_state WHERE auth_code = %s{locking}", (auth_code,)
+        )
         return _flow_state(row) if row else None
 
     async def latest_for_user(self, user_id: UUID, authentication_method: str) -> FlowState | None:

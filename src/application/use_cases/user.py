@@ -64,7 +64,7 @@ class UpdateUser:
             self._check_nonce(user, principal, cmd, self.clock.now())
         new_hash = await self._new_password_hash(user, principal, cmd)
         async with self.uow() as uow:
-            current = await uow.users.get(user.id)
+            current = await uow.users.get_for_update(user.id)
             if current is None:
                 raise UserNotFound("User from sub claim in JWT does not exist", where="bearer")
             now = self.clock.now()

@@ -137,9 +137,16 @@ class Verify:
     async def _attempt(self, cmd: VerifyCommand, *, link: bool, password_hash: str | None) -> VerifyResult:
         now = self.clock.now()
         async with self.uow() as uow:
-            user, kind, matched = await (
+            found, kind, matched = await (
                 self._by_hash(uow, cmd, now) if cmd.token_hash else self._by_code(uow, cmd, now)
             )
+            # Lock the user and check the code is still the one matched: of two requests spending
+            # the same code at once, the second sees it spent.
+            user = await uow.users.get_for_update(found.id)
+            if user is None or not self._stored(found, matched)[0] or (
+                self._stored(user, matched)[0] != self._stored(found, matched)[0]
+            ):
+                raise DomainError("otp_expired", LINK_EXPIRED if cmd.token_hash else CODE_EXPIRED)
             if user.is_banned(now):
                 raise DomainError("user_banned", "User is banned", where="verify")
             message = await self._apply(uow, user, kind, matched, now, password_hash)
@@ -185,6 +192,8 @@ class Verify:
             return user.recovery_token, user.recovery_sent_at
         if token_type == EMAIL_CHANGE_TOKEN_NEW:
             return user.email_change_token_new, user.email_change_sent_at
+        if token_type == PHONE_CHANGE_TOKEN:
+            return user.phone_change_token, user.phone_change_sent_at
         return user.email_change_token_current, user.email_change_sent_at
 
     async def _by_code(self, uow: UnitOfWork, cmd: VerifyCommand, now: datetime) -> tuple[User, str, str]:
@@ -329,7 +338,7 @@ class PkceGrant:
             raise ValidationFailed("invalid request: both auth code and code verifier should be non-empty")
         now = self.clock.now()
         async with self.uow() as uow:
-            flow = await uow.flow_states.by_auth_code(cmd.auth_code)
+            flow = await uow.flow_states.by_auth_code(cmd.auth_code, lock=True)
             if flow is None or flow.user_id is None:
                 raise DomainError("flow_state_not_found", "invalid flow state, no valid flow state found")
             if flow.is_expired(now, self.config.flow_state_expiry):

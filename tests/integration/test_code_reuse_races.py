@@ -1,0 +1,81 @@
+"""One emailed code, one PKCE code: spent once even when several pytrue instances race on PostgreSQL.
+
+Several apps with their own pools (the `apps` fixture) stand in for several server processes, so
+only the database's row locks can serialise them. Each racer pauses between reading the code and
+spending it, which opens the race window wide.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+from typing import Any
+
+from pytrue.adapters.postgres.repositories import PgUserRepository
+from pytrue.application.use_cases.verify import Verify
+
+CONFIRM = {"GOTRUE_MAILER_AUTOCONFIRM": "false"}
+VERIFIER = "r" * 60
+CHALLENGE = base64.urlsafe_b64encode(hashlib.sha256(VERIFIER.encode()).digest()).rstrip(b"=").decode()
+RACERS = 6
+PAUSE = 0.2
+
+
+async def test_a_link_followed_by_racing_instances_signs_in_once(apps: Any, monkeypatch: Any) -> None:
+    cluster = await apps(RACERS, CONFIRM)
+    await cluster[0].signup("race@example.com")
+    token_hash = cluster[0].mail("race@example.com").token_hash
+    apply = Verify._apply
+
+    async def slow_apply(self: Verify, *args: Any) -> Any:
+        await asyncio.sleep(PAUSE)
+        return await apply(self, *args)
+
+    monkeypatch.setattr(Verify, "_apply", slow_apply)
+    responses = await asyncio.gather(
+        *(
+            api.client.post("/verify", json={"type": "signup", "token_hash": token_hash}, headers=api.headers())
+            for api in cluster
+        )
+    )
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [200] + [403] * (RACERS - 1), [r.text for r in responses]
+    assert all(r.json()["error_code"] == "otp_expired" for r in responses if r.status_code == 403)
+    assert (await cluster[0].counts())["sessions"] == 1
+
+
+async def test_a_pkce_code_exchanged_by_racing_instances_yields_one_session(apps: Any, monkeypatch: Any) -> None:
+    cluster = await apps(RACERS, CONFIRM)
+    api = cluster[0]
+    await api.client.post(
+        "/signup",
+        json={
+            "email": "pkce-race@example.com",
+            "password": "s3cret-pass",
+            "code_challenge": CHALLENGE,
+            "code_challenge_method": "s256",
+        },
+        headers=api.headers(),
+    )
+    link = api.mail("pkce-race@example.com").link
+    redirected = await api.client.get(link[link.index("/verify") :], follow_redirects=False)
+    code = redirected.headers["location"].split("code=")[1]
+    get = PgUserRepository.get
+
+    async def slow_get(self: PgUserRepository, user_id: Any) -> Any:
+        await asyncio.sleep(PAUSE)
+        return await get(self, user_id)
+
+    monkeypatch.setattr(PgUserRepository, "get", slow_get)
+    responses = await asyncio.gather(
+        *(
+            racer.client.post(
+                "/token?grant_type=pkce", json={"auth_code": code, "code_verifier": VERIFIER}, headers=racer.headers()
+            )
+            for racer in cluster
+        )
+    )
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [200] + [404] * (RACERS - 1), [r.text for r in responses]
+    assert (await api.counts())["sessions"] == 1

@@ -33,6 +33,12 @@ SEND_FAILURE = {
 }
 
 
+async def locked(uow: UnitOfWork, user: User | None) -> User | None:
+    """The same user re-read under its row lock, so that what this request writes back is current
+    (a user found by address was read without one)."""
+    return None if user is None else await uow.users.get_for_update(user.id)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Pkce:
     """A PKCE request: the challenge to keep until the code is exchanged."""

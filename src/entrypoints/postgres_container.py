@@ -31,12 +31,24 @@ def _pool(settings: Settings) -> AsyncConnectionPool:
     )
 
 
-class PgLifecycle:
-    """Applies migrations and opens the pool at start; closes it at stop."""
+LIMITER_POOL_SIZE = 2
 
-    def __init__(self, pool: AsyncConnectionPool, settings: Settings) -> None:
+
+def _limiter_pool(settings: Settings) -> AsyncConnectionPool:
+    """The rate limiter's own connections: it runs while a unit of work holds one of the main pool's,
+    so sharing that pool could leave every request waiting for a second connection."""
+    return AsyncConnectionPool(
+        settings.database_url, min_size=1, max_size=LIMITER_POOL_SIZE, open=False, timeout=2.0, kwargs={"autocommit": True}
+    )
+
+
+class PgLifecycle:
+    """Applies migrations and opens the pools at start; closes them at stop."""
+
+    def __init__(self, pool: AsyncConnectionPool, settings: Settings, limiter_pool: AsyncConnectionPool) -> None:
         self._pool = pool
         self._settings = settings
+        self._limiter_pool = limiter_pool
 
     async def start(self) -> None:
         if os.environ.get("PYTRUE_SKIP_MIGRATIONS") != "1":
@@ -44,6 +56,7 @@ class PgLifecycle:
             if applied:
                 log.info("applied migrations: %s", ", ".join(applied))
         await self._pool.open(wait=False)
+        await self._limiter_pool.open(wait=False)
         await self._fit_pool()
 
     async def _fit_pool(self) -> None:
@@ -60,12 +73,13 @@ class PgLifecycle:
             return
         if row is None:
             return
-        size = serving.pool_size(self._settings.db_max_pool_size, row[0], row[1])
+        size = serving.pool_size(self._settings.db_max_pool_size, row[0], row[1], extra_per_worker=LIMITER_POOL_SIZE)
         if size != self._pool.max_size:
             log.info("connection pool: %d per worker (max_connections %d, %d workers)", size, row[0], serving.workers())
             await self._pool.resize(min_size=min(self._pool.min_size, size), max_size=size)
 
     async def stop(self) -> None:
+        await self._limiter_pool.close()
         await self._pool.close()
 
 
@@ -77,5 +91,6 @@ class PostgresAdapters(containers.DeclarativeContainer):
     uow = providers.Singleton(
         lambda pool, s: PgUnitOfWorkFactory(pool, '"' + validate_namespace(s.db_namespace) + '"'), pool, settings
     )
-    rate_limiter = providers.Singleton(lambda pool, s: PgRateLimiter(pool, s.db_namespace), pool, settings)
-    lifecycle = providers.Singleton(PgLifecycle, pool, settings)
+    limiter_pool = providers.Singleton(_limiter_pool, settings)
+    rate_limiter = providers.Singleton(lambda pool, s: PgRateLimiter(pool, s.db_namespace), limiter_pool, settings)
+    lifecycle = providers.Singleton(PgLifecycle, pool, settings, limiter_pool)

@@ -41,14 +41,17 @@ def hasher_threads() -> int:
     return max(1, cpu_count() // workers())
 
 
-def pool_size(configured: int, max_connections: int | None, reserved_for_superuser: int = 0) -> int:
+def pool_size(
+    configured: int, max_connections: int | None, reserved_for_superuser: int = 0, *, extra_per_worker: int = 0
+) -> int:
     """Connections one worker may open: its configured size, within its share of the server's.
 
     `configured` is `GOTRUE_DB_MAX_POOL_SIZE` (0: the default of 10). The share is what the
-    server accepts from ordinary roles, less `RESERVED_CONNECTIONS`, divided among the workers.
+    server accepts from ordinary roles, less `RESERVED_CONNECTIONS`, divided among the workers,
+    less the connections each worker keeps elsewhere (`extra_per_worker`: the rate limiter's).
     """
     wanted = configured or DEFAULT_POOL_SIZE
     if max_connections is None:
         return wanted
     budget = max_connections - reserved_for_superuser - RESERVED_CONNECTIONS
-    return max(1, min(wanted, budget // workers()))
+    return max(1, min(wanted, budget // workers() - extra_per_worker))

@@ -43,3 +43,11 @@ async def test_endpoints_have_their_own_buckets(make_api: Any) -> None:
     assert other.status_code == 400 and other.json()["error_code"] == "validation_failed", other.text
     token = await api.client.post("/token?grant_type=refresh_token", json={"refresh_token": "abcdefghijkl"}, headers=headers)
     assert_error(token, 400, "refresh_token_not_found")
+
+
+async def test_an_oversized_client_header_is_limited_like_any_other(make_api: Any) -> None:
+    api = await make_api(LIMITED)
+    huge = "203.0.113.7" + "x" * 8000
+    for _ in range(30):
+        assert_error(await _verify(api, huge), 403, "otp_expired")
+    assert_error(await _verify(api, huge), 429, "over_request_rate_limit")

@@ -79,3 +79,26 @@ async def test_a_pkce_code_exchanged_by_racing_instances_yields_one_session(apps
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [200] + [404] * (RACERS - 1), [r.text for r in responses]
     assert (await api.counts())["sessions"] == 1
+
+
+async def test_a_recovery_request_racing_a_confirmation_does_not_undo_it(apps: Any, monkeypatch: Any) -> None:
+    from pytrue.application.email_codes import EmailCodes
+
+    first, second = await apps(2, CONFIRM)
+    await first.signup("both@example.com")
+    token_hash = first.mail("both@example.com").token_hash
+    issue = EmailCodes.issue
+
+    async def slow_issue(self: EmailCodes, *args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(PAUSE)  # the recovery request holds a stale copy of the user this long
+        return await issue(self, *args, **kwargs)
+
+    monkeypatch.setattr(EmailCodes, "issue", slow_issue)
+    recover, verify = await asyncio.gather(
+        second.client.post("/recover", json={"email": "both@example.com"}, headers=second.headers()),
+        first.client.post("/verify", json={"type": "signup", "token_hash": token_hash}, headers=first.headers()),
+    )
+    assert recover.status_code == 200 and verify.status_code == 200, (recover.text, verify.text)
+    stored = await first.user()
+    assert stored["email_confirmed_at"] is not None
+    assert stored["confirmation_token"] == ""

@@ -7,6 +7,7 @@ import pytest
 from support.app import make_settings
 
 from pytrue.entrypoints import serving
+from pytrue.entrypoints.postgres_container import LIMITER_POOL_SIZE
 from pytrue.entrypoints.containers import build_container, start, stop
 
 
@@ -32,9 +33,18 @@ async def test_pool_is_the_configured_size_within_the_workers_share(
     container = build_container(settings)
     await start(container)
     try:
-        share = (max_connections - reserved - serving.RESERVED_CONNECTIONS) // workers
+        share = (max_connections - reserved - serving.RESERVED_CONNECTIONS) // workers - LIMITER_POOL_SIZE
         expected = min(configured or serving.DEFAULT_POOL_SIZE, share)
         assert container.adapters.pool().max_size == expected
-        assert workers * container.adapters.pool().max_size <= max_connections - reserved
+        per_worker = container.adapters.pool().max_size + container.adapters.limiter_pool().max_size
+        assert workers * per_worker <= max_connections - reserved
     finally:
         await stop(container)
+
+
+async def test_a_one_connection_pool_still_sends_mail(make_api: object) -> None:
+    """The rate limiter has its own connections: a unit of work holding the only pooled one can mail."""
+    api = await make_api({"GOTRUE_DB_MAX_POOL_SIZE": "1", "GOTRUE_MAILER_AUTOCONFIRM": "false"})  # type: ignore[operator]
+    response = await api.signup("one@example.com")
+    assert response.status_code == 200, response.text
+    assert api.mail("one@example.com", "confirmation").otp

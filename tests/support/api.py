@@ -69,7 +69,7 @@ class Api:
         return len(self.inbox.messages)
 
     async def users(self) -> list[dict[str, Any]]:
-        """Stored user rows, oldest first: id (str), email, encrypted_password, confirmation_token,
+        """Stored user rows, oldest first: id (str), email, encrypted_password, confirmation_token, email_confirmed_at,
         user_metadata, app_metadata, banned_until, deleted_at (aware, UTC). Empty text columns read as ""."""
         raise NotImplementedError
 
@@ -117,6 +117,7 @@ class MemoryApi(Api):
                 "app_metadata": dict(u.app_metadata),
                 "banned_until": u.banned_until,
                 "deleted_at": u.deleted_at,
+                "email_confirmed_at": u.email_confirmed_at,
             }
             for u in ordered
         ]
@@ -160,10 +161,10 @@ class PostgresApi(Api):
             "coalesce(encrypted_password, '') AS encrypted_password, "
             "coalesce(confirmation_token, '') AS confirmation_token, "
             "coalesce(raw_user_meta_data, '{}') AS user_metadata, coalesce(raw_app_meta_data, '{}') AS app_metadata, "
-            "banned_until, deleted_at FROM auth.users ORDER BY created_at, id::text"
+            "banned_until, deleted_at, email_confirmed_at FROM auth.users ORDER BY created_at, id::text"
         )
         for row in rows:  # as UTC whatever the server's TimeZone, like the in-memory store's
-            for column in ("banned_until", "deleted_at"):
+            for column in ("banned_until", "deleted_at", "email_confirmed_at"):
                 if row[column] is not None:
                     row[column] = row[column].astimezone(timezone.utc)
         return rows

@@ -170,12 +170,11 @@ class PgUserRepository(_Repository):
             by_user[row["user_id"]].append(identity_from_row(row))
         return [self._loaded(user_from_row(r, by_user[r["id"]])) for r in rows]
 
-    async def _one_user(self, where: str, params: Any, *, lock: bool = False) -> User | None:
+    async def _one_user(self, where: str, params: Any) -> User | None:
         """The first user matching `where`, with its identities, in one statement."""
-        locking = " FOR UPDATE" if lock else ""
         rows = await self._rows(
-            f"SELECT u.*, {_IDENTITY_SELECT} FROM (SELECT {USER_COLUMNS} FROM {{s}}.users WHERE {where} LIMIT 1"
-            f"{locking}) u LEFT JOIN {{s}}.identities i ON i.user_id = u.id ORDER BY i.created_at, i.id",
+            f"SELECT u.*, {_IDENTITY_SELECT} FROM (SELECT {USER_COLUMNS} FROM {{s}}.users WHERE {where} LIMIT 1) u "
+            "LEFT JOIN {s}.identities i ON i.user_id = u.id ORDER BY i.created_at, i.id",
             params,
         )
         if not rows:
@@ -187,7 +186,11 @@ class PgUserRepository(_Repository):
         return await self._one_user("id = %s", (user_id,))
 
     async def get_for_update(self, user_id: UUID) -> User | None:
-        return await self._one_user("id = %s", (user_id,), lock=True)
+        # Lock first, then read: a locking sub-select joined to identities would, after waiting,
+        # see the new user row with the identities of before.
+        if await self._one("SELECT id FROM {s}.users WHERE id = %s FOR UPDATE", (user_id,)) is None:
+            return None
+        return await self._one_user("id = %s", (user_id,))
 
     async def get_with_session(self, user_id: UUID, session_id: UUID | None) -> tuple[User | None, Session | None]:
         rows = await self._rows(

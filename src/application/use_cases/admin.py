@@ -162,7 +162,7 @@ class AdminGetUser:
 
     async def __call__(self, user_id: UUID) -> User:
         async with self.uow() as uow:
-            user = await uow.users.get(user_id)
+            user = await uow.users.get_for_update(user_id)
         if user is None:
             raise UserNotFound()
         return user
@@ -183,7 +183,7 @@ class AdminUpdateUser(_AdminBase):
             self.config.password_policy.enforce(Password(attrs.password))
             new_hash = await self.hasher.hash(attrs.password)
         async with self.uow() as uow:
-            user = await uow.users.get(user_id)
+            user = await uow.users.get_for_update(user_id)
             if user is None:
                 raise UserNotFound()
             now = self.clock.now()
@@ -237,7 +237,7 @@ class AdminDeleteUser(_AdminBase):
 
     async def __call__(self, user_id: UUID, *, soft: bool = False, admin_role: str = "service_role") -> None:
         async with self.uow() as uow:
-            user = await uow.users.get(user_id)
+            user = await uow.users.get_for_update(user_id)
             if user is None:
                 raise UserNotFound()
             now = self.clock.now()
@@ -260,7 +260,7 @@ class BanUser(_AdminBase):
     async def __call__(self, user_id: UUID, duration: str, *, admin_role: str = "service_role") -> User:
         ban = parse_ban_duration(duration)
         async with self.uow() as uow:
-            user = await uow.users.get(user_id)
+            user = await uow.users.get_for_update(user_id)
             if user is None:
                 raise UserNotFound()
             now = self.clock.now()

@@ -7,7 +7,7 @@ from typing import Any
 
 from pytrue.application.config import AuthConfig
 from pytrue.application.context import RequestContext
-from pytrue.application.email_codes import EmailCodes, Pkce
+from pytrue.application.email_codes import EmailCodes, Pkce, locked
 from pytrue.application.ports import (
     MAIL_CONFIRMATION,
     MAIL_EMAIL_CHANGE,
@@ -103,7 +103,7 @@ class SendMagicLink:
         pkce = cmd.pkce()
         aud = cmd.audience(self.config)
         async with self.uow() as uow:
-            user = await uow.users.get_by_email(email, aud)
+            user = await locked(uow, await uow.users.get_by_email(email, aud))
             if user is not None and user.is_email_confirmed:
                 await self._send(uow, user, email, cmd, pkce)
                 await uow.commit()
@@ -220,7 +220,7 @@ class RecoverPassword:
         pkce = cmd.pkce()
         aud = cmd.audience(self.config)
         async with self.uow() as uow:
-            user = await uow.users.get_by_email(email, aud)
+            user = await locked(uow, await uow.users.get_by_email(email, aud))
             if user is None:
                 return
             now = self.clock.now()
@@ -262,7 +262,8 @@ class Resend:
         aud = cmd.audience(self.config)
         redirect_to = self.config.redirect_target(cmd.redirect_to, cmd.ctx.referer)
         async with self.uow() as uow:
-            user = await (uow.users.get_by_email(address, aud) if cmd.email else uow.users.get_by_phone(address, aud))
+            found = await (uow.users.get_by_email(address, aud) if cmd.email else uow.users.get_by_phone(address, aud))
+            user = await locked(uow, found)
             if user is None:
                 return
             now = self.clock.now()
@@ -370,7 +371,7 @@ class Reauthenticate:
         if principal.user is None:
             raise DomainError("bad_jwt", "invalid claim: missing sub claim")
         async with self.uow() as uow:
-            user = await uow.users.get(principal.user.id)
+            user = await uow.users.get_for_update(principal.user.id)
             if user is None:
                 raise DomainError("user_not_found", "User not found", where="bearer")
             if not user.email and not user.phone:

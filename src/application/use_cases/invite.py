@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from pytrue.application.config import AuthConfig
-from pytrue.application.email_codes import EmailCodes
+from pytrue.application.email_codes import EmailCodes, locked
 from pytrue.application.ports import MAIL_INVITE, Clock, PasswordHasher, TokenGenerator, UnitOfWork, UnitOfWorkFactory
 from pytrue.application.sessions import SessionIssuer
 from pytrue.application.use_cases.email_links import generated_password
@@ -66,7 +66,7 @@ class InviteUser:
         aud = cmd.aud if cmd.aud is not None else self.config.jwt_aud
         async with self.uow() as uow:
             now = self.clock.now()
-            user = await uow.users.get_by_email(email, aud)
+            user = await locked(uow, await uow.users.get_by_email(email, aud))
             if user is not None and user.is_email_confirmed:
                 raise EmailExists()
             if user is None:
@@ -142,7 +142,7 @@ class GenerateLink:
         password_hash = "" if exists else await self._password_hash(cmd)
         async with self.uow() as uow:
             now = self.clock.now()
-            user = await uow.users.get_by_email(email, aud)
+            user = await locked(uow, await uow.users.get_by_email(email, aud))
             link_type = cmd.type
             if user is None and link_type == "magiclink":
                 link_type = "signup"

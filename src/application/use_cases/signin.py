@@ -91,7 +91,7 @@ class SignInWithPassword:
         weak: PasswordCheck | None,
     ) -> AuthResult:
         async with self.uow() as uow:
-            user = await uow.users.get(user_id)
+            user = await uow.users.get_for_update(user_id)
             if user is None:
                 raise InvalidCredentials()
             now = self.clock.now()

@@ -67,6 +67,7 @@ class SignUp:
                 else uow.users.get_by_phone(address, aud)
             )
             if existing is not None:
+                existing = await uow.users.get_for_update(existing.id) or existing
                 result = await self._existing(uow, existing, provider, address, cmd, aud, now)
             else:
                 result = await self._new(uow, provider, address, password_hash, cmd, aud, now)

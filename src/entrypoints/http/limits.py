@@ -7,6 +7,7 @@ without one every request would share one address, so the limiters are skipped, 
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -75,7 +76,9 @@ class IpLimits:
         key = self.client_key(request)
         if key is None:
             return
-        if not await self.limiter.consume(f"ip:{bucket}:{key}", self.rates[bucket], self.clock.now()):
+        # hashed: the header is the client's to fill, the key must stay short whatever it sends
+        digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+        if not await self.limiter.consume(f"ip:{bucket}:{digest}", self.rates[bucket], self.clock.now()):
             raise DomainError("over_request_rate_limit", "Request rate limit reached")
 
 

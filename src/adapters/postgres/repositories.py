@@ -134,10 +134,13 @@ async def _dicts(cur: Any) -> list[dict[str, Any]]:
 
 
 def _translate_unique(exc: errors.UniqueViolation) -> Exception:
+    """An address already taken becomes `phone_exists`/`email_exists`; any other clash stays an error."""
     constraint = exc.diag.constraint_name or ""
     if "phone" in constraint:
         return PhoneExists()
-    return EmailExists()
+    if "email" in constraint or constraint.startswith("identities_"):
+        return EmailExists()
+    return exc
 
 
 def _identity_state(identity: Identity) -> tuple[Any, ...]:

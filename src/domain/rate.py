@@ -61,7 +61,8 @@ class Rate:
         """
         if events <= 0:
             return cls(0)
-        return cls(burst, window / events, bucket=True)
+        # a huge rate (often set to mean "no limit") refills every microsecond rather than never
+        return cls(burst, max(window / events, _MICROSECOND), bucket=True)
 
     @property
     def limit(self) -> int:

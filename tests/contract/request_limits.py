@@ -51,3 +51,9 @@ async def test_an_oversized_client_header_is_limited_like_any_other(make_api: An
     for _ in range(30):
         assert_error(await _verify(api, huge), 403, "otp_expired")
     assert_error(await _verify(api, huge), 429, "over_request_rate_limit")
+
+
+async def test_huge_limits_mean_no_limit(make_api: Any) -> None:
+    api = await make_api({**LIMITED, "GOTRUE_RATE_LIMIT_VERIFY": "1000000000", "GOTRUE_RATE_LIMIT_TOKEN_REFRESH": "1e12"})
+    for _ in range(40):
+        assert_error(await _verify(api, "203.0.113.7"), 403, "otp_expired")

@@ -556,3 +556,4 @@ def test_per_ip_rate_is_a_bucket_of_the_burst_refilled_over_the_window() -> None
     rate = Rate.per_ip(150, timedelta(minutes=5), 30)
     assert rate == Rate(30, timedelta(seconds=2), bucket=True)
     assert Rate.per_ip(0, timedelta(minutes=5), 30).limit == 0
+    assert Rate.per_ip(1e12, timedelta(minutes=5), 30).per == timedelta(microseconds=1)  # "unlimited" values

@@ -149,3 +149,24 @@ def start_server(
         log_path=log_path,
     )
     return process, server
+
+
+def run_auth_js(node: str, script: str, cwd: Path, server: Server, timeout: float, **extra_env: str) -> dict[str, object]:
+    """Run one auth-js scenario script against `server`; its JSON summary (fails with all output)."""
+    import json
+
+    env = {
+        **os.environ,
+        "PYTRUE_URL": server.url,
+        "PYTRUE_ANON_KEY": server.anon_key,
+        "PYTRUE_SERVICE_KEY": server.service_key,
+        **extra_env,
+    }
+    result = subprocess.run([node, script], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, (
+        f"auth-js {script} failed (exit {result.returncode})\n"
+        f"--- stdout ---\n{result.stdout}\n--- stderr ---\n{result.stderr}\n"
+        f"--- server log ---\n{server.log()[-4000:]}"
+    )
+    summary: dict[str, object] = json.loads(result.stdout)
+    return summary

@@ -7,8 +7,6 @@ mailbox this test serves over the SMTP server's received messages.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,6 +15,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from e2e_support import run_auth_js
 from support.smtp import extract_link, extract_otp
 
 from test_js_client import JS_DIR, SCENARIO_TIMEOUT
@@ -62,28 +61,9 @@ def mailbox(mail_server: Any) -> Iterator[str]:
 def test_auth_js_email_scenarios(
     mail_server: Any, mailbox: str, node_executable: str, auth_js_installed: Path
 ) -> None:
-    server = mail_server.server
-    env = {
-        **os.environ,
-        "PYTRUE_URL": server.url,
-        "PYTRUE_ANON_KEY": server.anon_key,
-        "PYTRUE_SERVICE_KEY": server.service_key,
-        "PYTRUE_MAILBOX_URL": mailbox,
-    }
-    result = subprocess.run(
-        [node_executable, "email_scenario.mjs"],
-        cwd=JS_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=SCENARIO_TIMEOUT,
+    summary = run_auth_js(
+        node_executable, "email_scenario.mjs", JS_DIR, mail_server.server, SCENARIO_TIMEOUT, PYTRUE_MAILBOX_URL=mailbox
     )
-    assert result.returncode == 0, (
-        f"auth-js email scenarios failed (exit {result.returncode})\n"
-        f"--- stdout ---\n{result.stdout}\n--- stderr ---\n{result.stderr}\n"
-        f"--- server log ---\n{server.log()[-4000:]}"
-    )
-    summary = json.loads(result.stdout)
     assert summary["failed"] == {}
     assert set(summary["passed"]) == {
         "signUpAndConfirmationLink",

@@ -47,6 +47,33 @@ def generated_password(tokens: TokenGenerator, config: AuthConfig) -> str:
     return password
 
 
+async def send_recovery_token(
+    issuer: SessionIssuer,
+    codes: EmailCodes,
+    uow: UnitOfWork,
+    user: User,
+    email: str,
+    kind: str,
+    link_type: str,
+    request: LinkRequest,
+    pkce: Pkce | None,
+) -> None:
+    """Magic links and recovery links share the recovery token (and its send frequency)."""
+    now = codes.clock.now()
+    await uow.audit.add(issuer.audit(Actor.of_user(user), "user_recovery_requested", now))
+    await codes.send(
+        uow,
+        user,
+        RECOVERY,
+        kind=kind,
+        link_type=link_type,
+        address=email,
+        redirect_to=codes.config.redirect_target(request.redirect_to, request.ctx.referer),
+        pkce=pkce,
+        now=now,
+    )
+
+
 def no_sms_provider() -> DomainError:
     return DomainError("sms_send_failed", "Error sending OTP to provider: no SMS provider is configured")
 
@@ -125,18 +152,7 @@ class SendMagicLink:
             await self(cmd)
 
     async def _send(self, uow: UnitOfWork, user: User, email: str, cmd: MagicLinkCommand, pkce: Pkce | None) -> None:
-        now = self.clock.now()
-        await uow.audit.add(self.issuer.audit(Actor.of_user(user), "user_recovery_requested", now))
-        await self.codes.send(
-            uow,
-            user,
-            RECOVERY,
-            kind=MAIL_MAGIC_LINK,
-            link_type="magiclink",
-            address=email,
-            redirect_to=self.config.redirect_target(cmd.redirect_to, cmd.ctx.referer),
-            pkce=pkce,
-        )
+        await send_recovery_token(self.issuer, self.codes, uow, user, email, MAIL_MAGIC_LINK, "magiclink", cmd, pkce)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -223,18 +239,7 @@ class RecoverPassword:
             user = await locked(uow, await uow.users.get_by_email(email, aud))
             if user is None:
                 return
-            now = self.clock.now()
-            await uow.audit.add(self.issuer.audit(Actor.of_user(user), "user_recovery_requested", now))
-            await self.codes.send(
-                uow,
-                user,
-                RECOVERY,
-                kind=MAIL_RECOVERY,
-                link_type="recovery",
-                address=email,
-                redirect_to=self.config.redirect_target(cmd.redirect_to, cmd.ctx.referer),
-                pkce=pkce,
-            )
+            await send_recovery_token(self.issuer, self.codes, uow, user, email, MAIL_RECOVERY, "recovery", cmd, pkce)
             await uow.commit()
 
 

@@ -89,22 +89,31 @@ class SessionRepository(Protocol):
     async def delete_for_user(self, user_id: UUID, *, keep: UUID | None = None) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class LockedRefreshToken:
+    """A presented refresh token, locked together with its session row, and the session's newest
+    non-revoked token (the highest id) as read after the lock was taken."""
+
+    token: RefreshToken
+    newest_live: RefreshToken | None
+
+
 class RefreshTokenRepository(Protocol):
     async def get(self, token: str) -> RefreshToken | None: ...
 
-    async def lock(self, token: str) -> RefreshToken | None:
-        """Re-read the token and lock it and its session row; `RowLocked` instead of waiting."""
+    async def lock(self, token: str) -> LockedRefreshToken | None:
+        """Lock the token and its session row; `RowLocked` instead of waiting; None if unknown."""
         ...
 
-    async def newest_live(self, session_id: UUID) -> RefreshToken | None:
-        """The session's non-revoked token with the highest id."""
-        ...
-
-    async def add(self, token: RefreshToken) -> RefreshToken:
-        """Insert and return the token with its id assigned."""
+    async def add(self, token: RefreshToken) -> None:
+        """Insert; the store assigns the id, which is not read back."""
         ...
 
     async def revoke_live_for_session(self, session_id: UUID, now: datetime) -> None: ...
+
+    async def rotate(self, session_id: UUID, token: RefreshToken, now: datetime) -> None:
+        """Revoke every live token of the session and add `token`, as one write."""
+        ...
 
     async def delete(self, token_id: int) -> None: ...
 

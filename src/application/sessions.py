@@ -38,7 +38,8 @@ class SessionIssuer:
         )
         session.add_amr(method, now)
         await uow.sessions.add(session)
-        refresh = await uow.refresh_tokens.add(self.new_refresh_token(user, session, parent=None, now=now))
+        refresh = self.new_refresh_token(user, session, parent=None, now=now)
+        await uow.refresh_tokens.add(refresh)
         user.record_sign_in(now)
         await uow.users.update(user)
         return session, refresh

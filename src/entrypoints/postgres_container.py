@@ -10,6 +10,7 @@ from dependency_injector import containers, providers
 
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from pytrue.adapters.postgres import types
 from pytrue.adapters.postgres.migrate import migrate, validate_namespace
 from pytrue.adapters.postgres.rate_limiter import PgRateLimiter
 from pytrue.adapters.postgres.uow import PgUnitOfWorkFactory
@@ -28,6 +29,7 @@ def _pool(settings: Settings) -> AsyncConnectionPool:
         open=False,
         timeout=2.0,
         kwargs={"autocommit": True},  # units of work BEGIN lazily (adapters/postgres/uow.py)
+        configure=types.configure,
     )
 
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from uuid import UUID
 
 from pytrue.adapters.memory.store import InMemoryStore, Undo, delete_item, set_item
-from pytrue.application.ports import UserListQuery
+from pytrue.application.ports import LockedRefreshToken, UserListQuery
 from pytrue.domain.audit import AuditLogEntry
 from pytrue.domain.errors import EmailExists, PhoneExists
 from pytrue.domain.flow_state import FlowState
@@ -157,21 +157,26 @@ class InMemoryRefreshTokenRepository:
         row = self._store.refresh_tokens.get(token)
         return copy.deepcopy(row) if row is not None else None
 
-    async def lock(self, token: str) -> RefreshToken | None:
-        return await self.get(token)
-
-    async def newest_live(self, session_id: UUID) -> RefreshToken | None:
-        live = [t for t in self._store.refresh_tokens.values() if t.session_id == session_id and not t.revoked]
-        if not live:
+    async def lock(self, token: str) -> LockedRefreshToken | None:
+        presented = await self.get(token)
+        if presented is None:
             return None
-        return copy.deepcopy(max(live, key=lambda t: t.id or 0))
+        live = [
+            t for t in self._store.refresh_tokens.values()
+            if presented.session_id is not None and t.session_id == presented.session_id and not t.revoked
+        ]
+        newest = copy.deepcopy(max(live, key=lambda t: t.id or 0)) if live else None
+        return LockedRefreshToken(token=presented, newest_live=newest)
 
-    async def add(self, token: RefreshToken) -> RefreshToken:
+    async def add(self, token: RefreshToken) -> None:
         stored = copy.deepcopy(token)
         stored.id = self._store.next_refresh_token_id
         self._store.next_refresh_token_id += 1
         set_item(self._store.refresh_tokens, stored.token, stored, self._undo)
-        return copy.deepcopy(stored)
+
+    async def rotate(self, session_id: UUID, token: RefreshToken, now: datetime) -> None:
+        await self.revoke_live_for_session(session_id, now)
+        await self.add(token)
 
     async def revoke_live_for_session(self, session_id: UUID, now: datetime) -> None:
         for row in list(self._store.refresh_tokens.values()):

@@ -24,7 +24,7 @@ from pytrue.adapters.postgres.rows import (
     user_from_row,
     user_params,
 )
-from pytrue.application.ports import RowLocked, UserListQuery
+from pytrue.application.ports import LockedRefreshToken, RowLocked, UserListQuery
 from pytrue.domain.audit import AuditLogEntry
 from pytrue.domain.errors import EmailExists, PhoneExists
 from pytrue.domain.flow_state import FlowState
@@ -98,31 +98,64 @@ class _Repository:
             await tx.begin()
         query = query.replace("{s}", self._s)
         if tx.pending:
-            return await self._flush_with(query, params)
+            return (await self._pipelined([(query, params)]))[0]
         # Rows as dicts keyed by the result's field names, read straight from the result: cheaper
         # than `dict_row`, which builds a `Column` description of every field for every statement.
         async with self._conn.cursor() as cur:
             await cur.execute(query, params)  # type: ignore[arg-type]
             return await _dicts(cur)
 
-    async def _flush_with(self, query: str, params: Any) -> list[dict[str, Any]]:
-        """The queued statements and this one in one pipeline: one round trip."""
-        batch = self._tx.pending[:]
+    async def _rows_of_each(self, statements: list[tuple[str, Any]]) -> list[list[dict[str, Any]]]:
+        """Several statements whose rows are read, sent with what is queued in one round trip.
+
+        The server runs them one after the other, each with a snapshot taken when it starts: a
+        statement sees what the ones before it locked and what other transactions committed
+        before it started, as if it had been sent on its own."""
+        tx = self._tx
+        if not tx.begun and not all(reads_only(query) for query, _ in statements):
+            await tx.begin()
+        return await self._pipelined([(query.replace("{s}", self._s), params) for query, params in statements])
+
+    async def _pipelined(self, statements: list[tuple[str, Any]]) -> list[list[dict[str, Any]]]:
+        """The queued statements and these in one pipeline: one round trip."""
+        batch = _coalesced(self._tx.pending)
         self._tx.pending.clear()
         conn = self._conn
         try:
             async with conn.pipeline():
                 for queued, queued_params in batch:
                     await conn.execute(queued, queued_params)  # type: ignore[arg-type]
-                cur = conn.cursor()
-                await cur.execute(query, params)  # type: ignore[arg-type]
-            return await _dicts(cur)
+                cursors = []
+                for query, params in statements:
+                    cur = conn.cursor()
+                    await cur.execute(query, params)  # type: ignore[arg-type]
+                    cursors.append(cur)
+            return [await _dicts(cur) for cur in cursors]
         except errors.UniqueViolation as exc:
             raise _translate_unique(exc) from None
 
     async def _one(self, query: str, params: Any = None) -> dict[str, Any] | None:
         rows = await self._rows(query, params)
         return rows[0] if rows else None
+
+
+_ONE_ROW = re.compile(r"^INSERT\b.*\bVALUES\s*(\([^()]*\))$", re.DOTALL)
+
+
+def _coalesced(batch: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    """Queued statements, with consecutive one-row INSERTs of the same statement as one multi-row
+    INSERT (a refresh's two audit rows): one statement for the server to run instead of several."""
+    out: list[tuple[str, Any]] = []
+    last_query, row_clause = "", None
+    for query, params in batch:
+        if row_clause is not None and query == last_query:
+            merged, merged_params = out[-1]
+            out[-1] = (f"{merged}, {row_clause}", (*merged_params, *params))
+            continue
+        match = _ONE_ROW.match(query) if params else None
+        last_query, row_clause = query, match.group(1) if match else None
+        out.append((query, params))
+    return out
 
 
 async def _dicts(cur: Any) -> list[dict[str, Any]]:
@@ -386,43 +419,63 @@ class PgRefreshTokenRepository(_Repository):
             return None
         return refresh_token_from_row(row)
 
-    async def lock(self, token: str) -> RefreshToken | None:
-        # The token and its session are locked by one statement (the session in a sub-select, so a
-        # token without a session still comes back); a row that exists but is not returned locked
-        # is held by another transaction.
-        row = await self._one(
-            f"WITH t AS (SELECT {self._COLUMNS} FROM {{s}}.refresh_tokens WHERE token = %s FOR UPDATE SKIP LOCKED) "
-            "SELECT t.*, (SELECT s.id FROM {s}.sessions s WHERE s.id = t.session_id FOR UPDATE SKIP LOCKED) "
-            "AS locked_session FROM t",
-            (token,),
+    async def lock(self, token: str) -> LockedRefreshToken | None:
+        # One round trip: the token and its session locked by one statement (the session in a
+        # sub-select, so a token without a session still comes back), then the session's newest
+        # live token, read by a second statement so that its snapshot is taken after the locks:
+        # a rotation that committed while the first statement ran is seen.
+        locked, newest = await self._rows_of_each(
+            [
+                (
+                    f"WITH t AS (SELECT {self._COLUMNS}, instance_id FROM {{s}}.refresh_tokens WHERE token = %s "
+                    "FOR UPDATE SKIP LOCKED) "
+                    "SELECT t.*, (SELECT s.id FROM {s}.sessions s WHERE s.id = t.session_id FOR UPDATE SKIP LOCKED) "
+                    "AS locked_session FROM t",
+                    (token,),
+                ),
+                (
+                    f"SELECT {self._COLUMNS} FROM {{s}}.refresh_tokens WHERE session_id = "
+                    "(SELECT session_id FROM {s}.refresh_tokens WHERE token = %s) AND revoked = false "
+                    "ORDER BY id DESC LIMIT 1",
+                    (token,),
+                ),
+            ]
         )
-        if row is None:
+        # A row that exists but is not returned locked is held by another transaction.
+        if not locked:
             if await self._one("SELECT 1 FROM {s}.refresh_tokens WHERE token = %s", (token,)):
                 raise RowLocked(token[:4])
             return None
+        row = locked[0]
         if row["session_id"] is not None and row["locked_session"] is None:
             if await self._one("SELECT 1 FROM {s}.sessions WHERE id = %s", (row["session_id"],)):
                 raise RowLocked(token[:4])
-        return refresh_token_from_row(row)
-
-    async def newest_live(self, session_id: UUID) -> RefreshToken | None:
-        row = await self._one(
-            f"SELECT {self._COLUMNS} FROM {{s}}.refresh_tokens WHERE session_id = %s AND revoked = false "
-            "ORDER BY id DESC LIMIT 1",
-            (session_id,),
+        if row["instance_id"] != NIL_UUID:
+            return None
+        return LockedRefreshToken(
+            token=refresh_token_from_row(row), newest_live=refresh_token_from_row(newest[0]) if newest else None
         )
-        return refresh_token_from_row(row) if row else None
 
-    async def add(self, token: RefreshToken) -> RefreshToken:
-        row = await self._one(
+    async def add(self, token: RefreshToken) -> None:
+        # Queued: sent with the next statement that is read, or with COMMIT.
+        await self._defer(
             "INSERT INTO {s}.refresh_tokens (instance_id, token, user_id, revoked, created_at, updated_at, parent, "
-            "session_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+            "session_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
             (NIL_UUID, token.token, token.user_id, token.revoked, token.created_at, token.updated_at,
              token.parent, token.session_id),
         )
-        assert row is not None
-        token.id = row["id"]
-        return token
+
+    async def rotate(self, session_id: UUID, token: RefreshToken, now: datetime) -> None:
+        # One statement: the UPDATE in the CTE and the INSERT see the same snapshot, so the new
+        # token is not among those revoked.
+        await self._defer(
+            "WITH revoked AS (UPDATE {s}.refresh_tokens SET revoked = true, updated_at = %s "
+            "WHERE session_id = %s AND revoked = false) "
+            "INSERT INTO {s}.refresh_tokens (instance_id, token, user_id, revoked, created_at, updated_at, parent, "
+            "session_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            (now, session_id, NIL_UUID, token.token, token.user_id, token.revoked, token.created_at,
+             token.updated_at, token.parent, token.session_id),
+        )
 
     async def revoke_live_for_session(self, session_id: UUID, now: datetime) -> None:
         await self._defer(

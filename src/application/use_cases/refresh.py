@@ -50,9 +50,8 @@ class RefreshTokenGrant:
         self._validate_format(cmd.refresh_token)
         deadline = self.clock.now() + self.config.refresh_retry_limit
         while True:
-            user, session, token = await self._load(cmd.refresh_token)
             try:
-                return await self._rotate(user, session, token, cmd)
+                return await self._rotate(cmd)
             except RowLocked:
                 if self.clock.now() >= deadline:
                     raise Conflict(
@@ -65,29 +64,52 @@ class RefreshTokenGrant:
         if len(token) < 12 or (len(token) == 12 and not _TWELVE.match(token)):
             raise ValidationFailed("Refresh token is not valid")
 
-    async def _load(self, raw: str) -> tuple[User, Session, RefreshToken]:
+    async def _rotate(self, cmd: RefreshTokenCommand) -> AuthResult:
+        """One transaction: lock the token and its session, read their user, decide, write.
+
+        On PostgreSQL that is three round trips: the locks with the session's newest live token;
+        the user with the session; the writes with COMMIT."""
         now = self.clock.now()
         async with self.uow() as uow:
-            token = await uow.refresh_tokens.get(raw)
-            if token is None:
+            locked = await uow.refresh_tokens.lock(cmd.refresh_token)
+            if locked is None:
                 raise _not_found()
-            user, session = await self._owner_of(uow, token)
+            presented = locked.token
+            user, session = await self._owner_of(uow, presented)
             if user is None:
                 raise _not_found()
             if user.is_banned(now):
                 raise DomainError("user_banned", "Invalid Refresh Token: User Banned")
             if session is None:
-                if token.id is not None:
-                    await uow.refresh_tokens.delete(token.id)
+                if presented.id is not None:
+                    await uow.refresh_tokens.delete(presented.id)
                     await uow.commit()
                 raise DomainError("session_not_found", "Invalid Refresh Token: No Valid Session Found")
-        session.ensure_valid(
-            now,
-            timebox=self.config.sessions_timebox,
-            inactivity_timeout=self.config.sessions_inactivity_timeout,
-            presented_token_updated_at=token.updated_at,
-        )
-        return user, session, token
+            session.ensure_valid(
+                now,
+                timebox=self.config.sessions_timebox,
+                inactivity_timeout=self.config.sessions_inactivity_timeout,
+                presented_token_updated_at=presented.updated_at,
+            )
+            plan = plan_refresh(presented, locked.newest_live, now, self.config.refresh_token_reuse_interval)
+            actor = Actor.of_user(user)
+            if plan.action is RefreshAction.REUSE_DETECTED:
+                if self.config.refresh_token_rotation_enabled:
+                    await uow.refresh_tokens.revoke_live_for_session(session.id, now)
+                    await uow.audit.add(self.issuer.audit(actor, "token_revoked", now))
+                    await uow.commit()
+                raise DomainError("refresh_token_already_used", "Invalid Refresh Token: Already Used")
+            if plan.action is RefreshAction.RETURN_CHILD and plan.child is not None:
+                issued = plan.child
+            else:
+                issued = self.issuer.new_refresh_token(user, session, parent=presented.token, now=now)
+                await uow.refresh_tokens.rotate(session.id, issued, now)
+                await uow.audit.add(self.issuer.audit(actor, "token_revoked", now))
+                await uow.audit.add(self.issuer.audit(actor, "token_refreshed", now))
+            session.mark_refreshed(now, cmd.ctx.user_agent, cmd.ctx.ip)
+            await uow.sessions.update(session)
+            await uow.commit()
+        return self.issuer.result(user, session, issued)
 
     @staticmethod
     async def _owner_of(uow: UnitOfWork, token: RefreshToken) -> tuple[User | None, Session | None]:
@@ -97,34 +119,3 @@ class RefreshTokenGrant:
         except ValueError:
             return None, None
         return await uow.users.get_with_session(user_id, token.session_id or None)
-
-    async def _rotate(self, user: User, session: Session, token: RefreshToken, cmd: RefreshTokenCommand) -> AuthResult:
-        async with self.uow() as uow:
-            presented = await uow.refresh_tokens.lock(token.token)
-            # the user is re-read here, after the lock, with the session: one statement for both
-            fresh_user, current_session = await uow.users.get_with_session(user.id, session.id)
-            if presented is None or current_session is None:
-                raise _not_found()
-            now = self.clock.now()
-            newest = await uow.refresh_tokens.newest_live(current_session.id)
-            plan = plan_refresh(presented, newest, now, self.config.refresh_token_reuse_interval)
-            actor = Actor.of_user(user)
-            if plan.action is RefreshAction.REUSE_DETECTED:
-                if self.config.refresh_token_rotation_enabled:
-                    await uow.refresh_tokens.revoke_live_for_session(current_session.id, now)
-                    await uow.audit.add(self.issuer.audit(actor, "token_revoked", now))
-                    await uow.commit()
-                raise DomainError("refresh_token_already_used", "Invalid Refresh Token: Already Used")
-            if plan.action is RefreshAction.RETURN_CHILD and plan.child is not None:
-                issued = plan.child
-            else:
-                await uow.refresh_tokens.revoke_live_for_session(current_session.id, now)
-                issued = await uow.refresh_tokens.add(
-                    self.issuer.new_refresh_token(user, current_session, parent=presented.token, now=now)
-                )
-                await uow.audit.add(self.issuer.audit(actor, "token_revoked", now))
-                await uow.audit.add(self.issuer.audit(actor, "token_refreshed", now))
-            current_session.mark_refreshed(now, cmd.ctx.user_agent, cmd.ctx.ip)
-            await uow.sessions.update(current_session)
-            await uow.commit()
-        return self.issuer.result(fresh_user or user, current_session, issued)

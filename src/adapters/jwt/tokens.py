@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
+import hmac
 import json
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from datetime import datetime, timezone
 from typing import Any
 
+import msgspec
 from joserfc import jws
+from joserfc.jwk import OctKey
 from joserfc.errors import JoseError, UnsupportedAlgorithmError
 from joserfc.jws import JWSAlgModel, JWSRegistry
 
@@ -59,8 +65,40 @@ class JoserfcTokenVerifier:
     def __init__(self, keys: KeySet) -> None:
         self._keys = keys
         self._registry = _Registry(keys.accepted_algorithms)
+        self._own_hmac = _own_hmac_header(keys)
 
     def verify(self, token: str, now: datetime) -> dict[str, Any]:
+        claims = self._own_hmac_claims(token)
+        if claims is None:
+            claims = self._verified_claims(token)
+        _check_times(claims, now)
+        return claims
+
+    def _own_hmac_claims(self, token: str) -> dict[str, Any] | None:
+        """The claims of a token signed with this server's own HMAC header, or None to take the
+        general path: the header segment must be byte for byte the one `JoserfcTokenSigner` writes,
+        the signature segment the canonical encoding of the expected MAC (compared in constant
+        time), and the payload a JSON object. Anything else, a forged or malformed token included,
+        is decided (and its error worded) by the general path."""
+        own = self._own_hmac
+        if own is None or not isinstance(token, str):
+            return None
+        header, key, digest = own
+        parts = token.split(".")
+        if len(parts) != 3 or parts[0] != header:
+            return None
+        try:
+            signing_input = f"{parts[0]}.{parts[1]}".encode("ascii")
+            presented = parts[2].encode("ascii")
+            mac = base64.urlsafe_b64encode(hmac.new(key, signing_input, digest).digest()).rstrip(b"=")
+            if not hmac.compare_digest(presented, mac):
+                return None
+            claims = _decode_json(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+        except (UnicodeEncodeError, binascii.Error, ValueError, msgspec.DecodeError, msgspec.ValidationError):
+            return None
+        return claims if isinstance(claims, dict) else None
+
+    def _verified_claims(self, token: str) -> dict[str, Any]:
         obj = self._extract(token)
         header = obj.headers()
         if not isinstance(header, dict):
@@ -87,9 +125,7 @@ class JoserfcTokenVerifier:
             valid = False
         if not valid:
             raise _fail("token signature is invalid: signature is invalid")
-        claims = self._claims(obj.payload)
-        _check_times(claims, now)
-        return claims
+        return self._claims(obj.payload)
 
     def _extract(self, token: str) -> jws.CompactSignature:
         if not isinstance(token, str) or not token:
@@ -108,6 +144,23 @@ class JoserfcTokenVerifier:
         if not isinstance(claims, dict):
             raise _fail("token is malformed: could not JSON decode claim")
         return claims
+
+
+_decode_json = msgspec.json.decode
+_HMAC_DIGESTS: dict[str, Callable[[], Any]] = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}
+
+
+def _own_hmac_header(keys: KeySet) -> tuple[str, bytes, Callable[[], Any]] | None:
+    """The header segment this server signs with, its HMAC key and digest, when it signs with HMAC
+    and would verify that header with the same key; None otherwise (asymmetric signing keys)."""
+    key, header = keys.signing_key()
+    alg = header["alg"]
+    if alg not in _HMAC_DIGESTS or alg not in keys.accepted_algorithms or not isinstance(key, OctKey):
+        return None
+    if keys.verification_key(alg, header.get("kid")) is not key:
+        return None
+    sample = JoserfcTokenSigner(keys).sign({})
+    return sample.split(".")[0], key.get_op_key("verify"), _HMAC_DIGESTS[alg]
 
 
 def _numeric(claims: dict[str, Any], name: str) -> float | None:

@@ -74,3 +74,45 @@ async def test_a_locking_select_opens_the_transaction(api: Any) -> None:
     async with api.container.adapters.uow()() as uow:
         assert await uow.refresh_tokens.lock("not-a-real-token") is None
         assert uow.begun
+
+
+async def _two_users(api: Any) -> tuple[uuid.UUID, uuid.UUID]:
+    first = await api.signup("first@example.com", "s3cret-pass")
+    second = await api.signup("second@example.com", "s3cret-pass")
+    assert first.status_code == second.status_code == 200
+    return uuid.UUID(first.json()["user"]["id"]), uuid.UUID(second.json()["user"]["id"])
+
+
+async def test_an_update_that_changes_no_address_is_queued(api: Any) -> None:
+    first_id, _ = await _two_users(api)
+    dsn = api.container.settings().database_url
+    async with api.container.adapters.uow()() as uow:
+        user = await uow.users.get_for_update(first_id)  # lock and read: one round trip
+        assert user is not None
+        assert not uow.pending
+        assert uow._conn.info.transaction_status == TransactionStatus.INTRANS  # noqa: SLF001
+        user.user_metadata = {"queued": True}
+        await uow.users.update(user)
+        assert len(uow.pending) == 1  # the UPDATE waits for the next read or COMMIT
+        await uow.commit()
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute("select raw_user_meta_data from auth.users where id = %s", (first_id,)).fetchone()
+    assert row is not None and row[0] == {"queued": True}
+
+
+async def test_an_update_that_changes_an_address_is_sent_at_once(api: Any) -> None:
+    from pytrue.domain.errors import EmailExists
+
+    first_id, _ = await _two_users(api)
+    async with api.container.adapters.uow()() as uow:
+        user = await uow.users.get_for_update(first_id)
+        assert user is not None
+        user.email = "second@example.com"
+        # the clash is reported here, before the use case goes on (to send mail, for example)
+        with pytest.raises(EmailExists):
+            await uow.users.update(user)
+
+
+async def test_get_for_update_of_an_unknown_user_is_none(api: Any) -> None:
+    async with api.container.adapters.uow()() as uow:
+        assert await uow.users.get_for_update(uuid.uuid4()) is None

@@ -44,6 +44,14 @@ _SESSION_COLUMNS = (
 _SESSION_SELECT = ", ".join(f"s.{c} AS session_{c}" for c in _SESSION_COLUMNS)
 
 
+_USER_ASSIGNMENTS = ", ".join(f"{c} = %({c})s" for c in USER_FIELDS if c != "id")
+
+
+def _addresses(user: User) -> tuple[Any, ...]:
+    """What the users table's address constraints look at (the email key is partial on is_sso_user)."""
+    return (user.email, user.phone, user.is_sso_user)
+
+
 def _identity_of(row: dict[str, Any]) -> Identity:
     return identity_from_row({c: row[f"identity_{c}"] for c in _IDENTITY_COLUMNS})
 
@@ -189,9 +197,13 @@ class PgUserRepository(_Repository):
         # The identities each user had when this unit of work read it: saving the user again
         # writes only identities that changed (a sign-in rewrote an identical row every time).
         self._stored_identities: dict[UUID, dict[UUID, tuple[Any, ...]]] = {}
+        # ... and their addresses: an update that changes none of them cannot fail with
+        # `email_exists`/`phone_exists`, so it is queued like the writes nobody reads.
+        self._stored_addresses: dict[UUID, tuple[Any, ...]] = {}
 
     def _loaded(self, user: User) -> User:
         self._stored_identities[user.id] = {i.id: _identity_state(i) for i in user.identities}
+        self._stored_addresses[user.id] = _addresses(user)
         return user
 
     async def _with_identities(self, rows: list[dict[str, Any]]) -> list[User]:
@@ -206,27 +218,38 @@ class PgUserRepository(_Repository):
             by_user[row["user_id"]].append(identity_from_row(row))
         return [self._loaded(user_from_row(r, by_user[r["id"]])) for r in rows]
 
-    async def _one_user(self, where: str, params: Any) -> User | None:
-        """The first user matching `where`, with its identities, in one statement."""
-        rows = await self._rows(
+    @staticmethod
+    def _one_user_query(where: str) -> str:
+        return (
             f"SELECT u.*, {_IDENTITY_SELECT} FROM (SELECT {USER_COLUMNS} FROM {{s}}.users WHERE {where} LIMIT 1) u "
-            "LEFT JOIN {s}.identities i ON i.user_id = u.id ORDER BY i.created_at, i.id",
-            params,
+            "LEFT JOIN {s}.identities i ON i.user_id = u.id ORDER BY i.created_at, i.id"
         )
+
+    def _user_of(self, rows: list[dict[str, Any]]) -> User | None:
         if not rows:
             return None
         identities = [_identity_of(r) for r in rows if r["identity_id"] is not None]
         return self._loaded(user_from_row(rows[0], identities))
 
+    async def _one_user(self, where: str, params: Any) -> User | None:
+        """The first user matching `where`, with its identities, in one statement."""
+        return self._user_of(await self._rows(self._one_user_query(where), params))
+
     async def get(self, user_id: UUID) -> User | None:
         return await self._one_user("id = %s", (user_id,))
 
     async def get_for_update(self, user_id: UUID) -> User | None:
-        # Lock first, then read: a locking sub-select joined to identities would, after waiting,
-        # see the new user row with the identities of before.
-        if await self._one("SELECT id FROM {s}.users WHERE id = %s FOR UPDATE", (user_id,)) is None:
-            return None
-        return await self._one_user("id = %s", (user_id,))
+        # Lock first, then read, as two statements in one round trip: the read starts after the
+        # lock is granted, with a snapshot of its own, so it sees what the holder committed (a
+        # locking sub-select joined to identities would, after waiting, see the new user row with
+        # the identities of before).
+        locked, rows = await self._rows_of_each(
+            [
+                ("SELECT id FROM {s}.users WHERE id = %s FOR UPDATE", (user_id,)),
+                (self._one_user_query("id = %s"), (user_id,)),
+            ]
+        )
+        return self._user_of(rows) if locked else None
 
     async def get_with_session(self, user_id: UUID, session_id: UUID | None) -> tuple[User | None, Session | None]:
         rows = await self._rows(
@@ -287,9 +310,13 @@ class PgUserRepository(_Repository):
             raise _translate_unique(exc) from None
 
     async def update(self, user: User) -> None:
-        assignments = ", ".join(f"{c} = %({c})s" for c in USER_FIELDS if c != "id")
+        query = f"UPDATE {{s}}.users SET {_USER_ASSIGNMENTS} WHERE id = %(id)s"
         try:
-            await self._rows(f"UPDATE {{s}}.users SET {assignments} WHERE id = %(id)s", user_params(user))
+            if self._stored_addresses.get(user.id) == _addresses(user):
+                await self._defer(query, user_params(user))
+            else:
+                await self._rows(query, user_params(user))
+                self._stored_addresses[user.id] = _addresses(user)
             await self._save_identities(user)
         except errors.UniqueViolation as exc:
             raise _translate_unique(exc) from None

@@ -94,3 +94,27 @@ def test_special_payloads_decide_alike() -> None:
     # another header with the same key: decided by the general path only
     other = _b64(b'{"alg":"HS256"}')
     _same_decision(_signed(b'{"sub": "x"}', header=other))
+
+
+def _resigned(head: str, body: str) -> str:
+    mac = hmac.new(SECRET.encode(), f"{head}.{body}".encode(), hashlib.sha256).digest()
+    return f"{head}.{body}.{_b64(mac)}"
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.integers(min_value=0, max_value=200), st.sampled_from("A_-=.+/!~ \u00e9\x00"), st.booleans())
+def test_any_change_to_the_payload_segment_with_a_valid_mac_decides_alike(
+    position: int, character: str, insert: bool
+) -> None:
+    """Only a holder of the secret can make these; the two paths must still agree on them."""
+    head, body, _ = SIGNER.sign({"sub": "x", "exp": 2_000_000_000, "role": "service_role"}).split(".")
+    position %= len(body) + 1
+    changed = body[:position] + character + body[position + (0 if insert else 1) :]
+    _same_decision(_resigned(head, changed))
+
+
+def test_padding_and_trailing_bits_in_the_payload_decide_alike() -> None:
+    head, body, _ = SIGNER.sign({"sub": "x"}).split(".")
+    last = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    for changed in [body + "=", body + "==", body[:-1] + last[(last.index(body[-1]) + 1) % 64]]:
+        _same_decision(_resigned(head, changed))

@@ -167,3 +167,40 @@ async def test_locked_rows_give_conflict_with_a_real_clock(make_container: Any) 
     assert info.value.code == "conflict"
     assert 0.1 <= elapsed < 2
     assert locked.lock_attempts >= 2
+
+
+@pytest.mark.parametrize("problem", ["banned", "session_gone", "unknown"])
+async def test_locked_rows_of_a_token_that_fails_the_checks_get_that_error_not_conflict(
+    make_container: Any, problem: str
+) -> None:
+    """tokens.md §6.1: steps 1–4 (unknown, banned, no session) are decided before the lock, so a
+    held lock does not turn them into a wait and a `conflict`."""
+    from uuid import UUID
+
+    clock = _TickingClock(START, timedelta(milliseconds=20))
+    container = make_container(10, clock)
+    token = await _signed_up(container)
+    store = container.adapters.store()
+    presented = store.refresh_tokens[token]
+    if problem == "banned":
+        user = store.users[UUID(presented.user_id)]
+        store.users[user.id] = dataclasses.replace(user, banned_until=START + timedelta(days=365))
+    elif problem == "session_gone":
+        del store.sessions[presented.session_id]
+    else:
+        token = "x" * 22
+    base = container.use_cases.refresh_token_grant()
+    locked = _LockedFactory(container.adapters.uow())
+    grant = RefreshTokenGrant(
+        uow=locked,
+        config=dataclasses.replace(container.core.auth_config(), refresh_retry_limit=timedelta(seconds=5)),
+        clock=clock,
+        issuer=base.issuer,
+    )
+
+    with pytest.raises(DomainError) as info:
+        await asyncio.wait_for(grant(RefreshTokenCommand(refresh_token=token)), timeout=10)
+
+    expected = {"banned": "user_banned", "session_gone": "session_not_found", "unknown": "refresh_token_not_found"}
+    assert info.value.code == expected[problem]
+    assert locked.lock_attempts == 1, "answered at the first held lock, without waiting for it"

@@ -7,6 +7,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Callable, Collection
 from datetime import datetime, timezone
 from typing import Any
@@ -78,14 +79,14 @@ class JoserfcTokenVerifier:
         """The claims of a token signed with this server's own HMAC header, or None to take the
         general path: the header segment must be byte for byte the one `JoserfcTokenSigner` writes,
         the signature segment the canonical encoding of the expected MAC (compared in constant
-        time), and the payload a JSON object. Anything else, a forged or malformed token included,
+        time), the payload segment canonical unpadded base64url, and the payload a JSON object. Anything else, a forged or malformed token included,
         is decided (and its error worded) by the general path."""
         own = self._own_hmac
         if own is None or not isinstance(token, str):
             return None
         header, key, digest = own
         parts = token.split(".")
-        if len(parts) != 3 or parts[0] != header:
+        if len(parts) != 3 or parts[0] != header or not _CANONICAL_SEGMENT.fullmatch(parts[1]):
             return None
         try:
             signing_input = f"{parts[0]}.{parts[1]}".encode("ascii")
@@ -93,7 +94,10 @@ class JoserfcTokenVerifier:
             mac = base64.urlsafe_b64encode(hmac.new(key, signing_input, digest).digest()).rstrip(b"=")
             if not hmac.compare_digest(presented, mac):
                 return None
-            claims = _decode_json(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+            raw = base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4))
+            if base64.urlsafe_b64encode(raw).rstrip(b"=") != parts[1].encode("ascii"):
+                return None  # non-zero trailing bits: not the canonical encoding
+            claims = _decode_json(raw)
         except (UnicodeEncodeError, binascii.Error, ValueError, msgspec.DecodeError, msgspec.ValidationError):
             return None
         return claims if isinstance(claims, dict) else None
@@ -147,6 +151,8 @@ class JoserfcTokenVerifier:
 
 
 _decode_json = msgspec.json.decode
+# unpadded base64url, of a length some byte string encodes to
+_CANONICAL_SEGMENT = re.compile(r"(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-]{2,3})?")
 _HMAC_DIGESTS: dict[str, Callable[[], Any]] = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}
 
 

@@ -30,11 +30,10 @@ def loads(data: bytes | str) -> Any:
 
 
 def dumps(value: Any) -> bytes:
-    """Compact JSON, as GoTrue writes it; values `json` could not encode are refused the same way."""
-    try:
-        return _encode(value)
-    except (TypeError, OverflowError, msgspec.EncodeError) as exc:
-        raise TypeError(f"not JSON serialisable: {type(value).__name__}") from exc
+    """Compact JSON, as GoTrue writes it. Callers pass JSON values only (dicts, lists, strings,
+    numbers, booleans, None); msgspec would also encode datetimes, UUIDs and sets, and writes a
+    non-finite float as null where `json` wrote NaN, which PostgreSQL refuses."""
+    return _encode(value)
 
 
 async def configure(conn: AsyncConnection[Any]) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import random
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from uuid import UUID
 
 from pytrue.application.config import AuthConfig
@@ -53,6 +54,9 @@ class RefreshTokenGrant:
             try:
                 return await self._rotate(cmd)
             except RowLocked:
+                # tokens.md §6.1 decides steps 1–4 before the lock: a banned user or a dead
+                # session is answered now, not after (or instead of, on timeout) the lock
+                await self._check_unlocked(cmd.refresh_token)
                 if self.clock.now() >= deadline:
                     raise Conflict(
                         "Too many concurrent token refresh requests on the same session or refresh token"
@@ -75,22 +79,7 @@ class RefreshTokenGrant:
             if locked is None:
                 raise _not_found()
             presented = locked.token
-            user, session = await self._owner_of(uow, presented)
-            if user is None:
-                raise _not_found()
-            if user.is_banned(now):
-                raise DomainError("user_banned", "Invalid Refresh Token: User Banned")
-            if session is None:
-                if presented.id is not None:
-                    await uow.refresh_tokens.delete(presented.id)
-                    await uow.commit()
-                raise DomainError("session_not_found", "Invalid Refresh Token: No Valid Session Found")
-            session.ensure_valid(
-                now,
-                timebox=self.config.sessions_timebox,
-                inactivity_timeout=self.config.sessions_inactivity_timeout,
-                presented_token_updated_at=presented.updated_at,
-            )
+            user, session = await self._checked_owner(uow, presented, now)
             plan = plan_refresh(presented, locked.newest_live, now, self.config.refresh_token_reuse_interval)
             actor = Actor.of_user(user)
             if plan.action is RefreshAction.REUSE_DETECTED:
@@ -110,6 +99,35 @@ class RefreshTokenGrant:
             await uow.sessions.update(session)
             await uow.commit()
         return self.issuer.result(user, session, issued)
+
+    async def _check_unlocked(self, raw: str) -> None:
+        """Steps 1–4 on rows read without a lock, for a token whose rows another refresh holds."""
+        async with self.uow() as uow:
+            presented = await uow.refresh_tokens.get(raw)
+            if presented is None:
+                raise _not_found()
+            await self._checked_owner(uow, presented, self.clock.now())
+
+    async def _checked_owner(self, uow: UnitOfWork, presented: RefreshToken, now: datetime) -> tuple[User, Session]:
+        """The token's user and session, if the user exists unbanned and the session is alive;
+        a token whose session is gone is deleted."""
+        user, session = await self._owner_of(uow, presented)
+        if user is None:
+            raise _not_found()
+        if user.is_banned(now):
+            raise DomainError("user_banned", "Invalid Refresh Token: User Banned")
+        if session is None:
+            if presented.id is not None:
+                await uow.refresh_tokens.delete(presented.id)
+                await uow.commit()
+            raise DomainError("session_not_found", "Invalid Refresh Token: No Valid Session Found")
+        session.ensure_valid(
+            now,
+            timebox=self.config.sessions_timebox,
+            inactivity_timeout=self.config.sessions_inactivity_timeout,
+            presented_token_updated_at=presented.updated_at,
+        )
+        return user, session
 
     @staticmethod
     async def _owner_of(uow: UnitOfWork, token: RefreshToken) -> tuple[User | None, Session | None]:

@@ -118,3 +118,15 @@ def test_padding_and_trailing_bits_in_the_payload_decide_alike() -> None:
     last = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
     for changed in [body + "=", body + "==", body[:-1] + last[(last.index(body[-1]) + 1) % 64]]:
         _same_decision(_resigned(head, changed))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.dictionaries(st.text(max_size=8), st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(), max_size=5),
+    st.sampled_from(["", "key-1"]),
+)
+def test_hmac_tokens_are_signed_exactly_as_joserfc_signs_them(claims: dict[str, Any], key_id: str) -> None:
+    signer = JoserfcTokenSigner(KeySet(SECRET, jwt_key_id=key_id))
+    assert signer._hmac is not None  # noqa: SLF001
+    payload = json.dumps(claims, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+    assert signer.sign(claims) == signer._joserfc_sign(payload)  # noqa: SLF001

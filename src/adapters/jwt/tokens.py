@@ -52,12 +52,21 @@ class JoserfcTokenSigner:
     def __init__(self, keys: KeySet) -> None:
         self._keys = keys
         self._registry = _Registry((keys.signing_algorithm,))
+        self._hmac = _own_hmac_header(keys, self._joserfc_sign)
 
     def sign(self, claims: dict[str, Any]) -> str:
+        payload = json.dumps(claims, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
+        if self._hmac is None:
+            return self._joserfc_sign(payload)
+        # An HMAC is deterministic: the same bytes joserfc writes, without its per-call machinery.
+        header, key, digest = self._hmac
+        signing_input = f"{header}.{_b64(payload)}"
+        return f"{signing_input}.{_b64(hmac.new(key, signing_input.encode('ascii'), digest).digest())}"
+
+    def _joserfc_sign(self, payload: bytes) -> str:
         key, header = self._keys.signing_key()
         protected = {**header, "typ": "JWT"}
-        payload = json.dumps(claims, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-        return jws.serialize_compact(protected, payload.encode("utf-8"), key, registry=self._registry)
+        return jws.serialize_compact(protected, payload, key, registry=self._registry)
 
 
 class JoserfcTokenVerifier:
@@ -66,7 +75,7 @@ class JoserfcTokenVerifier:
     def __init__(self, keys: KeySet) -> None:
         self._keys = keys
         self._registry = _Registry(keys.accepted_algorithms)
-        self._own_hmac = _own_hmac_header(keys)
+        self._own_hmac = _own_hmac_header(keys, JoserfcTokenSigner(keys)._joserfc_sign)
 
     def verify(self, token: str, now: datetime) -> dict[str, Any]:
         claims = self._own_hmac_claims(token)
@@ -156,17 +165,23 @@ _CANONICAL_SEGMENT = re.compile(r"(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-]{2,3})?")
 _HMAC_DIGESTS: dict[str, Callable[[], Any]] = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}
 
 
-def _own_hmac_header(keys: KeySet) -> tuple[str, bytes, Callable[[], Any]] | None:
-    """The header segment this server signs with, its HMAC key and digest, when it signs with HMAC
-    and would verify that header with the same key; None otherwise (asymmetric signing keys)."""
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _own_hmac_header(
+    keys: KeySet, joserfc_sign: Callable[[bytes], str]
+) -> tuple[str, bytes, Callable[[], Any]] | None:
+    """The header segment this server signs with (as joserfc writes it), its HMAC key and digest,
+    when it signs with HMAC and would verify that header with the same key; None otherwise
+    (asymmetric signing keys)."""
     key, header = keys.signing_key()
     alg = header["alg"]
     if alg not in _HMAC_DIGESTS or alg not in keys.accepted_algorithms or not isinstance(key, OctKey):
         return None
     if keys.verification_key(alg, header.get("kid")) is not key:
         return None
-    sample = JoserfcTokenSigner(keys).sign({})
-    return sample.split(".")[0], key.get_op_key("verify"), _HMAC_DIGESTS[alg]
+    return joserfc_sign(b"{}").split(".")[0], key.get_op_key("verify"), _HMAC_DIGESTS[alg]
 
 
 def _numeric(claims: dict[str, Any], name: str) -> float | None:

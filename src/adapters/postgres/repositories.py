@@ -131,8 +131,10 @@ class _Repository:
         conn = self._conn
         try:
             async with conn.pipeline():
-                for queued, queued_params in batch:
-                    await conn.execute(queued, queued_params)  # type: ignore[arg-type]
+                if batch:
+                    writes = conn.cursor()  # one cursor for every queued write: their results are not read
+                    for queued, queued_params in batch:
+                        await writes.execute(queued, queued_params)  # type: ignore[arg-type]
                 cursors = []
                 for query, params in statements:
                     cur = conn.cursor()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from functools import lru_cache
 from typing import Any
 
 import msgspec
@@ -46,7 +47,9 @@ def request_audience(request: Request[Any, Any, Any], config: AuthConfig, claims
     return config.jwt_aud
 
 
+@lru_cache(maxsize=4096)
 def _ip(candidate: str) -> str | None:
+    """The canonical form of an address, or None; cached, as the same clients come back."""
     try:
         return str(ipaddress.ip_address(candidate.strip()))
     except ValueError:

@@ -67,3 +67,23 @@ def test_wrk_report_is_read_with_its_units_and_errors() -> None:
 def test_every_endpoint_has_a_script() -> None:
     assert set(SCRIPTS) == {"health", "user", "refresh", "password", "signup"}
     assert "response" in SCRIPTS["refresh"]  # rotated tokens are fed back
+
+
+def test_compare_alternates_and_reports_the_change_of_medians() -> None:
+    from compare import order, rates, table
+
+    assert [order(n, ("base", "head")) for n in (1, 2, 3)] == [
+        ("base", "head"), ("head", "base"), ("base", "head")
+    ]
+    summary = {"runs": {"10000": {"results": {
+        "user": {"rps": 100.0}, "hash_bound": {"rps": 5.0}, "refresh": {"rps": 50.0},
+    }}}}
+    assert rates(summary, 10000) == {"user": 100.0, "refresh": 50.0}
+    rounds = {
+        "base": [{"user": 100.0, "refresh": 50.0}, {"user": 110.0, "refresh": 40.0}],
+        "head": [{"user": 126.0, "refresh": 45.0}, {"user": 126.0, "refresh": 45.0}],
+    }
+    lines = table(rounds, ("base", "head"), ["user", "refresh", "password"])
+    assert len(lines) == 3  # header, user, refresh (no password numbers: no row)
+    assert lines[1].split()[0] == "user" and lines[1].endswith("+20.0%")
+    assert lines[2].split()[0] == "refresh" and lines[2].endswith("+0.0%")

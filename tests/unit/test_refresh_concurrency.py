@@ -108,6 +108,14 @@ class _LockedFactory:
         return uow
 
 
+def _grant_over_held_locks(container: Application, clock: Any, limit: timedelta) -> tuple[RefreshTokenGrant, _LockedFactory]:
+    """The container's grant, over a store whose refresh-token locks are always held elsewhere."""
+    base = container.use_cases.refresh_token_grant()
+    locked = _LockedFactory(container.adapters.uow())
+    config = dataclasses.replace(container.core.auth_config(), refresh_retry_limit=limit)
+    return RefreshTokenGrant(uow=locked, config=config, clock=clock, issuer=base.issuer), locked
+
+
 class _TickingClock:
     """Moves forward a little every time it is read, so a retry deadline is reached without sleeping."""
 
@@ -126,14 +134,7 @@ async def test_locked_rows_give_conflict_after_the_retry_limit(make_container: A
     token = await _signed_up(container)
     store = container.adapters.store()
     snapshot = (dict(store.refresh_tokens), dict(store.sessions), len(store.audit))
-    base = container.use_cases.refresh_token_grant()
-    locked = _LockedFactory(container.adapters.uow())
-    grant = RefreshTokenGrant(
-        uow=locked,
-        config=dataclasses.replace(container.core.auth_config(), refresh_retry_limit=timedelta(seconds=0.1)),
-        clock=clock,
-        issuer=base.issuer,
-    )
+    grant, locked = _grant_over_held_locks(container, clock, timedelta(seconds=0.1))
 
     with pytest.raises(DomainError) as info:
         await asyncio.wait_for(grant(RefreshTokenCommand(refresh_token=token)), timeout=10)
@@ -152,14 +153,7 @@ async def test_locked_rows_give_conflict_with_a_real_clock(make_container: Any) 
     clock = SystemClock()
     container = make_container(0, clock)
     token = await _signed_up(container)
-    base = container.use_cases.refresh_token_grant()
-    locked = _LockedFactory(container.adapters.uow())
-    grant = RefreshTokenGrant(
-        uow=locked,
-        config=dataclasses.replace(container.core.auth_config(), refresh_retry_limit=timedelta(seconds=0.1)),
-        clock=clock,
-        issuer=base.issuer,
-    )
+    grant, locked = _grant_over_held_locks(container, clock, timedelta(seconds=0.1))
     started = asyncio.get_running_loop().time()
     with pytest.raises(DomainError) as info:
         await asyncio.wait_for(grant(RefreshTokenCommand(refresh_token=token)), timeout=10)
@@ -189,14 +183,7 @@ async def test_locked_rows_of_a_token_that_fails_the_checks_get_that_error_not_c
         del store.sessions[presented.session_id]
     else:
         token = "x" * 22
-    base = container.use_cases.refresh_token_grant()
-    locked = _LockedFactory(container.adapters.uow())
-    grant = RefreshTokenGrant(
-        uow=locked,
-        config=dataclasses.replace(container.core.auth_config(), refresh_retry_limit=timedelta(seconds=5)),
-        clock=clock,
-        issuer=base.issuer,
-    )
+    grant, locked = _grant_over_held_locks(container, clock, timedelta(seconds=5))
 
     with pytest.raises(DomainError) as info:
         await asyncio.wait_for(grant(RefreshTokenCommand(refresh_token=token)), timeout=10)

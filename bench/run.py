@@ -391,7 +391,9 @@ def main(argv: list[str] | None = None) -> int:
                 log = workdir / f"server-{target['users']}.log"
                 target["pid"] = stack.enter_context(_server(target["env"], args.workers, target["port"], log)).pid
             for number in range(1, args.rounds + 1):
-                for target in targets:
+                # the sizes in turn, the order reversed every other round: the machine's speed
+                # drifts within a sitting, and a fixed order would lend the drift to one size
+                for target in targets if number % 2 else targets[::-1]:
                     users, url = target["users"], target["url"]
                     args.server_pid, args.encoded_hash = target["pid"], target["hash"]
                     tokens = asyncio.run(_sign_in(url, users, max(128, 4 * args.connections)))

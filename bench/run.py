@@ -5,9 +5,10 @@
                                             # both sizes, measured in turn three times, p50 compared
 
 Steps: a throw-away PostgreSQL (LocalCluster, as `pytrue dev` uses), migrations, users seeded in
-SQL (bench/seed.py), one argon2id verify timed alone, the server started with N workers, a few
-sign-ins to get tokens, then for each endpoint a warm-up and a measured wrk run. wrk is one
-process with one thread; its CPU time is measured and printed, as it shares the cores.
+SQL (bench/seed.py), the server started with N workers; every round, sign-ins to get tokens, then
+for each endpoint a warm-up and a measured wrk run; around the password run, argon2id verifies
+timed alone (before its warm-up and after it) and the hashing threads' rate doing nothing else.
+wrk is one process with one thread; its CPU time is measured and printed, as it shares the cores.
 See docs/benchmarks.md for the method and the results.
 """
 

@@ -134,16 +134,20 @@ class User:
                 identity.updated_at = now
         self.touch(now)
 
+    def _verified_identity(self, provider: str, address: str, identity_id: UUID, now: datetime) -> None:
+        """The user's `provider` identity (created when missing) now names `address`, verified."""
+        identity = self.identity_for(provider)
+        if identity is None:
+            identity = new_identity(identity_id=identity_id, user=self, provider=provider, data={}, now=now)
+            self.identities.append(identity)
+        identity.identity_data[provider] = address
+        identity.identity_data[f"{provider}_verified"] = True
+        identity.updated_at = now
+
     def apply_email_change(self, identity_id: UUID, now: datetime) -> None:
         """The pending address becomes the user's email, confirmed, with its `email` identity."""
         self.email = self.email_change.lower()
-        identity = self.identity_for("email")
-        if identity is None:
-            identity = new_identity(identity_id=identity_id, user=self, provider="email", data={}, now=now)
-            self.identities.append(identity)
-        identity.identity_data["email"] = self.email
-        identity.identity_data["email_verified"] = True
-        identity.updated_at = now
+        self._verified_identity("email", self.email, identity_id, now)
         self.email_change = ""
         self.email_change_token_new = ""
         self.email_change_token_current = ""
@@ -158,13 +162,7 @@ class User:
     def apply_phone_change(self, identity_id: UUID, now: datetime) -> None:
         """The pending number becomes the user's phone, confirmed, with its `phone` identity."""
         self.phone = self.phone_change
-        identity = self.identity_for("phone")
-        if identity is None:
-            identity = new_identity(identity_id=identity_id, user=self, provider="phone", data={}, now=now)
-            self.identities.append(identity)
-        identity.identity_data["phone"] = self.phone
-        identity.identity_data["phone_verified"] = True
-        identity.updated_at = now
+        self._verified_identity("phone", self.phone, identity_id, now)
         self.phone_change = ""
         self.phone_change_token = ""
         self.phone_confirmed_at = now

@@ -187,3 +187,31 @@ def test_confirm_phone_sets_phone_verified() -> None:
 def test_username_prefers_phone() -> None:
     assert make_user().username == "15551234567"
     assert make_user(phone="").username == "Person@example.com"
+
+
+def test_applying_a_phone_change_adds_a_verified_phone_identity() -> None:
+    user = make_user(phone="", phone_change="15550001111")
+    later = T0 + timedelta(hours=1)
+
+    user.apply_phone_change(UUID(int=9), later)
+
+    assert user.phone == "15550001111" and user.phone_change == "" and user.phone_confirmed_at == later
+    identity = user.identity_for("phone")
+    assert identity is not None and identity.id == UUID(int=9)
+    assert identity.identity_data["phone"] == "15550001111" and identity.identity_data["phone_verified"] is True
+    assert identity.updated_at == later
+    assert sorted(user.app_metadata["providers"]) == ["email", "phone"]
+
+
+def test_applying_an_email_change_updates_the_existing_email_identity() -> None:
+    user = make_user(email_change="New@Example.com", email_change_token_new="abc", email_change_confirm_status=1)
+    later = T0 + timedelta(hours=1)
+
+    user.apply_email_change(UUID(int=9), later)
+
+    assert user.email == "new@example.com" and user.email_change == "" and user.email_change_confirm_status == 0
+    identity = user.identity_for("email")
+    assert identity is not None and identity.id == UUID(int=7), "the existing identity, not a new one"
+    assert identity.identity_data["email"] == "new@example.com" and identity.identity_data["email_verified"] is True
+    assert identity.updated_at == later
+    assert len(user.identities) == 1

@@ -132,6 +132,17 @@ class MemoryApi(Api):
     async def audit_actions(self) -> list[str]:
         return [entry.payload["action"] for entry in self.store.audit]
 
+    async def sessions(self) -> list[dict[str, Any]]:
+        ordered = sorted(self.store.sessions.values(), key=lambda s: (s.created_at, str(s.id)))
+        return [
+            {
+                "id": str(s.id),
+                "refresh_token_hmac_key": s.refresh_token_hmac_key,
+                "refresh_token_counter": s.refresh_token_counter,
+            }
+            for s in ordered
+        ]
+
 
 class PostgresApi(Api):
     async def counts(self) -> dict[str, int]:
@@ -173,6 +184,12 @@ class PostgresApi(Api):
         return await self._select(
             "SELECT token, coalesce(revoked, false) AS revoked, session_id::text AS session_id "
             "FROM auth.refresh_tokens ORDER BY id"
+        )
+
+    async def sessions(self) -> list[dict[str, Any]]:
+        return await self._select(
+            "SELECT id::text AS id, refresh_token_hmac_key, refresh_token_counter FROM auth.sessions "
+            "ORDER BY created_at, id::text"
         )
 
     async def audit_actions(self) -> list[str]:

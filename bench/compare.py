@@ -1,19 +1,22 @@
 """Compare this checkout with an earlier commit, measured alternately in one sitting.
 
     bash bench/compare.sh BASE [--rounds 2] [--endpoints health,user,refresh,password]
-                               [--duration 8] [--users 10000]
+                               [--duration 8] [--users 10000] [--head-args "--refresh-algorithm 2"]
 
 This machine's speed drifts by ±10 % within minutes (docs/benchmarks.md, "Machine"), so two
 builds measured at different times cannot be compared. This checks BASE out in a temporary git
 worktree (with its own virtualenv, from its own `scripts/setup.sh`), then runs both builds'
 `bench/run.sh` one after the other, round after round, swapping which goes first each round,
 and prints every round's requests per second side by side with the change of the medians.
+`--base-args`/`--head-args` pass extra options to one build's `bench/run.sh` (for example v2
+refresh tokens on this checkout against legacy ones on BASE, which may be the same commit).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -65,7 +68,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--endpoints", default="health,user,refresh,password")
     parser.add_argument("--duration", type=float, default=8)
     parser.add_argument("--users", type=int, default=10000)
+    parser.add_argument("--base-args", default="", help="extra bench/run.sh options for BASE")
+    parser.add_argument("--head-args", default="", help="extra bench/run.sh options for this checkout")
     args = parser.parse_args(argv)
+    extra = {"base": shlex.split(args.base_args), "head": shlex.split(args.head_args)}
     endpoints = args.endpoints.split(",")
 
     workdir = Path(tempfile.mkdtemp(prefix="pytrue-compare-"))
@@ -85,12 +91,15 @@ def main(argv: list[str] | None = None) -> int:
                 _run(
                     [
                         "bash", "bench/run.sh", "--users", str(args.users), "--endpoints", args.endpoints,
-                        "--duration", str(args.duration), "--json", str(out),
+                        "--duration", str(args.duration), "--json", str(out), *extra[build],
                     ],
                     trees[build],
                 )
                 rounds[build].append(rates(json.loads(out.read_text()), args.users))
         print(f"compare: {args.base} (base) against this checkout (head), {args.users} users")
+        for build in ("base", "head"):
+            if extra[build]:
+                print(f"  {build} run with: {' '.join(extra[build])}")
         for line in table(rounds, ("base", "head"), endpoints):
             print("  " + line)
         return 0

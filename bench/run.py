@@ -348,6 +348,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--argon2-iterations", default="2")
     parser.add_argument("--argon2-parallelism", default="1")
     parser.add_argument("--rounds", type=int, default=1, help="measure every size this many times, alternating")
+    parser.add_argument(
+        "--refresh-algorithm", choices=("0", "2"), default="0",
+        help="GOTRUE_SECURITY_REFRESH_TOKEN_ALGORITHM_VERSION of the server: 2 measures v2 (session-counter) tokens",
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--durable", action="store_true", help="PostgreSQL with fsync and synchronous_commit on")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, database)")
@@ -376,6 +380,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         "workers": args.workers,
         "durable": args.durable,
+        "refresh_algorithm": args.refresh_algorithm,
         "argon2": {"m_kib": args.argon2_memory, "t": args.argon2_iterations, "p": args.argon2_parallelism},
         "runs": {},
     }
@@ -461,6 +466,7 @@ def _prepare(cluster: Any, users: int, secret: str, args: argparse.Namespace) ->
         "GOTRUE_RATE_LIMIT_TOKEN_REFRESH": "1000000000",
         "GOTRUE_RATE_LIMIT_EMAIL_SENT": "1000000000",
         "GOTRUE_RATE_LIMIT_VERIFY": "1000000000",
+        "GOTRUE_SECURITY_REFRESH_TOKEN_ALGORITHM_VERSION": args.refresh_algorithm,
     }
     subprocess.run([*_pytrue(), "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
     subprocess.run(

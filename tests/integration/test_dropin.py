@@ -282,9 +282,6 @@ def _assert_gotrue_invariants(dsn: str, rows: GoTrueRows) -> None:
             parent = by_token[token["parent"]]
             assert parent["revoked"] is True
             assert parent["session_id"] == token["session_id"]
-    for session_id in sessions:
-        live = [t for t in tokens if t["session_id"] == session_id and not t["revoked"]]
-        assert len(live) <= 1, session_id
     claims = _fetch(dsn, "SELECT session_id, authentication_method FROM auth.mfa_amr_claims")
     for session_id in sessions:
         assert any(c["session_id"] == session_id for c in claims), session_id
@@ -304,3 +301,94 @@ def _assert_gotrue_invariants(dsn: str, rows: GoTrueRows) -> None:
         assert isinstance(payload["log_type"], str) and payload["log_type"]
         assert entry["instance_id"] == NIL
     assert {e["payload"]["action"] for e in audit} >= {"login"}
+
+
+def _add_session(dsn: str, user_id: uuid.UUID, session_id: uuid.UUID, *, hmac_key: str | None = None,
+                 counter: int | None = None) -> None:  # fmt: skip
+    signed_in = datetime.now(timezone.utc) - timedelta(minutes=30)
+    with psycopg.connect(dsn) as conn:
+        conn.execute(
+            "INSERT INTO auth.sessions (id, user_id, created_at, updated_at, aal, refresh_token_hmac_key, "
+            "refresh_token_counter) VALUES (%s, %s, %s, %s, 'aal1', %s, %s)",
+            (session_id, user_id, signed_in, signed_in, hmac_key, counter),
+        )
+        conn.execute(
+            "INSERT INTO auth.mfa_amr_claims (session_id, created_at, updated_at, authentication_method, id) "
+            "VALUES (%s, %s, %s, 'password', %s)",
+            (session_id, signed_in, signed_in, uuid.uuid4()),
+        )
+
+
+def _add_token(dsn: str, user_id: uuid.UUID, session_id: uuid.UUID, token: str, *, parent: str | None,
+               revoked: bool, age: timedelta) -> None:  # fmt: skip
+    at = datetime.now(timezone.utc) - age
+    with psycopg.connect(dsn) as conn:
+        conn.execute(
+            "INSERT INTO auth.refresh_tokens (instance_id, token, user_id, revoked, created_at, updated_at, "
+            "parent, session_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            (NIL, token, str(user_id), revoked, at, at, parent, session_id),
+        )
+
+
+async def test_every_live_token_of_a_gotrue_session_refreshes_once(dropin: DropIn) -> None:
+    """GoTrue's reuse interval left two live siblings (12 and 22 characters) in one session:
+    each refreshes; presenting a used one afterwards is still a reuse that revokes the session's
+    live tokens (issue 15's regression)."""
+    dsn, rows = dropin.database.dsn, dropin.rows
+    session_id = uuid.uuid4()
+    _add_session(dsn, rows.user_id, session_id)
+    parent = "".join(secrets.choice(BASE32) for _ in range(12))
+    twelve = "".join(secrets.choice(BASE32) for _ in range(12))
+    twenty_two = secrets.token_urlsafe(16)
+    _add_token(dsn, rows.user_id, session_id, parent, parent=None, revoked=True, age=timedelta(minutes=20))
+    _add_token(dsn, rows.user_id, session_id, twelve, parent=parent, revoked=False, age=timedelta(minutes=19))
+    _add_token(dsn, rows.user_id, session_id, twenty_two, parent=parent, revoked=False, age=timedelta(minutes=19))
+
+    children = []
+    for presented in (twelve, twenty_two):
+        response = await dropin.api.refresh(presented)
+        assert response.status_code == 200, response.text
+        assert _claims(response.json()["access_token"])["session_id"] == str(session_id)
+        children.append(response.json()["refresh_token"])
+
+    live = _fetch(dsn, "SELECT token, parent FROM auth.refresh_tokens WHERE session_id = %s AND NOT revoked "
+                       "ORDER BY id", (session_id,))  # fmt: skip
+    assert [(r["token"], r["parent"]) for r in live] == [(children[0], twelve), (children[1], twenty_two)]
+    # each child refreshes in turn
+    for child in children:
+        assert (await dropin.api.refresh(child)).status_code == 200
+
+    reused = await dropin.api.refresh(twelve)
+    assert reused.status_code == 400, reused.text
+    assert reused.json()["error_code"] == "refresh_token_already_used"
+    assert _fetch(dsn, "SELECT 1 FROM auth.refresh_tokens WHERE session_id = %s AND NOT revoked", (session_id,)) == []
+    assert _fetch(dsn, "SELECT 1 FROM auth.sessions WHERE id = %s", (session_id,)) != []
+    _assert_gotrue_invariants(dsn, rows)
+
+
+async def test_a_v2_token_minted_by_gotrue_refreshes(dropin: DropIn) -> None:
+    """A session GoTrue set up for v2 tokens (key and counter on the row, no refresh_tokens row),
+    presented with the token GoTrue's own encoder minted for its counter."""
+    from support.gotrue_vectors import GOTRUE_KEY, GOTRUE_MINTED, GOTRUE_SESSION
+
+    from pytrue.domain.counter_token import encode_key, parse_counter_token
+
+    dsn, rows = dropin.database.dsn, dropin.rows
+    _add_session(dsn, rows.user_id, GOTRUE_SESSION, hmac_key=encode_key(GOTRUE_KEY), counter=2)
+
+    response = await dropin.api.refresh(GOTRUE_MINTED[2])
+
+    assert response.status_code == 200, response.text
+    issued = parse_counter_token(response.json()["refresh_token"])
+    assert issued is not None and (issued.session_id, issued.counter) == (GOTRUE_SESSION, 3)
+    assert _claims(response.json()["access_token"])["session_id"] == str(GOTRUE_SESSION)
+    (session,) = _fetch(dsn, "SELECT * FROM auth.sessions WHERE id = %s", (GOTRUE_SESSION,))
+    assert session["refresh_token_counter"] == 3
+    assert session["refresh_token_hmac_key"] == encode_key(GOTRUE_KEY)
+    assert session["refreshed_at"] is not None and session["refreshed_at"].tzinfo is None
+    assert _fetch(dsn, "SELECT 1 FROM auth.refresh_tokens WHERE session_id = %s", (GOTRUE_SESSION,)) == []
+    # the token GoTrue minted before it (counter 1) is now two behind: a reuse that ends the session
+    reused = await dropin.api.refresh(GOTRUE_MINTED[1])
+    assert reused.status_code == 400 and reused.json()["error_code"] == "refresh_token_already_used"
+    assert _fetch(dsn, "SELECT 1 FROM auth.sessions WHERE id = %s", (GOTRUE_SESSION,)) == []
+    _assert_gotrue_invariants(dsn, rows)

@@ -155,3 +155,50 @@ async def test_reuse_inside_the_interval_issues_a_sibling(apps: Cluster, databas
     )
     # GoTrue's rule (ADR 0012): only the presented token is used up, the grandchild stays live
     assert [r["token"] for r in live] == [grandchild, sibling]
+
+
+@pytest.fixture
+def session_lock_misses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Records every `RowLocked` a v2 refresh's session lock raises."""
+    from pytrue.adapters.postgres.repositories import PgUserRepository
+
+    misses: list[str] = []
+    original = PgUserRepository.get_by_session
+
+    async def get_by_session(self: PgUserRepository, session_id: Any, *, lock: bool = False) -> Any:
+        try:
+            return await original(self, session_id, lock=lock)
+        except RowLocked:
+            misses.append(str(session_id))
+            raise
+
+    monkeypatch.setattr(PgUserRepository, "get_by_session", get_by_session)
+    return misses
+
+
+@pytest.mark.parametrize("interval", [0, 10])
+async def test_fifty_simultaneous_v2_refreshes_move_the_counter_once(
+    apps: Cluster, database: PgDatabase, session_lock_misses: list[str], interval: int
+) -> None:
+    from pytrue.domain.counter_token import parse_counter_token
+
+    env = {"GOTRUE_SECURITY_REFRESH_TOKEN_ALGORITHM_VERSION": "2", "GOTRUE_SECURITY_REFRESH_TOKEN_REUSE_INTERVAL": str(interval)}
+    cluster = await apps(APPS, env)
+    token, session_id = await _signed_in(cluster[0])
+
+    responses = await asyncio.gather(*(cluster[i % APPS].refresh(token) for i in range(REQUESTS)))
+
+    assert session_lock_misses, "the refreshes never contended for the session lock"
+    statuses = [r.status_code for r in responses]
+    assert set(statuses) <= {200, 409}, [(r.status_code, r.text) for r in responses if r.status_code not in (200, 409)]
+    assert statuses.count(200) >= 1
+    (session,) = _rows(database.dsn, "SELECT refresh_token_counter FROM auth.sessions WHERE id = %s", (session_id,))
+    assert session["refresh_token_counter"] == 1, "one refresh moved the counter, every other one was a forgiven reuse"
+    issued = {r.json()["refresh_token"] for r in responses if r.status_code == 200}
+    assert len(issued) == 1
+    parsed = parse_counter_token(issued.pop())
+    assert parsed is not None and (str(parsed.session_id), parsed.counter) == (session_id, 1)
+    assert _rows(database.dsn, "SELECT 1 FROM auth.refresh_tokens") == []
+    refreshed = _rows(database.dsn, "SELECT payload->>'action' AS a FROM auth.audit_log_entries "
+                      "WHERE payload->>'action' = 'token_refreshed'")  # fmt: skip
+    assert len(refreshed) == statuses.count(200)

@@ -207,6 +207,12 @@ def test_go_false_values(raw: str) -> None:
         ("GOTRUE_PASSWORD_MIN_LENGTH", "x"),
         ("GOTRUE_SECURITY_REFRESH_TOKEN_REUSE_INTERVAL", "10s"),
         ("GOTRUE_SECURITY_REFRESH_TOKEN_ROTATION_ENABLED", "on"),
+        ("GOTRUE_SECURITY_REFRESH_TOKEN_ALGORITHM_VERSION", "3"),
+        ("GOTRUE_SECURITY_REFRESH_TOKEN_ALGORITHM_VERSION", "v2"),
+        ("GOTRUE_SECURITY_REFRESH_TOKEN_UPGRADE_PERCENTAGE", "101"),
+        ("GOTRUE_SECURITY_REFRESH_TOKEN_UPGRADE_PERCENTAGE", "-1"),
+        ("GOTRUE_SECURITY_REFRESH_TOKEN_UPGRADE_PERCENTAGE", "50%"),
+        ("GOTRUE_SECURITY_REFRESH_TOKEN_ALLOW_REUSE", "sometimes"),
         ("GOTRUE_SESSIONS_TIMEBOX", "3600"),
         ("GOTRUE_SESSIONS_TIMEBOX", ""),
         ("GOTRUE_SESSIONS_INACTIVITY_TIMEOUT", "1d"),
@@ -341,6 +347,20 @@ def test_durations_and_intervals() -> None:
     assert s.smtp_max_frequency == timedelta(seconds=900)
     assert s.refresh_token_reuse_interval == 10
     assert load(GOTRUE_SESSIONS_TIMEBOX="0").sessions_timebox is None
+
+
+def test_refresh_token_algorithm_settings() -> None:
+    default = load().auth_config()
+    assert (default.refresh_token_algorithm_version, default.refresh_token_upgrade_percentage) == (0, 0)
+    assert default.refresh_token_allow_reuse is False
+    config = load(
+        GOTRUE_SECURITY_REFRESH_TOKEN_ALGORITHM_VERSION="2",
+        GOTRUE_SECURITY_REFRESH_TOKEN_UPGRADE_PERCENTAGE="25",
+        GOTRUE_SECURITY_REFRESH_TOKEN_ALLOW_REUSE="true",
+    ).auth_config()
+    assert (config.refresh_token_algorithm_version, config.refresh_token_upgrade_percentage) == (2, 25)
+    assert config.refresh_token_allow_reuse is True
+    assert load(GOTRUE_SECURITY_REFRESH_TOKEN_ALGORITHM_VERSION="1").auth_config().refresh_token_algorithm_version == 1
 
 
 def test_valid_methods() -> None:

@@ -47,21 +47,34 @@ async def _signed_in(api: PostgresApi, email: str = "race@example.com") -> tuple
     return body["refresh_token"], _session_of(body["access_token"])
 
 
-@pytest.fixture
-def lock_misses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Records every `RowLocked` the repository raises, to prove the requests really overlapped."""
+def _record_row_locked(monkeypatch: pytest.MonkeyPatch, owner: type, name: str) -> list[str]:
+    """Records every `RowLocked` that `owner.name` raises, to prove the requests really overlapped."""
     misses: list[str] = []
-    original = PgRefreshTokenRepository.lock
+    original = getattr(owner, name)
 
-    async def lock(self: PgRefreshTokenRepository, token: str) -> Any:
+    async def recording(self: Any, key: Any, **kwargs: Any) -> Any:
         try:
-            return await original(self, token)
+            return await original(self, key, **kwargs)
         except RowLocked:
-            misses.append(token)
+            misses.append(str(key))
             raise
 
-    monkeypatch.setattr(PgRefreshTokenRepository, "lock", lock)
+    monkeypatch.setattr(owner, name, recording)
     return misses
+
+
+@pytest.fixture
+def lock_misses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Legacy refreshes: the token and session lock."""
+    return _record_row_locked(monkeypatch, PgRefreshTokenRepository, "lock")
+
+
+@pytest.fixture
+def session_lock_misses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """v2 refreshes: the session lock."""
+    from pytrue.adapters.postgres.repositories import PgUserRepository
+
+    return _record_row_locked(monkeypatch, PgUserRepository, "get_by_session")
 
 
 @pytest.mark.parametrize("interval", [0, 10])
@@ -155,25 +168,6 @@ async def test_reuse_inside_the_interval_issues_a_sibling(apps: Cluster, databas
     )
     # GoTrue's rule (ADR 0012): only the presented token is used up, the grandchild stays live
     assert [r["token"] for r in live] == [grandchild, sibling]
-
-
-@pytest.fixture
-def session_lock_misses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Records every `RowLocked` a v2 refresh's session lock raises."""
-    from pytrue.adapters.postgres.repositories import PgUserRepository
-
-    misses: list[str] = []
-    original = PgUserRepository.get_by_session
-
-    async def get_by_session(self: PgUserRepository, session_id: Any, *, lock: bool = False) -> Any:
-        try:
-            return await original(self, session_id, lock=lock)
-        except RowLocked:
-            misses.append(str(session_id))
-            raise
-
-    monkeypatch.setattr(PgUserRepository, "get_by_session", get_by_session)
-    return misses
 
 
 @pytest.mark.parametrize("interval", [0, 10])

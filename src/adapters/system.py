@@ -16,6 +16,7 @@ PASSWORD_ALPHABET = string.ascii_letters + string.digits + "!@#$%^&*()-_=+[]{}:;
 
 _REFRESH_TOKEN_BYTES = 8
 _REFRESH_TOKEN_LENGTH = 12
+_HMAC_KEY_BYTES = 32
 
 
 class SystemClock:
@@ -55,6 +56,9 @@ class _TokenGenerator:
     def refresh_token(self) -> str:
         encoded = base64.b32encode(self._bytes(_REFRESH_TOKEN_BYTES)).decode("ascii")
         return encoded.lower()[:_REFRESH_TOKEN_LENGTH]
+
+    def hmac_key(self) -> bytes:
+        return self._bytes(_HMAC_KEY_BYTES)
 
     def otp(self, length: int) -> str:
         if length < 1:

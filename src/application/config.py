@@ -46,6 +46,9 @@ class AuthConfig:
     password_policy: PasswordPolicy = field(default_factory=PasswordPolicy)
     refresh_token_rotation_enabled: bool = True
     refresh_token_reuse_interval: timedelta = timedelta(0)
+    refresh_token_algorithm_version: int = 0  # 2: sessions issue v2 (session-counter) tokens
+    refresh_token_upgrade_percentage: int = 0  # share of legacy sessions moved to v2 on refresh
+    refresh_token_allow_reuse: bool = False  # v2: any earlier counter gets the current token
     sessions_timebox: timedelta | None = None
     sessions_inactivity_timeout: timedelta | None = None
     refresh_retry_limit: timedelta = timedelta(seconds=5)

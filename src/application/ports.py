@@ -51,6 +51,13 @@ class UserRepository(Protocol):
         """
         ...
 
+    async def get_by_session(self, session_id: UUID, *, lock: bool = False) -> tuple[User | None, Session | None]:
+        """The session `session_id` and its user, read together; (None, None) when either is gone.
+
+        With `lock` the session row is locked until the unit of work ends, or `RowLocked` is
+        raised at once when another transaction holds it (a v2 refresh never waits on a lock)."""
+        ...
+
     async def get_by_email(self, email: str, aud: str) -> User | None:
         """A non-SSO user of `aud` whose email (or an identity's email) is `email`."""
         ...
@@ -112,8 +119,10 @@ class RefreshTokenRepository(Protocol):
 
     async def revoke_live_for_session(self, session_id: UUID, now: datetime) -> None: ...
 
-    async def rotate(self, session_id: UUID, token: RefreshToken, now: datetime) -> None:
-        """Revoke every live token of the session and add `token`, as one write."""
+    async def swap(self, presented: RefreshToken, child: RefreshToken | None, now: datetime) -> None:
+        """Mark `presented` used (revoked, `updated_at` = now) and add `child` if given, as one write.
+
+        Only the presented token: a session may hold other live tokens (GoTrue's siblings)."""
         ...
 
     async def delete(self, token_id: int) -> None: ...
@@ -220,6 +229,10 @@ class TokenGenerator(Protocol):
 
     def refresh_token(self) -> str:
         """12 characters of lower-case RFC 4648 base32 from 8 random bytes."""
+        ...
+
+    def hmac_key(self) -> bytes:
+        """32 random bytes: a session's key for signing v2 refresh tokens."""
         ...
 
     def otp(self, length: int) -> str: ...

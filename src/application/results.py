@@ -11,6 +11,16 @@ from pytrue.domain.values import PasswordCheck
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RefreshDiagnostics:
+    """What GoTrue reports of an issued refresh token in its `sb-auth-refresh-token-*` headers:
+    the v2 counter, whether the presented token was reused, and why a reuse was allowed."""
+
+    counter: int | None = None
+    reused: bool | None = None
+    reuse_causes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AuthResult:
     """A signed-in session as the token endpoint returns it."""
 
@@ -21,6 +31,7 @@ class AuthResult:
     expires_at: int
     expires_in: int
     weak_password: PasswordCheck | None = None
+    diagnostics: RefreshDiagnostics = RefreshDiagnostics()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

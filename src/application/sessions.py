@@ -8,7 +8,7 @@ from datetime import datetime
 from pytrue.application.config import AuthConfig
 from pytrue.application.context import RequestContext
 from pytrue.application.ports import AccessTokenSigner, Clock, TokenGenerator, UnitOfWork
-from pytrue.application.results import AuthResult
+from pytrue.application.results import AuthResult, RefreshDiagnostics
 from pytrue.domain.audit import Actor, AuditLogEntry
 from pytrue.domain.session import RefreshToken, Session
 from pytrue.domain.tokens import access_token_spec
@@ -18,7 +18,10 @@ from pytrue.domain.values import PasswordCheck
 
 @dataclass(slots=True, kw_only=True)
 class SessionIssuer:
-    """Creates sessions with their first refresh token, and signs access tokens for them."""
+    """Creates sessions with their first refresh token, and signs access tokens for them.
+
+    With `refresh_token_algorithm_version` 2 a new session carries its own HMAC key and its
+    refresh tokens are signed counters (no `refresh_tokens` row); otherwise it gets a row."""
 
     config: AuthConfig
     signer: AccessTokenSigner
@@ -27,7 +30,8 @@ class SessionIssuer:
 
     async def open_session(
         self, uow: UnitOfWork, user: User, method: str, ctx: RequestContext, now: datetime
-    ) -> tuple[Session, RefreshToken]:
+    ) -> tuple[Session, str]:
+        """The new session and its first refresh token."""
         session = Session(
             id=self.tokens.uuid(),
             user_id=user.id,
@@ -37,12 +41,18 @@ class SessionIssuer:
             ip=ctx.ip,
         )
         session.add_amr(method, now)
-        await uow.sessions.add(session)
-        refresh = self.new_refresh_token(user, session, parent=None, now=now)
-        await uow.refresh_tokens.add(refresh)
+        if self.config.refresh_token_algorithm_version == 2:
+            session.start_counter_tokens(self.tokens.hmac_key())
+            await uow.sessions.add(session)
+            issued = session.counter_token()
+        else:
+            await uow.sessions.add(session)
+            refresh = self.new_refresh_token(user, session, parent=None, now=now)
+            await uow.refresh_tokens.add(refresh)
+            issued = refresh.token
         user.record_sign_in(now)
         await uow.users.update(user)
-        return session, refresh
+        return session, issued
 
     def new_refresh_token(
         self, user: User, session: Session, *, parent: str | None, now: datetime
@@ -72,9 +82,10 @@ class SessionIssuer:
         self,
         user: User,
         session: Session,
-        refresh: RefreshToken,
+        refresh_token: str,
         *,
         weak_password: PasswordCheck | None = None,
+        diagnostics: RefreshDiagnostics | None = None,
     ) -> AuthResult:
         now = self.clock.now()
         spec = access_token_spec(
@@ -89,8 +100,9 @@ class SessionIssuer:
             user=user,
             session=session,
             access_token=access_token,
-            refresh_token=refresh.token,
+            refresh_token=refresh_token,
             expires_at=spec.expires_at,
             expires_in=max(spec.expires_at - int(now.timestamp()), 1),
             weak_password=weak_password,
+            diagnostics=diagnostics or RefreshDiagnostics(counter=session.refresh_token_counter),
         )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
 from uuid import UUID
 
-from pytrue.domain.errors import DomainError
+from pytrue.domain.counter_token import CounterToken, decode_key, encode_counter_token, encode_key
+from pytrue.domain.errors import DomainError, ValidationFailed
 from pytrue.domain.user import NIL_UUID
 
 
@@ -35,6 +37,10 @@ class Session:
     ip: str | None = None
     tag: str | None = None
     amr: list[AmrClaim] = field(default_factory=list)
+    # v2 refresh tokens (tokens.md §5.1): the session's HMAC key as stored (base64url) and the
+    # counter of the last token issued; both None for a session of legacy tokens.
+    refresh_token_hmac_key: str | None = None
+    refresh_token_counter: int | None = None
 
     def add_amr(self, method: str, now: datetime) -> None:
         for claim in self.amr:
@@ -71,6 +77,42 @@ class Session:
             if now > self.last_refreshed(presented_token_updated_at) + inactivity_timeout:
                 raise SessionExpired("Invalid Refresh Token: Session Expired (Inactivity)", where=where)
 
+    @property
+    def issues_counter_tokens(self) -> bool:
+        return self.refresh_token_hmac_key is not None and self.refresh_token_counter is not None
+
+    def start_counter_tokens(self, key: bytes) -> None:
+        """From now on this session's refresh token is its key-signed counter, starting at 0."""
+        self.refresh_token_hmac_key = encode_key(key)
+        self.refresh_token_counter = 0
+
+    def upgrade_to_counter_tokens(self, key: bytes) -> None:
+        """A legacy session switches to v2 tokens; one already set up (by an earlier upgrade) moves on."""
+        if self.issues_counter_tokens:
+            self.refresh_token_counter = (self.refresh_token_counter or 0) + 1
+        else:
+            self.start_counter_tokens(key)
+
+    def counter_token(self) -> str:
+        """The v2 refresh token for the session's current counter."""
+        key = decode_key(self.refresh_token_hmac_key or "")
+        if key is None or self.refresh_token_counter is None:
+            raise ValueError("the session does not issue v2 refresh tokens")
+        return encode_counter_token(self.id, self.refresh_token_counter, key)
+
+    def issued(self, token: CounterToken) -> bool:
+        """Whether `token` was signed with this session's key (it may still be an old counter)."""
+        if token.session_id != self.id or not self.issues_counter_tokens:
+            return False
+        key = decode_key(self.refresh_token_hmac_key or "")
+        return key is not None and token.is_signed_by(key)
+
+    def skip_counter_for_mfa(self) -> None:
+        """An MFA step-up moves the counter by two, so the token held before it can no longer
+        mint (aal2) tokens: it is then more than one step behind (tokens.md §7)."""
+        if self.refresh_token_counter is not None:
+            self.refresh_token_counter += 2
+
     def mark_refreshed(self, now: datetime, user_agent: str | None, ip: str | None) -> None:
         self.refreshed_at = now
         self.updated_at = now
@@ -81,6 +123,15 @@ class Session:
 class SessionExpired(DomainError):
     def __init__(self, message: str, *, where: str = "") -> None:
         super().__init__("session_expired", message, where=where)
+
+
+class RefreshTokenAlreadyUsed(DomainError):
+    """A used refresh token presented outside every allowance; `session_ended` when the session
+    was deleted for it (v2 tokens), which GoTrue reports in `sb-auth-refresh-token-rotated`."""
+
+    def __init__(self, *, session_ended: bool = False) -> None:
+        super().__init__("refresh_token_already_used", "Invalid Refresh Token: Already Used")
+        self.session_ended = session_ended
 
 
 @dataclass(slots=True, kw_only=True)
@@ -134,3 +185,61 @@ def plan_refresh(
     if now > presented.updated_at + reuse_interval:
         return RefreshPlan(RefreshAction.REUSE_DETECTED)
     return RefreshPlan(RefreshAction.ROTATE)
+
+
+# --- v2 tokens: the session counter (tokens.md §6.4) ---------------------------------------------
+
+
+class CounterAction(Enum):
+    NEXT = "next"  # the current token: issue the next counter
+    REISSUE = "reissue"  # an allowed reuse: the token of the current counter again
+    REUSE_DETECTED = "reuse_detected"
+
+
+REUSE_CONCURRENT = "concurrent-refresh"
+REUSE_FAIL_TO_SAVE = "fail-to-save"
+REUSE_ALWAYS_ALLOWED = "always-allow"
+
+
+@dataclass(frozen=True, slots=True)
+class CounterPlan:
+    action: CounterAction
+    causes: tuple[str, ...] = ()
+
+
+def plan_counter_refresh(
+    presented: int,
+    current: int,
+    *,
+    now: datetime,
+    last_refreshed: datetime,
+    reuse_interval: timedelta,
+    allow_reuse: bool,
+) -> CounterPlan:
+    """Decide what presenting counter `presented` means when the session is at `current`.
+
+    The current counter moves on. An older one is a reuse, forgiven when it is just one behind
+    (the client lost the last response), when the session was refreshed less than the reuse
+    interval ago (tabs refreshing at once), or always when so configured; a forgiven reuse gets
+    the current token back. A counter ahead of the session was never issued here."""
+    if presented > current:
+        raise ValidationFailed("Invalid Refresh Token: Not Issued By This Server")
+    if presented == current:
+        return CounterPlan(CounterAction.NEXT)
+    causes = []
+    if abs(now - last_refreshed) < reuse_interval:
+        causes.append(REUSE_CONCURRENT)
+    if current - presented == 1:
+        causes.append(REUSE_FAIL_TO_SAVE)
+    if allow_reuse:
+        causes.append(REUSE_ALWAYS_ALLOWED)
+    action = CounterAction.REISSUE if causes else CounterAction.REUSE_DETECTED
+    return CounterPlan(action, tuple(causes))
+
+
+def upgrade_selects(session_id: UUID, percentage: int) -> bool:
+    """Whether a legacy session is among the `percentage` upgraded to v2 tokens: decided by the
+    session id alone, so a session once chosen stays chosen while the percentage holds."""
+    if percentage <= 0:
+        return False
+    return percentage >= 100 or zlib.crc32(session_id.bytes) % 100 < percentage

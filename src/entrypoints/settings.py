@@ -160,6 +160,9 @@ class Settings:
 
     refresh_token_rotation_enabled: bool = True
     refresh_token_reuse_interval: int = 0
+    refresh_token_algorithm_version: int = 0
+    refresh_token_upgrade_percentage: int = 0
+    refresh_token_allow_reuse: bool = False
     sessions_timebox: timedelta | None = None
     sessions_inactivity_timeout: timedelta | None = None
 
@@ -214,6 +217,9 @@ class Settings:
             ),
             refresh_token_rotation_enabled=self.refresh_token_rotation_enabled,
             refresh_token_reuse_interval=timedelta(seconds=self.refresh_token_reuse_interval),
+            refresh_token_algorithm_version=self.refresh_token_algorithm_version,
+            refresh_token_upgrade_percentage=self.refresh_token_upgrade_percentage,
+            refresh_token_allow_reuse=self.refresh_token_allow_reuse,
             sessions_timebox=self.sessions_timebox,
             sessions_inactivity_timeout=self.sessions_inactivity_timeout,
             **extra,
@@ -565,11 +571,30 @@ class _Parser:
             refresh_token_reuse_interval=self.integer(
                 "GOTRUE_SECURITY_REFRESH_TOKEN_REUSE_INTERVAL", default=0, minimum=0
             ),
+            refresh_token_algorithm_version=self._choice(
+                "GOTRUE_SECURITY_REFRESH_TOKEN_ALGORITHM_VERSION", default=0, choices=(0, 1, 2)
+            ),
+            refresh_token_upgrade_percentage=self._bounded(
+                "GOTRUE_SECURITY_REFRESH_TOKEN_UPGRADE_PERCENTAGE", default=0, low=0, high=100
+            ),
+            refresh_token_allow_reuse=self.boolean("GOTRUE_SECURITY_REFRESH_TOKEN_ALLOW_REUSE", default=False),
             sessions_timebox=_positive(self.duration("GOTRUE_SESSIONS_TIMEBOX", default=None)),
             sessions_inactivity_timeout=_positive(
                 self.duration("GOTRUE_SESSIONS_INACTIVITY_TIMEOUT", default=None)
             ),
         )
+
+    def _choice(self, name: str, *, default: int, choices: tuple[int, ...]) -> int:
+        value = self.integer(name, default=default)
+        if value not in choices:
+            raise SettingsError(name, f"must be one of {', '.join(map(str, choices))}, got {value}")
+        return value
+
+    def _bounded(self, name: str, *, default: int, low: int, high: int) -> int:
+        value = self.integer(name, default=default, minimum=low)
+        if value > high:
+            raise SettingsError(name, f"must be at most {high}, got {value}")
+        return value
 
     def _port(self) -> int:
         name, raw = self._lookup("GOTRUE_API_PORT", "PORT")

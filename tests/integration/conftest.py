@@ -87,24 +87,30 @@ async def make_api(warm_templates: Databases) -> AsyncIterator[Callable[..., Any
     from pytrue.entrypoints.containers import build_container
     from pytrue.entrypoints.http.app import create_app
 
-    opened: list[tuple[AsyncTestClient, PgDatabase]] = []
+    opened: list[tuple[AsyncTestClient, PgDatabase | None]] = []
 
-    async def factory(env: dict[str, str] | None = None, *, clock: Any = None) -> PostgresApi:
-        database = warm_templates.lease()
-        overrides = {"GOTRUE_DB_DRIVER": "postgres", "DATABASE_URL": database.dsn, **(env or {})}
+    async def factory(env: dict[str, str] | None = None, *, clock: Any = None, share_with: Any = None) -> PostgresApi:
+        """With `share_with`, a second app (its own settings and pool) over that api's database."""
+        if share_with is not None:
+            dsn = share_with.container.settings().database_url
+        else:
+            database = warm_templates.lease()
+            dsn = database.dsn
+        overrides = {"GOTRUE_DB_DRIVER": "postgres", "DATABASE_URL": dsn, **(env or {})}
         container = build_container(make_settings(overrides))
         if clock is not None:
             # pytrue writes every timestamp from its clock (never SQL now()), so a fixed clock holds on PG too
             container.core.clock.override(providers.Object(clock))
         client = AsyncTestClient(app=create_app(container))
         await client.__aenter__()
-        opened.append((client, database))
+        opened.append((client, None if share_with is not None else database))
         return PostgresApi(client, container, clock)
 
     yield factory
-    for client, database in opened:
+    for client, leased in reversed(opened):
         await client.__aexit__(None, None, None)
-        warm_templates.give_back(database)
+        if leased is not None:
+            warm_templates.give_back(leased)
 
 
 @pytest.fixture

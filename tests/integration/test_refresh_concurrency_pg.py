@@ -149,6 +149,9 @@ async def test_reuse_inside_the_interval_issues_a_sibling(apps: Cluster, databas
     (row,) = _rows(database.dsn, "SELECT parent, revoked FROM auth.refresh_tokens WHERE token = %s", (sibling,))
     assert (row["parent"], row["revoked"]) == (original, False)
     live = _rows(
-        database.dsn, "SELECT token FROM auth.refresh_tokens WHERE session_id = %s AND NOT revoked", (session_id,)
+        database.dsn,
+        "SELECT token FROM auth.refresh_tokens WHERE session_id = %s AND NOT revoked ORDER BY id",
+        (session_id,),
     )
-    assert [r["token"] for r in live] == [sibling]
+    # GoTrue's rule (ADR 0012): only the presented token is used up, the grandchild stays live
+    assert [r["token"] for r in live] == [grandchild, sibling]

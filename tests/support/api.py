@@ -88,7 +88,8 @@ class Api:
         raise NotImplementedError
 
     async def sessions(self) -> list[dict[str, Any]]:
-        """Stored sessions, oldest first: id and user_id (str), not_after and refreshed_at (aware, UTC, or None)."""
+        """Stored sessions, oldest first: id and user_id (str), not_after and refreshed_at (aware, UTC, or None),
+        refresh_token_hmac_key and refresh_token_counter (None for legacy sessions)."""
         raise NotImplementedError
 
     async def end_sessions(self, session_ids: list[str], not_after: datetime) -> None:
@@ -143,7 +144,14 @@ class MemoryApi(Api):
     async def sessions(self) -> list[dict[str, Any]]:
         ordered = sorted(self.store.sessions.values(), key=lambda s: (s.created_at, str(s.id)))
         return [
-            {"id": str(s.id), "user_id": str(s.user_id), "not_after": s.not_after, "refreshed_at": s.refreshed_at}
+            {
+                "id": str(s.id),
+                "user_id": str(s.user_id),
+                "not_after": s.not_after,
+                "refreshed_at": s.refreshed_at,
+                "refresh_token_hmac_key": s.refresh_token_hmac_key,
+                "refresh_token_counter": s.refresh_token_counter,
+            }
             for s in ordered
         ]
 
@@ -204,8 +212,8 @@ class PostgresApi(Api):
 
     async def sessions(self) -> list[dict[str, Any]]:
         rows = await self._select(
-            "SELECT id::text AS id, user_id::text AS user_id, not_after, refreshed_at "
-            "FROM auth.sessions ORDER BY created_at, id::text"
+            "SELECT id::text AS id, user_id::text AS user_id, not_after, refreshed_at, refresh_token_hmac_key, "
+            "refresh_token_counter FROM auth.sessions ORDER BY created_at, id::text"
         )
         for row in rows:
             row["not_after"] = row["not_after"] and row["not_after"].astimezone(timezone.utc)

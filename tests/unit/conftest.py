@@ -28,8 +28,13 @@ async def make_api() -> AsyncIterator[ApiFactory]:
     """`await make_api(env, clock=FixedClock(...))`: an app over fresh in-memory storage."""
     clients: list[AsyncTestClient] = []
 
-    async def factory(env: dict[str, str] | None = None, *, clock: Any = None) -> MemoryApi:
+    async def factory(env: dict[str, str] | None = None, *, clock: Any = None, share_with: Any = None) -> MemoryApi:
+        """With `share_with`, a second app (its own settings) over that api's storage."""
         container = build_container(make_settings(env))
+        if share_with is not None:
+            shared = share_with.container.adapters
+            container.adapters.store.override(providers.Object(shared.store()))
+            container.adapters.uow.override(providers.Object(shared.uow()))
         if clock is not None:
             container.core.clock.override(providers.Object(clock))
         client = AsyncTestClient(app=create_app(container))

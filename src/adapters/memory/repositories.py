@@ -31,6 +31,14 @@ class InMemoryUserRepository:
         session = self._store.sessions.get(session_id) if user is not None and session_id is not None else None
         return user, copy.deepcopy(session) if session is not None else None
 
+    async def get_by_session(self, session_id: UUID, *, lock: bool = False) -> tuple[User | None, Session | None]:
+        # units of work run one at a time here: every read is as good as locked
+        session = self._store.sessions.get(session_id)
+        user = self._store.users.get(session.user_id) if session is not None else None
+        if session is None or user is None:
+            return None, None
+        return copy.deepcopy(user), copy.deepcopy(session)
+
     async def get_for_update(self, user_id: UUID) -> User | None:
         # units of work run one at a time here: every read is as good as locked
         return await self.get(user_id)
@@ -174,9 +182,14 @@ class InMemoryRefreshTokenRepository:
         self._store.next_refresh_token_id += 1
         set_item(self._store.refresh_tokens, stored.token, stored, self._undo)
 
-    async def rotate(self, session_id: UUID, token: RefreshToken, now: datetime) -> None:
-        await self.revoke_live_for_session(session_id, now)
-        await self.add(token)
+    async def swap(self, presented: RefreshToken, child: RefreshToken | None, now: datetime) -> None:
+        row = self._store.refresh_tokens.get(presented.token)
+        if row is not None:
+            used = copy.deepcopy(row)
+            used.revoked, used.updated_at = True, now
+            set_item(self._store.refresh_tokens, used.token, used, self._undo)
+        if child is not None:
+            await self.add(child)
 
     async def revoke_live_for_session(self, session_id: UUID, now: datetime) -> None:
         for row in list(self._store.refresh_tokens.values()):

@@ -40,6 +40,7 @@ _IDENTITY_COLUMNS = ("id", "user_id", "provider", "provider_id", "identity_data"
 _IDENTITY_SELECT = ", ".join(f"i.{c} AS identity_{c}" for c in _IDENTITY_COLUMNS)
 _SESSION_COLUMNS = (
     "id", "user_id", "created_at", "updated_at", "aal", "factor_id", "not_after", "refreshed_at", "user_agent", "ip", "tag",
+    "refresh_token_hmac_key", "refresh_token_counter",
 )
 _SESSION_SELECT = ", ".join(f"s.{c} AS session_{c}" for c in _SESSION_COLUMNS)
 
@@ -254,15 +255,35 @@ class PgUserRepository(_Repository):
         return self._user_of(rows) if locked else None
 
     async def get_with_session(self, user_id: UUID, session_id: UUID | None) -> tuple[User | None, Session | None]:
-        rows = await self._rows(
-            f"SELECT u.*, {_IDENTITY_SELECT}, {_SESSION_SELECT}, a.authentication_method AS amr_method, "
-            f"a.updated_at AS amr_updated_at FROM (SELECT {USER_COLUMNS} FROM {{s}}.users WHERE id = %s) u "
-            "LEFT JOIN {s}.identities i ON i.user_id = u.id "
-            "LEFT JOIN {s}.sessions s ON s.id = %s "
-            "LEFT JOIN {s}.mfa_amr_claims a ON a.session_id = s.id "
-            "ORDER BY i.created_at, i.id",
-            (user_id, session_id),
+        return self._user_and_session(await self._rows(self._user_and_session_query("%(user)s"), {"user": user_id, "session": session_id}))
+
+    async def get_by_session(self, session_id: UUID, *, lock: bool = False) -> tuple[User | None, Session | None]:
+        query = self._user_and_session_query("(SELECT user_id FROM {s}.sessions WHERE id = %(session)s)")
+        params = {"session": session_id}
+        if not lock:
+            return self._user_and_session(await self._rows(query, params))
+        # The lock, then the read in the same round trip: the read's snapshot is taken after the
+        # lock is granted, so it sees what a refresh that held the row committed.
+        locked, rows = await self._rows_of_each(
+            [("SELECT id FROM {s}.sessions WHERE id = %(session)s FOR UPDATE SKIP LOCKED", params), (query, params)]
         )
+        user, session = self._user_and_session(rows)
+        if not locked and session is not None:
+            raise RowLocked(str(session_id)[:8])
+        return user, session
+
+    @staticmethod
+    def _user_and_session_query(user_id: str) -> str:
+        return (
+            f"SELECT u.*, {_IDENTITY_SELECT}, {_SESSION_SELECT}, a.authentication_method AS amr_method, "
+            f"a.updated_at AS amr_updated_at FROM (SELECT {USER_COLUMNS} FROM {{s}}.users WHERE id = {user_id}) u "
+            "LEFT JOIN {s}.identities i ON i.user_id = u.id "
+            "LEFT JOIN {s}.sessions s ON s.id = %(session)s "
+            "LEFT JOIN {s}.mfa_amr_claims a ON a.session_id = s.id "
+            "ORDER BY i.created_at, i.id"
+        )
+
+    def _user_and_session(self, rows: list[dict[str, Any]]) -> tuple[User | None, Session | None]:
         if not rows:
             return None, None
         identities: dict[UUID, Identity] = {}
@@ -392,11 +413,12 @@ class PgSessionRepository(_Repository):
     async def add(self, session: Session) -> None:
         await self._defer(
             "INSERT INTO {s}.sessions (id, user_id, created_at, updated_at, factor_id, aal, not_after, "
-            "refreshed_at, user_agent, ip, tag) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            "refreshed_at, user_agent, ip, tag, refresh_token_hmac_key, refresh_token_counter) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             (
                 session.id, session.user_id, session.created_at, session.updated_at, session.factor_id,
                 session.aal, session.not_after, naive_utc(session.refreshed_at), session.user_agent,
-                session.ip, session.tag,
+                session.ip, session.tag, session.refresh_token_hmac_key, session.refresh_token_counter,
             ),
         )
         await self._save_amr(session)
@@ -404,10 +426,12 @@ class PgSessionRepository(_Repository):
     async def update(self, session: Session) -> None:
         await self._defer(
             "UPDATE {s}.sessions SET updated_at = %s, factor_id = %s, aal = %s, not_after = %s, "
-            "refreshed_at = %s, user_agent = %s, ip = %s, tag = %s WHERE id = %s",
+            "refreshed_at = %s, user_agent = %s, ip = %s, tag = %s, refresh_token_hmac_key = %s, "
+            "refresh_token_counter = %s WHERE id = %s",
             (
                 session.updated_at, session.factor_id, session.aal, session.not_after,
-                naive_utc(session.refreshed_at), session.user_agent, session.ip, session.tag, session.id,
+                naive_utc(session.refreshed_at), session.user_agent, session.ip, session.tag,
+                session.refresh_token_hmac_key, session.refresh_token_counter, session.id,
             ),
         )
         await self._save_amr(session)
@@ -494,16 +518,18 @@ class PgRefreshTokenRepository(_Repository):
              token.parent, token.session_id),
         )
 
-    async def rotate(self, session_id: UUID, token: RefreshToken, now: datetime) -> None:
-        # One statement: the UPDATE in the CTE and the INSERT see the same snapshot, so the new
-        # token is not among those revoked.
+    async def swap(self, presented: RefreshToken, child: RefreshToken | None, now: datetime) -> None:
+        used = "UPDATE {s}.refresh_tokens SET revoked = true, updated_at = %s WHERE id = %s"
+        if child is None:
+            await self._defer(used, (now, presented.id))
+            return
+        # One statement for the server to run: the used row and its child.
         await self._defer(
-            "WITH revoked AS (UPDATE {s}.refresh_tokens SET revoked = true, updated_at = %s "
-            "WHERE session_id = %s AND revoked = false) "
+            f"WITH used AS ({used}) "
             "INSERT INTO {s}.refresh_tokens (instance_id, token, user_id, revoked, created_at, updated_at, parent, "
             "session_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-            (now, session_id, NIL_UUID, token.token, token.user_id, token.revoked, token.created_at,
-             token.updated_at, token.parent, token.session_id),
+            (now, presented.id, NIL_UUID, child.token, child.user_id, child.revoked, child.created_at,
+             child.updated_at, child.parent, child.session_id),
         )
 
     async def revoke_live_for_session(self, session_id: UUID, now: datetime) -> None:

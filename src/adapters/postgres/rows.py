@@ -92,6 +92,8 @@ def session_from_row(row: dict[str, Any], amr: list[AmrClaim]) -> Session:
         ip=str(row["ip"]) if row["ip"] is not None else None,
         tag=row["tag"],
         amr=amr,
+        refresh_token_hmac_key=row["refresh_token_hmac_key"],
+        refresh_token_counter=row["refresh_token_counter"],
     )
 
 

@@ -1,4 +1,4 @@
-"""The refresh-token grant: rotation, the reuse interval and reuse detection (tokens.md §6)."""
+"""The refresh-token grant: legacy rows and v2 session counters, the reuse interval and reuse detection (tokens.md §6)."""
 
 from __future__ import annotations
 
@@ -12,11 +12,21 @@ from uuid import UUID
 from pytrue.application.config import AuthConfig
 from pytrue.application.context import RequestContext
 from pytrue.application.ports import Clock, RowLocked, UnitOfWork, UnitOfWorkFactory
-from pytrue.application.results import AuthResult
+from pytrue.application.results import AuthResult, RefreshDiagnostics
 from pytrue.application.sessions import SessionIssuer
 from pytrue.domain.audit import Actor
+from pytrue.domain.counter_token import CounterToken, parse_counter_token
 from pytrue.domain.errors import Conflict, DomainError, ValidationFailed
-from pytrue.domain.session import RefreshAction, RefreshToken, Session, plan_refresh
+from pytrue.domain.session import (
+    CounterAction,
+    RefreshAction,
+    RefreshToken,
+    RefreshTokenAlreadyUsed,
+    Session,
+    plan_counter_refresh,
+    plan_refresh,
+    upgrade_selects,
+)
 from pytrue.domain.user import User
 
 _TWELVE = re.compile(r"^[a-z0-9]{12}$")
@@ -36,10 +46,15 @@ def _not_found() -> DomainError:
 class RefreshTokenGrant:
     """Swap a refresh token for a new one and a fresh access token for the same session.
 
-    The rows are re-read under a lock that is never waited for: when a concurrent refresh
-    holds them the attempt is abandoned and retried, and after the retry limit the caller
-    gets `conflict`. A used token is forgiven inside the reuse interval (and always when its
-    child is the newest live token); otherwise every live token of the session is revoked.
+    A v2 token is its session's signed counter: the current counter moves on, an older one is
+    a reuse that is forgiven (same token back) or ends the session. A legacy token is a row:
+    the presented row is marked used and gets a child, its siblings untouched; a used row is
+    forgiven inside the reuse interval (and always when its child is the newest live token),
+    otherwise every live token of the session is revoked.
+
+    The rows are read under a lock that is never waited for: when a concurrent refresh holds
+    them the attempt is abandoned and retried, and after the retry limit the caller gets
+    `conflict`.
     """
 
     uow: UnitOfWorkFactory
@@ -48,15 +63,17 @@ class RefreshTokenGrant:
     issuer: SessionIssuer
 
     async def __call__(self, cmd: RefreshTokenCommand) -> AuthResult:
-        self._validate_format(cmd.refresh_token)
+        counter_token = self._parse(cmd.refresh_token)
         deadline = self.clock.now() + self.config.refresh_retry_limit
         while True:
             try:
+                if counter_token is not None:
+                    return await self._advance_counter(cmd, counter_token)
                 return await self._rotate(cmd)
             except RowLocked:
                 # tokens.md §6.1 decides steps 1–4 before the lock: a banned user or a dead
                 # session is answered now, not after (or instead of, on timeout) the lock
-                await self._check_unlocked(cmd.refresh_token)
+                await self._check_unlocked(cmd.refresh_token, counter_token)
                 if self.clock.now() >= deadline:
                     raise Conflict(
                         "Too many concurrent token refresh requests on the same session or refresh token"
@@ -64,9 +81,61 @@ class RefreshTokenGrant:
                 await asyncio.sleep(random.uniform(0.010, 0.030))
 
     @staticmethod
-    def _validate_format(token: str) -> None:
+    def _parse(token: str) -> CounterToken | None:
+        """The v2 token `token` is, or None for a legacy one (any other string is looked up as a row)."""
         if len(token) < 12 or (len(token) == 12 and not _TWELVE.match(token)):
             raise ValidationFailed("Refresh token is not valid")
+        return parse_counter_token(token) if len(token) > 12 else None
+
+    # --- v2: the session counter ------------------------------------------------------------
+
+    async def _advance_counter(self, cmd: RefreshTokenCommand, token: CounterToken) -> AuthResult:
+        """One transaction of two round trips on PostgreSQL: the session locked and read with its
+        user; the writes with COMMIT."""
+        now = self.clock.now()
+        async with self.uow() as uow:
+            user, session = await self._counter_owner(uow, token, now, lock=True)
+            current = session.refresh_token_counter or 0
+            plan = plan_counter_refresh(
+                token.counter,
+                current,
+                now=now,
+                last_refreshed=session.last_refreshed(None),
+                reuse_interval=self.config.refresh_token_reuse_interval,
+                allow_reuse=self.config.refresh_token_allow_reuse,
+            )
+            if plan.action is CounterAction.REUSE_DETECTED:
+                if self.config.refresh_token_rotation_enabled:
+                    await uow.sessions.delete(session.id)
+                    await uow.commit()
+                    raise RefreshTokenAlreadyUsed(session_ended=True)
+                raise RefreshTokenAlreadyUsed()
+            if plan.action is CounterAction.NEXT:
+                session.refresh_token_counter = current + 1
+            issued = session.counter_token()
+            await uow.audit.add(self.issuer.audit(Actor.of_user(user), "token_refreshed", now))
+            session.mark_refreshed(now, cmd.ctx.user_agent, cmd.ctx.ip)
+            await uow.sessions.update(session)
+            await uow.commit()
+        diagnostics = RefreshDiagnostics(
+            counter=session.refresh_token_counter,
+            reused=False if plan.action is CounterAction.NEXT else None,
+            reuse_causes=plan.causes,
+        )
+        return self.issuer.result(user, session, issued, diagnostics=diagnostics)
+
+    async def _counter_owner(
+        self, uow: UnitOfWork, token: CounterToken, now: datetime, *, lock: bool
+    ) -> tuple[User, Session]:
+        """The token's user and session, if the session signed it, the user is not banned and the
+        session is alive."""
+        user, session = await uow.users.get_by_session(token.session_id, lock=lock)
+        if user is None or session is None or not session.issued(token):
+            raise _not_found()
+        self._check_alive(user, session, now, None)
+        return user, session
+
+    # --- legacy rows --------------------------------------------------------------------------
 
     async def _rotate(self, cmd: RefreshTokenCommand) -> AuthResult:
         """One transaction: lock the token and its session, read their user, decide, write.
@@ -87,26 +156,44 @@ class RefreshTokenGrant:
                     await uow.refresh_tokens.revoke_live_for_session(session.id, now)
                     await uow.audit.add(self.issuer.audit(actor, "token_revoked", now))
                     await uow.commit()
-                raise DomainError("refresh_token_already_used", "Invalid Refresh Token: Already Used")
+                raise RefreshTokenAlreadyUsed()
+            diagnostics = RefreshDiagnostics()
             if plan.action is RefreshAction.RETURN_CHILD and plan.child is not None:
-                issued = plan.child
+                issued = plan.child.token
             else:
-                issued = self.issuer.new_refresh_token(user, session, parent=presented.token, now=now)
-                await uow.refresh_tokens.rotate(session.id, issued, now)
+                issued = await self._swap(uow, user, session, presented, now)
                 await uow.audit.add(self.issuer.audit(actor, "token_revoked", now))
                 await uow.audit.add(self.issuer.audit(actor, "token_refreshed", now))
+                diagnostics = RefreshDiagnostics(counter=session.refresh_token_counter, reused=False)
             session.mark_refreshed(now, cmd.ctx.user_agent, cmd.ctx.ip)
             await uow.sessions.update(session)
             await uow.commit()
-        return self.issuer.result(user, session, issued)
+        return self.issuer.result(user, session, issued, diagnostics=diagnostics)
 
-    async def _check_unlocked(self, raw: str) -> None:
+    async def _swap(self, uow: UnitOfWork, user: User, session: Session, presented: RefreshToken, now: datetime) -> str:
+        """Use up the presented row and issue its successor: a child row, or for a session chosen
+        by `GOTRUE_SECURITY_REFRESH_TOKEN_UPGRADE_PERCENTAGE` its first (or next) v2 token."""
+        if self.config.refresh_token_algorithm_version == 2 and upgrade_selects(
+            session.id, self.config.refresh_token_upgrade_percentage
+        ):
+            session.upgrade_to_counter_tokens(self.issuer.tokens.hmac_key())
+            await uow.refresh_tokens.swap(presented, None, now)
+            return session.counter_token()
+        child = self.issuer.new_refresh_token(user, session, parent=presented.token, now=now)
+        await uow.refresh_tokens.swap(presented, child, now)
+        return child.token
+
+    async def _check_unlocked(self, raw: str, counter_token: CounterToken | None) -> None:
         """Steps 1–4 on rows read without a lock, for a token whose rows another refresh holds."""
+        now = self.clock.now()
         async with self.uow() as uow:
+            if counter_token is not None:
+                await self._counter_owner(uow, counter_token, now, lock=False)
+                return
             presented = await uow.refresh_tokens.get(raw)
             if presented is None:
                 raise _not_found()
-            await self._checked_owner(uow, presented, self.clock.now())
+            await self._checked_owner(uow, presented, now)
 
     async def _checked_owner(self, uow: UnitOfWork, presented: RefreshToken, now: datetime) -> tuple[User, Session]:
         """The token's user and session, if the user exists unbanned and the session is alive;
@@ -114,20 +201,25 @@ class RefreshTokenGrant:
         user, session = await self._owner_of(uow, presented)
         if user is None:
             raise _not_found()
-        if user.is_banned(now):
-            raise DomainError("user_banned", "Invalid Refresh Token: User Banned")
         if session is None:
+            if user.is_banned(now):
+                raise DomainError("user_banned", "Invalid Refresh Token: User Banned")
             if presented.id is not None:
                 await uow.refresh_tokens.delete(presented.id)
                 await uow.commit()
             raise DomainError("session_not_found", "Invalid Refresh Token: No Valid Session Found")
+        self._check_alive(user, session, now, presented.updated_at)
+        return user, session
+
+    def _check_alive(self, user: User, session: Session, now: datetime, presented_updated_at: datetime | None) -> None:
+        if user.is_banned(now):
+            raise DomainError("user_banned", "Invalid Refresh Token: User Banned")
         session.ensure_valid(
             now,
             timebox=self.config.sessions_timebox,
             inactivity_timeout=self.config.sessions_inactivity_timeout,
-            presented_token_updated_at=presented.updated_at,
+            presented_token_updated_at=presented_updated_at,
         )
-        return user, session
 
     @staticmethod
     async def _owner_of(uow: UnitOfWork, token: RefreshToken) -> tuple[User | None, Session | None]:

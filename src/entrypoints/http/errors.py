@@ -14,6 +14,7 @@ from litestar.exceptions import HTTPException
 from pytrue.adapters.crypto.passwords import HasherOverloaded
 from pytrue.application.ports import StorageUnavailable
 from pytrue.domain.errors import DomainError, WeakPassword
+from pytrue.domain.session import RefreshTokenAlreadyUsed
 
 log = logging.getLogger("pytrue.http")
 
@@ -132,7 +133,10 @@ def domain_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Res
     extra = None
     if isinstance(exc, WeakPassword):
         extra = {"weak_password": {"reasons": list(exc.reasons)}}
-    return error_response(request, status_of(exc), exc.code, exc.message, extra=extra)
+    response = error_response(request, status_of(exc), exc.code, exc.message, extra=extra)
+    if isinstance(exc, RefreshTokenAlreadyUsed) and exc.session_ended:
+        response.headers["sb-auth-refresh-token-rotated"] = "true"
+    return response
 
 
 def http_exception_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:

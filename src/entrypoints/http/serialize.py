@@ -75,6 +75,21 @@ def user_json(user: User) -> dict[str, Any]:
     return body
 
 
+def token_headers(result: AuthResult) -> dict[str, str]:
+    """GoTrue's informational `sb-auth-*` headers of a token response (tokens.md §3); clients ignore them."""
+    notes = result.diagnostics
+    headers = {"sb-auth-user-id": str(result.user.id), "sb-auth-session-id": str(result.session.id)}
+    if notes.counter is None:
+        headers["sb-auth-refresh-token-prefix"] = result.refresh_token[:5]
+    else:
+        headers["sb-auth-refresh-token-counter"] = str(notes.counter)
+    if notes.reused is not None:
+        headers["sb-auth-refresh-token-reuse"] = "true" if notes.reused else "false"
+    if notes.reuse_causes:
+        headers["sb-auth-refresh-token-reuse-cause"] = ",".join(notes.reuse_causes)
+    return headers
+
+
 def token_json(result: AuthResult) -> dict[str, Any]:
     body: dict[str, Any] = {
         "access_token": result.access_token,

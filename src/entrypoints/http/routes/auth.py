@@ -17,7 +17,7 @@ from pytrue.domain.errors import InvalidCredentials
 from pytrue.entrypoints.http.requests import json_response, provided, redirect_to, request_audience, request_context
 from pytrue.entrypoints.http import limits
 from pytrue.entrypoints.http.schemas import PasswordGrantBody, PkceGrantBody, RefreshGrantBody, SignUpBody, decode_body
-from pytrue.entrypoints.http.serialize import token_json, user_json
+from pytrue.entrypoints.http.serialize import token_headers, token_json, user_json
 
 
 @post("/signup", status_code=200)
@@ -43,7 +43,9 @@ async def signup(request: Request[Any, Any, Any]) -> Response[bytes]:
             ctx=request_context(request),
         )
     )
-    return json_response(token_json(result.auth) if result.auth else user_json(result.user))
+    if result.auth is None:
+        return json_response(user_json(result.user))
+    return json_response(token_json(result.auth), headers=token_headers(result.auth))
 
 
 @post("/token", status_code=200)
@@ -85,7 +87,7 @@ async def token(request: Request[Any, Any, Any]) -> Response[bytes]:
         )
     else:
         raise InvalidCredentials("unsupported_grant_type")
-    return json_response(token_json(result))
+    return json_response(token_json(result), headers=token_headers(result))
 
 
 def _form_fields(request: Request[Any, Any, Any], raw: bytes) -> dict[str, str]:

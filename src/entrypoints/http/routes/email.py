@@ -44,7 +44,7 @@ from pytrue.entrypoints.http.schemas import (
     VerifyBody,
     decode_body,
 )
-from pytrue.entrypoints.http.serialize import token_json, user_json
+from pytrue.entrypoints.http.serialize import token_headers, token_json, user_json
 
 # the OAuth-style `error` a redirect carries, by HTTP status (errors.md §3.1)
 OAUTH_ERROR = {
@@ -78,7 +78,7 @@ async def verify_post(request: Request[Any, Any, Any], verify: Verify, auth_conf
     if result.message is not None:
         return json_response({"msg": result.message, "code": "200"})
     assert result.auth is not None
-    return json_response(token_json(result.auth))
+    return json_response(token_json(result.auth), headers=token_headers(result.auth))
 
 
 @get("/verify")

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from pytrue.domain.audit import AuditLogEntry
+from pytrue.domain.cleanup import CleanupRule
 from pytrue.domain.flow_state import FlowState
 from pytrue.domain.one_time_token import OneTimeToken
 from pytrue.domain.rate import Rate
@@ -284,4 +285,15 @@ class RateLimiter(Protocol):
 
     async def consume(self, key: str, rate: Rate, now: datetime) -> bool:
         """Take one event from `key`'s budget; False (and nothing taken) when it is spent."""
+        ...
+
+
+class StaleRowCleaner(Protocol):
+    """Removes stale rows one small batch at a time (`GOTRUE_DB_CLEANUP_ENABLED`, tokens.md §7)."""
+
+    async def clean(self, rule: CleanupRule, now: datetime) -> int:
+        """Apply `rule` to at most `rule.batch` rows as one short transaction; the rows affected.
+
+        Rows another transaction holds are skipped, never waited for; a kind of row this
+        storage does not keep affects nothing."""
         ...

@@ -1,4 +1,4 @@
-"""The `pytrue` command: serve, a zero-configuration dev server, and user administration."""
+"""The `pytrue` command: serve, a zero-configuration dev server, user administration and database cleanup."""
 
 from __future__ import annotations
 
@@ -209,6 +209,29 @@ def cmd_users(args: argparse.Namespace) -> None:
     print(json.dumps(result, indent=2))
 
 
+async def _cleanup(settings: Settings, max_steps: int | None) -> dict[str, Any]:
+    from pytrue.entrypoints import containers
+
+    container = _use_cases(settings)
+    await containers.start(container)
+    try:
+        report = await container.use_cases.clean_stale_rows().until_clean(max_steps)
+    finally:
+        await containers.stop(container)
+    return {"steps": report.steps, "rows": report.total, "by_kind": {k.value: n for k, n in report.rows.items()}}
+
+
+def cmd_cleanup(args: argparse.Namespace) -> None:
+    """Runs whether or not GOTRUE_DB_CLEANUP_ENABLED is set: an operator asked for it."""
+    settings = _load(require=False)
+    try:
+        result = asyncio.run(_cleanup(settings, args.steps))
+    except Exception as exc:  # noqa: BLE001 - reported by type only: a message could carry the DSN
+        print(f"pytrue: cleanup failed: {type(exc).__name__}", file=sys.stderr)
+        raise SystemExit(1) from None
+    print(json.dumps(result, indent=2))
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -249,6 +272,11 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--page", type=int, default=1)
     listing.add_argument("--per-page", type=int, default=50)
     users.set_defaults(func=cmd_users)
+    cleanup = sub.add_parser(
+        "cleanup", help="remove stale rows (GOTRUE_DB_CLEANUP_ENABLED's steps) until none is left"
+    )
+    cleanup.add_argument("--steps", type=_positive, help="stop after this many steps (one batch each)")
+    cleanup.set_defaults(func=cmd_cleanup)
     return parser
 
 

@@ -10,6 +10,7 @@ from pytrue.adapters.jwt.keys import KeySet
 from pytrue.adapters.jwt.tokens import JoserfcTokenSigner, JoserfcTokenVerifier
 from pytrue.adapters.mail.dev import DevTransport
 from pytrue.adapters.mail.inbox import DevInbox
+from pytrue.adapters.memory.cleanup import InMemoryStaleRowCleaner
 from pytrue.adapters.memory.rate_limiter import InMemoryRateLimiter
 from pytrue.adapters.mail.outgoing import Transport
 from pytrue.adapters.mail.smtp import SmtpTransport
@@ -28,6 +29,7 @@ from pytrue.application.use_cases.admin import (
     AdminUpdateUser,
     BanUser,
 )
+from pytrue.application.use_cases.cleanup import CleanStaleRows
 from pytrue.application.use_cases.authenticate import AuthenticateUser, AuthorizeAdmin
 from pytrue.application.use_cases.email_links import (
     EmailChangeSender,
@@ -43,6 +45,7 @@ from pytrue.application.use_cases.signin import SignInWithPassword
 from pytrue.application.use_cases.signup import SignUp
 from pytrue.application.use_cases.user import Logout, UpdateUser
 from pytrue.application.use_cases.verify import PkceGrant, Verify
+from pytrue.domain.cleanup import cleanup_rules
 from pytrue.entrypoints import serving
 from pytrue.entrypoints.settings import Settings
 
@@ -129,6 +132,7 @@ class InMemoryAdapters(containers.DeclarativeContainer):
     store = providers.Singleton(InMemoryStore)
     uow = providers.Singleton(InMemoryUnitOfWorkFactory, store)
     rate_limiter = providers.Singleton(InMemoryRateLimiter)
+    cleaner = providers.Singleton(InMemoryStaleRowCleaner, uow)
     lifecycle = providers.Singleton(NoLifecycle)
 
 
@@ -207,6 +211,19 @@ class UseCases(containers.DeclarativeContainer):
     admin_update_user = providers.Singleton(AdminUpdateUser, hasher=core.hasher, **_admin)
     admin_delete_user = providers.Singleton(AdminDeleteUser, **_admin)
     ban_user = providers.Singleton(BanUser, **_admin)
+    clean_stale_rows = providers.Singleton(
+        CleanStaleRows,
+        cleaner=adapters.cleaner,
+        clock=core.clock,
+        rules=providers.Callable(
+            lambda c: cleanup_rules(
+                anonymous_users_enabled=c.external_anonymous_users_enabled,
+                sessions_timebox=c.sessions_timebox,
+                sessions_inactivity_timeout=c.sessions_inactivity_timeout,
+            ),
+            core.auth_config,
+        ),
+    )
 
 
 class Application(containers.DeclarativeContainer):

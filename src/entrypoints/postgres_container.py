@@ -11,6 +11,7 @@ from dependency_injector import containers, providers
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from pytrue.adapters.postgres import types
+from pytrue.adapters.postgres.cleanup import PgStaleRowCleaner
 from pytrue.adapters.postgres.migrate import migrate, validate_namespace
 from pytrue.adapters.postgres.rate_limiter import PgRateLimiter
 from pytrue.adapters.postgres.uow import PgUnitOfWorkFactory
@@ -95,4 +96,7 @@ class PostgresAdapters(containers.DeclarativeContainer):
     )
     limiter_pool = providers.Singleton(_limiter_pool, settings)
     rate_limiter = providers.Singleton(lambda pool, s: PgRateLimiter(pool, s.db_namespace), limiter_pool, settings)
+    cleaner = providers.Singleton(
+        lambda pool, s: PgStaleRowCleaner(pool, '"' + validate_namespace(s.db_namespace) + '"'), pool, settings
+    )
     lifecycle = providers.Singleton(PgLifecycle, pool, settings, limiter_pool)

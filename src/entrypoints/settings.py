@@ -115,6 +115,7 @@ class Settings:
     database_url: str = ""
     db_max_pool_size: int = 0
     db_namespace: str = "auth"
+    db_cleanup_enabled: bool = False
 
     log_level: str = "info"
 
@@ -511,6 +512,7 @@ class _Parser:
             db_max_pool_size=self.integer("GOTRUE_DB_MAX_POOL_SIZE", default=0, minimum=0),
             db_namespace=self.string("GOTRUE_DB_DB_NAMESPACE", "DB_NAMESPACE", "GOTRUE_DB_NAMESPACE", default="auth")
             or "auth",
+            db_cleanup_enabled=self.boolean("GOTRUE_DB_CLEANUP_ENABLED", default=False),
             log_level=self._log_level(),
             jwt_secret=jwt_secret,
             jwt_exp=jwt_exp,

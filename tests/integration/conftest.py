@@ -192,3 +192,26 @@ async def apps(database: PgDatabase) -> AsyncIterator[Cluster]:
             return result
 
         yield factory
+
+
+@pytest.fixture
+async def make_stale_row_cleaner() -> AsyncIterator[Callable[[Any], Any]]:
+    """The `StaleRowCleaner` over an app's database, on a pool of the test's own event loop (the
+    container's pool belongs to the test client's); the container's cleaner is checked for its type."""
+    from psycopg_pool import AsyncConnectionPool
+
+    from pytrue.adapters.postgres.cleanup import PgStaleRowCleaner
+
+    pools: list[AsyncConnectionPool] = []
+
+    async def factory(api: Any) -> PgStaleRowCleaner:
+        assert isinstance(api.container.adapters.cleaner(), PgStaleRowCleaner)
+        settings = api.container.settings()
+        pool = AsyncConnectionPool(settings.database_url, min_size=1, max_size=2, open=False, kwargs={"autocommit": True})
+        await pool.open()
+        pools.append(pool)
+        return PgStaleRowCleaner(pool, '"auth"')
+
+    yield factory
+    for pool in pools:
+        await pool.close()

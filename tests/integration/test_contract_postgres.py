@@ -1,5 +1,6 @@
 """The storage contract suites on PostgreSQL (each app gets a recycled or freshly cloned database)."""
 
+from contract.cleanup import *  # noqa: F403
 from contract.email_flows import *  # noqa: F403
 from contract.http_basics import *  # noqa: F403
 from contract.http_public import *  # noqa: F403

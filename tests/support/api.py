@@ -7,7 +7,7 @@ repositories), so a contract test can check what was written without knowing whe
 
 from __future__ import annotations
 
-from datetime import timezone
+from datetime import datetime, timezone
 from typing import Any
 
 from litestar.testing import AsyncTestClient
@@ -87,6 +87,15 @@ class Api:
         """`payload.action` of every audit entry, in the order they were written."""
         raise NotImplementedError
 
+    async def sessions(self) -> list[dict[str, Any]]:
+        """Stored sessions, oldest first: id and user_id (str), not_after and refreshed_at (aware, UTC, or None),
+        refresh_token_hmac_key and refresh_token_counter (None for legacy sessions)."""
+        raise NotImplementedError
+
+    async def end_sessions(self, session_ids: list[str], not_after: datetime) -> None:
+        """Give these sessions a `not_after` (pytrue sets none itself: GoTrue's SAML sessions have one)."""
+        raise NotImplementedError
+
 
 class MemoryApi(Api):
     @property
@@ -137,11 +146,19 @@ class MemoryApi(Api):
         return [
             {
                 "id": str(s.id),
+                "user_id": str(s.user_id),
+                "not_after": s.not_after,
+                "refreshed_at": s.refreshed_at,
                 "refresh_token_hmac_key": s.refresh_token_hmac_key,
                 "refresh_token_counter": s.refresh_token_counter,
             }
             for s in ordered
         ]
+
+    async def end_sessions(self, session_ids: list[str], not_after: datetime) -> None:
+        for session in self.store.sessions.values():
+            if str(session.id) in session_ids:
+                session.not_after = not_after
 
 
 class PostgresApi(Api):
@@ -186,15 +203,28 @@ class PostgresApi(Api):
             "FROM auth.refresh_tokens ORDER BY id"
         )
 
-    async def sessions(self) -> list[dict[str, Any]]:
-        return await self._select(
-            "SELECT id::text AS id, refresh_token_hmac_key, refresh_token_counter FROM auth.sessions "
-            "ORDER BY created_at, id::text"
-        )
-
     async def audit_actions(self) -> list[str]:
         # Entries are only ever inserted, so physical order (ctid) is write order within one instant.
         rows = await self._select(
             "SELECT payload->>'action' AS action FROM auth.audit_log_entries ORDER BY created_at, ctid"
         )
         return [row["action"] for row in rows]
+
+    async def sessions(self) -> list[dict[str, Any]]:
+        rows = await self._select(
+            "SELECT id::text AS id, user_id::text AS user_id, not_after, refreshed_at, refresh_token_hmac_key, "
+            "refresh_token_counter FROM auth.sessions ORDER BY created_at, id::text"
+        )
+        for row in rows:
+            row["not_after"] = row["not_after"] and row["not_after"].astimezone(timezone.utc)
+            row["refreshed_at"] = row["refreshed_at"] and row["refreshed_at"].replace(tzinfo=timezone.utc)
+        return rows
+
+    async def end_sessions(self, session_ids: list[str], not_after: datetime) -> None:
+        import psycopg
+
+        dsn = self.container.settings().database_url
+        async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+            await conn.execute(
+                "UPDATE auth.sessions SET not_after = %s WHERE id = ANY(%s::uuid[])", (not_after, session_ids)
+            )

@@ -63,3 +63,16 @@ async def make_rate_limiters(api: MemoryApi) -> Callable[[int], Any]:
         return [api.container.adapters.rate_limiter()] * count
 
     return factory
+
+
+@pytest.fixture
+def make_stale_row_cleaner() -> Callable[[MemoryApi], Any]:
+    """The `StaleRowCleaner` over an app's storage; in memory, the container's own."""
+    from pytrue.adapters.memory.cleanup import InMemoryStaleRowCleaner
+
+    async def factory(api: MemoryApi) -> Any:
+        cleaner = api.container.adapters.cleaner()
+        assert isinstance(cleaner, InMemoryStaleRowCleaner)
+        return cleaner
+
+    return factory

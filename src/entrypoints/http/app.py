@@ -10,6 +10,7 @@ from litestar.di import Provide
 
 from pytrue.entrypoints import containers
 from pytrue.entrypoints.containers import Application
+from pytrue.entrypoints.http.cleanup import BackgroundCleanup, cleanup_middleware_factory
 from pytrue.entrypoints.http.cors import cors_middleware_factory
 from pytrue.entrypoints.http.errors import EXCEPTION_HANDLERS
 from pytrue.entrypoints.http.limits import IpLimits
@@ -82,22 +83,28 @@ def create_app(container: Application, *, after_shutdown: Callable[[], None] | N
     auth_config = container.core.auth_config()
     provided["auth_config"] = auth_config
     dependencies = {name: _constant(value) for name, value in provided.items()}
+    cleanup = BackgroundCleanup(container.use_cases.clean_stale_rows().step) if settings.db_cleanup_enabled else None
+    middleware: list[Any] = [cors_middleware_factory(settings.cors_allowed_headers)]
+    if cleanup is not None:
+        middleware.append(cleanup_middleware_factory(cleanup))
 
     async def startup() -> None:
         await containers.start(container)
 
     async def shutdown() -> None:
         try:
+            if cleanup is not None:
+                await cleanup.drain()
             await containers.stop(container)
         finally:
             if after_shutdown is not None:
                 after_shutdown()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=ROUTES,
         dependencies=dependencies,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
-        middleware=[cors_middleware_factory(settings.cors_allowed_headers)],
+        middleware=middleware,
         request_max_body_size=MAX_BODY_BYTES,
         on_startup=[startup],
         on_shutdown=[shutdown],
@@ -105,6 +112,8 @@ def create_app(container: Application, *, after_shutdown: Callable[[], None] | N
         openapi_config=None,
         debug=False,
     )
+    app.state.cleanup = cleanup  # None when GOTRUE_DB_CLEANUP_ENABLED is off
+    return app
 
 
 def _state(container: Application, auth_config: Any, request_id_header: str, provided: dict[str, Any]) -> Any:

@@ -14,6 +14,7 @@ from pytrue.entrypoints.http.cors import cors_middleware_factory
 from pytrue.entrypoints.http.errors import EXCEPTION_HANDLERS
 from pytrue.entrypoints.http.limits import IpLimits
 from pytrue.entrypoints.http.requests import refuse_nul_in_query
+from pytrue.entrypoints.http.openapi import openapi_json
 from pytrue.entrypoints.http.routes import admin, auth, email, public, user
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -65,6 +66,7 @@ ROUTES = [
     email.reauthenticate,
     email.invite,
     email.generate_link,
+    openapi_json,
 ]
 
 

@@ -2,7 +2,8 @@
 
 For each operation, schemathesis draws requests that fit the document and requests that break it
 (wrong types, missing or extra fields, odd strings); each is sent as nobody, the anon key, a
-signed-up user or the service_role key, in either error-shape version. Every answer must be below
+signed-up user or the service_role key, in either error-shape version, and once more with a
+NUL in one of its body fields or query parameters. Every answer must be below
 500, every error must be GoTrue's error body, and a refused request must leave every row count as
 it was. Examples are derandomised (set PYTRUE_FUZZ_SEED for another draw) and bounded by
 PYTRUE_FUZZ_EXAMPLES per operation and generation mode, so CI time stays fixed.
@@ -96,6 +97,25 @@ def _request(api: Any, case: Any, who: str, v2024: bool, user_token: str) -> dic
     return request
 
 
+def _with_nul(value: Any) -> Any:
+    """The value with a NUL in it, keeping its JSON type (the strings PostgreSQL cannot store)."""
+    if isinstance(value, dict):
+        return {**value, "k\x00": "v\x00"}
+    if isinstance(value, list):
+        return [*value, "\x00"]
+    return f"{value}\x00" if isinstance(value, str) else "\x00"
+
+
+def _hostile_variant(request: dict[str, Any], index: int) -> dict[str, Any] | None:
+    """The same request with a NUL in one of its body fields or query parameters, chosen by `index`."""
+    for part in ("json", "data", "params"):
+        fields = request.get(part)
+        if isinstance(fields, dict) and fields:
+            key = sorted(fields, key=str)[index % len(fields)]
+            return {**request, part: {**fields, key: _with_nul(fields[key])}}
+    return None
+
+
 def assert_gotrue_error(response: Any) -> None:
     body = response.json()
     assert isinstance(body, dict), response.text
@@ -116,8 +136,10 @@ async def test_fuzz_every_operation_answers_below_500_in_gotrue_shape(api: Any, 
     user_token = signed_up.json()["access_token"]
     cases = list(_draw(operation))
     random.Random(0).shuffle(cases)
-    for case, who, v2024 in cases:
-        request = _request(api, case, who, v2024, user_token)
+    requests = [_request(api, case, who, v2024, user_token) for case, who, v2024 in cases]
+    requests += [v for i, r in enumerate(requests) if (v := _hostile_variant(r, i)) is not None]
+    for request in requests:
+        who = request["headers"].get("Authorization", "nobody")[:20]
         before = await api.counts()
         response = await api.client.request(**request)
         where = f"{operation} as {who}: {request!r}"

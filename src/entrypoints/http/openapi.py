@@ -321,6 +321,9 @@ def build_document() -> dict[str, Any]:
     body_types = sorted({kind for op in OPERATIONS.values() for kind in op.body}, key=lambda k: k.__name__)
     _, body_schemas = msgspec.json.schema_components(body_types, ref_template=REF)
     for name, value in body_schemas.items():
+        for field_name in ("email", "new_email"):
+            if field_name in value["properties"]:
+                value["properties"][field_name]["anyOf"][0]["format"] = "email"
         value["additionalProperties"] = True  # unknown keys are ignored, as in GoTrue
         value["description"] = "Unknown keys are ignored; null reads as absent. No string may contain U+0000."
     paths: dict[str, Any] = {}

@@ -197,7 +197,13 @@ class PasswordHasher(Protocol):
 
     async def verify(self, password: str, encoded: str) -> bool: ...
 
-    def needs_rehash(self, encoded: str) -> bool: ...
+    def needs_rehash(self, encoded: str, password: str | None = None) -> bool:
+        """Whether the stored hash should be replaced by a new hash of `password`, which just matched it.
+
+        False when the hash cannot tell `password` from the one it was made from (bcrypt's
+        72 bytes), so the owner's own password keeps working.
+        """
+        ...
 
     def is_supported(self, encoded: str) -> bool:
         """Whether an imported hash is in a format this hasher can verify."""

@@ -1,41 +1,17 @@
-"""Fixtures for the integration suite: one PostgreSQL per session, a fresh database per test or module.
+"""Fixtures for the integration suite: a fresh database per test or module, apps over them.
 
-The server is `DATABASE_URL` (or `PYTRUE_TEST_DATABASE_URL`) when set, otherwise a throw-away
-LocalCluster started once per session. Databases are cloned from templates, so a clean one costs
-a CREATE DATABASE, not a migration.
+The session's server and templates (`pg_server`, `pg_databases`, `warm_templates`) are in
+tests/conftest.py, shared with tests/security.
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack
-from pathlib import Path
 from typing import Any
 
 import pytest
-from pgcluster import Databases, PgDatabase, PgServer, start_server
-
-
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[PgServer]:
-    server = start_server()
-    yield server
-    server.close()
-
-
-@pytest.fixture(scope="session")
-def pg_admin_dsn(pg_server: PgServer) -> str:
-    """Superuser DSN of the session's server (database `postgres`, or DATABASE_URL's)."""
-    return pg_server.admin_dsn
-
-
-@pytest.fixture(scope="session")
-def pg_databases(pg_server: PgServer) -> Iterator[Databases]:
-    """Factory for databases cloned from the provisioned-empty or the migrated template."""
-    databases = Databases(server=pg_server)
-    yield databases
-    databases.close()
+from pgcluster import Databases, PgDatabase
 
 
 @pytest.fixture
@@ -62,16 +38,6 @@ def pg_dsn(pg_databases: Databases) -> Iterator[str]:
     pg_databases.drop(database)
 
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-
-@pytest.fixture(scope="session")
-def warm_templates(pg_databases: Databases) -> Databases:
-    """Build the migrated template outside any event loop (its migration runs its own loop)."""
-    pg_databases.drop(pg_databases.create(migrated=True))
-    return pg_databases
-
-
 @pytest.fixture
 async def make_api(warm_templates: Databases) -> AsyncIterator[Callable[..., Any]]:
     """Build pytrue over a clean migrated database; the contract suites' `api` factory.
@@ -79,38 +45,10 @@ async def make_api(warm_templates: Databases) -> AsyncIterator[Callable[..., Any
     `await make_api(env, clock=FixedClock(...))`. Databases are leased from `warm_templates`:
     a recycled one (emptied after its last test, schema verified unchanged) or a new clone.
     """
-    from dependency_injector import providers
-    from litestar.testing import AsyncTestClient
-    from support.api import PostgresApi
-    from support.app import make_settings
+    from support.storages import postgres_apis
 
-    from pytrue.entrypoints.containers import build_container
-    from pytrue.entrypoints.http.app import create_app
-
-    opened: list[tuple[AsyncTestClient, PgDatabase | None]] = []
-
-    async def factory(env: dict[str, str] | None = None, *, clock: Any = None, share_with: Any = None) -> PostgresApi:
-        """With `share_with`, a second app (its own settings and pool) over that api's database."""
-        if share_with is not None:
-            dsn = share_with.container.settings().database_url
-        else:
-            database = warm_templates.lease()
-            dsn = database.dsn
-        overrides = {"GOTRUE_DB_DRIVER": "postgres", "DATABASE_URL": dsn, **(env or {})}
-        container = build_container(make_settings(overrides))
-        if clock is not None:
-            # pytrue writes every timestamp from its clock (never SQL now()), so a fixed clock holds on PG too
-            container.core.clock.override(providers.Object(clock))
-        client = AsyncTestClient(app=create_app(container))
-        await client.__aenter__()
-        opened.append((client, None if share_with is not None else database))
-        return PostgresApi(client, container, clock)
-
-    yield factory
-    for client, leased in reversed(opened):
-        await client.__aexit__(None, None, None)
-        if leased is not None:
-            warm_templates.give_back(leased)
+    async with postgres_apis(warm_templates) as factory:
+        yield factory
 
 
 @pytest.fixture

@@ -14,3 +14,5 @@ from contract.storage import *  # noqa: F403
 from contract.rate_limiter import *  # noqa: F403
 from contract.request_limits import *  # noqa: F403
 from contract.refresh_v2 import *  # noqa: F403
+from contract.hostile_input import *  # noqa: F403
+from contract.openapi_fuzz import *  # noqa: F403

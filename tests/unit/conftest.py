@@ -8,17 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dependency_injector import providers
-from litestar.testing import AsyncTestClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from support.api import MemoryApi  # noqa: E402
-from support.app import make_settings  # noqa: E402
-
-from pytrue.entrypoints.containers import build_container  # noqa: E402
-from pytrue.entrypoints.http.app import create_app  # noqa: E402
-
+from support.storages import memory_apis  # noqa: E402
 
 ApiFactory = Callable[..., Any]
 
@@ -26,25 +20,8 @@ ApiFactory = Callable[..., Any]
 @pytest.fixture
 async def make_api() -> AsyncIterator[ApiFactory]:
     """`await make_api(env, clock=FixedClock(...))`: an app over fresh in-memory storage."""
-    clients: list[AsyncTestClient] = []
-
-    async def factory(env: dict[str, str] | None = None, *, clock: Any = None, share_with: Any = None) -> MemoryApi:
-        """With `share_with`, a second app (its own settings) over that api's storage."""
-        container = build_container(make_settings(env))
-        if share_with is not None:
-            shared = share_with.container.adapters
-            container.adapters.store.override(providers.Object(shared.store()))
-            container.adapters.uow.override(providers.Object(shared.uow()))
-        if clock is not None:
-            container.core.clock.override(providers.Object(clock))
-        client = AsyncTestClient(app=create_app(container))
-        await client.__aenter__()
-        clients.append(client)
-        return MemoryApi(client, container, clock)
-
-    yield factory
-    for client in clients:
-        await client.__aexit__(None, None, None)
+    async with memory_apis() as factory:
+        yield factory
 
 
 @pytest.fixture

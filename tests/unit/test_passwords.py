@@ -343,3 +343,13 @@ async def test_cancelled_calls_give_their_slot_back() -> None:
 def test_invalid_configuration_is_refused(kwargs: dict[str, int]) -> None:
     with pytest.raises(ValueError):
         Argon2PasswordHasher(**{**CHEAP, **kwargs})
+
+
+def test_no_rehash_from_a_password_bcrypt_cannot_tell_apart(hasher: Argon2PasswordHasher) -> None:
+    long_hash = bcrypt.hashpw(b"y" * 72, bcrypt.gensalt(4, prefix=b"2a")).decode()
+    assert hasher.needs_rehash(long_hash) is True
+    assert hasher.needs_rehash(long_hash, "y" * 72) is False
+    assert hasher.needs_rehash(long_hash, "y" * 90) is False
+    assert hasher.needs_rehash(long_hash, "é" * 36) is False  # 72 bytes, 36 characters
+    assert hasher.needs_rehash(long_hash, "y" * 71) is True
+    assert hasher.needs_rehash(GOTRUE_FBSCRYPT, "y" * 90) is True

@@ -318,7 +318,16 @@ class Argon2PasswordHasher:
             return False
         return await self._run(partial(_matches, stored, _encode(password)))
 
-    def needs_rehash(self, encoded: str | None) -> bool:
+    def needs_rehash(self, encoded: str | None, password: str | None = None) -> bool:
+        """Whether `encoded` should be replaced; with `password`, by a hash of that password.
+
+        bcrypt reads only the first 72 bytes, so a password of 72 bytes or more that matched a
+        bcrypt hash may be another password than the one it was made from: a hash of it would
+        lock the owner out. Such a hash stays as it is.
+        """
+        if password is not None and _parse_bcrypt(encoded or "") is not None:
+            if len(_encode(password)) >= _BCRYPT_MAX_PASSWORD_BYTES:
+                return False
         stored = _parse_argon2(encoded) if isinstance(encoded, str) else None
         return stored is None or not self._is_current(stored)
 

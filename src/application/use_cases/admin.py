@@ -144,13 +144,23 @@ class AdminCreateUser(_AdminBase):
 
 
 
+MAX_PER_PAGE = 1000
+MAX_PAGE = 2**31 - 1
+
+
 @dataclass(slots=True, kw_only=True)
 class AdminListUsers:
+    """Pages are 1 to 2³¹−1 and hold 1 to 1000 users (GoTrue sets no upper bound; an offset must fit a bigint)."""
+
     uow: UnitOfWorkFactory
 
     async def __call__(self, query: UserListQuery) -> UserPage:
         if query.page < 1 or query.per_page < 1:
             raise ValidationFailed("Bad Pagination Parameters: page and per_page must be positive")
+        if query.page > MAX_PAGE or query.per_page > MAX_PER_PAGE:
+            raise ValidationFailed(
+                f"Bad Pagination Parameters: page must be at most {MAX_PAGE} and per_page at most {MAX_PER_PAGE}"
+            )
         async with self.uow() as uow:
             users, total = await uow.users.list(query)
         return UserPage(users=users, total=total, page=query.page, per_page=query.per_page)

@@ -31,7 +31,8 @@ class SignInWithPassword:
 
     Unknown users cost a hash verification too, so timing does not tell who has an account.
     A correct password that fails today's policy still signs in, with `weak_password` set.
-    Hashes in older formats are replaced by argon2id once the password is known to be right.
+    Hashes in older formats are replaced by argon2id once the password is known to be right,
+    unless the presented password might not be the stored one (bcrypt reads only 72 bytes).
     """
 
     uow: UnitOfWorkFactory
@@ -57,7 +58,7 @@ class SignInWithPassword:
         if not await self.hasher.verify(cmd.password, stored_hash):
             raise InvalidCredentials()
         self._ensure_confirmed(user, provider)
-        new_hash = await self.hasher.hash(cmd.password) if self.hasher.needs_rehash(stored_hash) else None
+        new_hash = await self.hasher.hash(cmd.password) if self.hasher.needs_rehash(stored_hash, cmd.password) else None
         check = self.config.password_policy.check(Password(cmd.password))
         return await self._open(user.id, provider, stored_hash, new_hash, cmd, None if check.ok else check)
 

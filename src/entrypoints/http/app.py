@@ -14,6 +14,8 @@ from pytrue.entrypoints.http.cleanup import BackgroundCleanup, cleanup_middlewar
 from pytrue.entrypoints.http.cors import cors_middleware_factory
 from pytrue.entrypoints.http.errors import EXCEPTION_HANDLERS
 from pytrue.entrypoints.http.limits import IpLimits
+from pytrue.entrypoints.http.requests import refuse_nul_in_query
+from pytrue.entrypoints.http.openapi import openapi_json
 from pytrue.entrypoints.http.routes import admin, auth, email, public, user
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -65,6 +67,7 @@ ROUTES = [
     email.reauthenticate,
     email.invite,
     email.generate_link,
+    openapi_json,
 ]
 
 
@@ -105,6 +108,7 @@ def create_app(container: Application, *, after_shutdown: Callable[[], None] | N
         dependencies=dependencies,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         middleware=middleware,
+        before_request=refuse_nul_in_query,
         request_max_body_size=MAX_BODY_BYTES,
         on_startup=[startup],
         on_shutdown=[shutdown],

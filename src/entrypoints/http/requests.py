@@ -12,7 +12,7 @@ from litestar import Request, Response
 
 from pytrue.application.config import AuthConfig
 from pytrue.application.context import RequestContext
-from pytrue.domain.errors import DomainError
+from pytrue.domain.errors import DomainError, ValidationFailed
 
 _BEARER = re.compile(r"^bearer (\S+)$", re.IGNORECASE)
 
@@ -72,6 +72,16 @@ def request_context(request: Request[Any, Any, Any]) -> RequestContext:
 
 def redirect_to(request: Request[Any, Any, Any]) -> str:
     return request.headers.get("redirect_to") or request.query_params.get("redirect_to") or ""
+
+
+def refuse_nul_in_query(request: Request[Any, Any, Any]) -> None:
+    """`before_request` hook: a NUL in the query string (`%00`) is refused before any handler reads it.
+
+    PostgreSQL's text cannot hold U+0000 (docs/adr/0016); bodies are checked in `decode_body`.
+    """
+    query: bytes = request.scope.get("query_string", b"")
+    if b"%00" in query or b"\x00" in query:
+        raise ValidationFailed("Request contains a NUL character (%00), which is not allowed")
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response[bytes]:

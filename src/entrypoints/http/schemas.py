@@ -1,4 +1,9 @@
-"""Request bodies as msgspec structs: unknown keys ignored, `null` read as absent."""
+"""Request bodies as msgspec structs: unknown keys ignored, `null` read as absent.
+
+`decode_body` is also the one place that refuses what PostgreSQL cannot store or a decoder should
+not chase (docs/adr/0016): a NUL character in any string or key (`validation_failed`), and JSON
+nested deeper than `MAX_JSON_DEPTH` (`bad_json`), on every storage alike.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,13 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from pytrue.domain.errors import DomainError
+from pytrue.domain.errors import DomainError, ValidationFailed
 
 T = TypeVar("T")
+
+MAX_JSON_DEPTH = 64
+NUL_MESSAGE = "Request contains a NUL character (\\u0000), which is not allowed"
+_NUL_ESCAPE = b"\\u0000"
 
 
 class SignUpBody(msgspec.Struct, kw_only=True):
@@ -127,9 +136,36 @@ def decode_body(raw: bytes, kind: type[T]) -> T:
     if not raw.strip():
         raw = b"{}"
     try:
-        return msgspec.json.decode(raw, type=kind)
+        body = msgspec.json.decode(raw, type=kind)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise DomainError("bad_json", f"Could not parse request body as JSON: {_reason(exc)}") from None
+    except RecursionError:
+        raise _too_deep() from None
+    if _NUL_ESCAPE in raw or raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH:
+        check_json_value(msgspec.json.decode(raw))
+    return body
+
+
+def check_json_value(value: Any) -> None:
+    """Refuse a decoded JSON value holding a NUL in any string or key, or nested deeper than MAX_JSON_DEPTH."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                raise ValidationFailed(NUL_MESSAGE)
+        elif isinstance(item, (dict, list)):
+            if depth > MAX_JSON_DEPTH:
+                raise _too_deep()
+            if isinstance(item, dict):
+                stack.extend((key, depth) for key in item)
+                stack.extend((child, depth + 1) for child in item.values())
+            else:
+                stack.extend((child, depth + 1) for child in item)
+
+
+def _too_deep() -> DomainError:
+    return DomainError("bad_json", f"Could not parse request body as JSON: nested deeper than {MAX_JSON_DEPTH} levels")
 
 
 def _reason(exc: Exception) -> str:

@@ -56,9 +56,17 @@ def _int_param(request: Request[Any, Any, Any], name: str, default: int) -> int:
     raw = request.query_params.get(name, "")
     if raw == "":
         return default
-    if not raw.isdigit():
-        raise ValidationFailed(f"Bad Pagination Parameters: strconv.ParseUint: parsing \"{raw}\": invalid syntax")
-    return int(raw)
+    if not (raw.isascii() and raw.isdigit()):
+        raise ValidationFailed(f"Bad Pagination Parameters: strconv.ParseUint: parsing {_go_quote(raw)}: invalid syntax")
+    digits = raw.lstrip("0")
+    if len(digits) > 20 or int(digits or "0") >= 2**64:
+        raise ValidationFailed(f"Bad Pagination Parameters: strconv.ParseUint: parsing {_go_quote(raw)}: value out of range")
+    return int(digits or "0")
+
+
+def _go_quote(raw: str) -> str:
+    short = raw if len(raw) <= 64 else raw[:64] + "..."
+    return '"' + short.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _descending(request: Request[Any, Any, Any]) -> bool:

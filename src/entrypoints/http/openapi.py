@@ -1,0 +1,429 @@
+"""pytrue's OpenAPI 3.1 document, served at `GET /openapi.json` (docs/adr/0016).
+
+Litestar generates the skeleton from the registered routes (paths, methods, path parameters), so
+a new route appears without being listed; the handlers read their bodies by hand, so request
+bodies (the msgspec structs of `schemas.py`), query parameters, security and GoTrue's responses
+and error shapes come from `OPERATIONS`. A route missing from `OPERATIONS` fails the build.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import msgspec
+from litestar import Response, get
+
+from pytrue.entrypoints.http import schemas
+from pytrue.entrypoints.http.errors import API_VERSION_2024
+
+PATH = "/openapi.json"
+REF = "#/components/schemas/{name}"
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    name: str
+    description: str
+    schema: dict[str, Any] = field(default_factory=lambda: {"type": "string"})
+    required: bool = False
+    where: str = "query"
+
+
+@dataclass(frozen=True, slots=True)
+class Op:
+    summary: str
+    ok: tuple[int, str, str | None]  # status, description, component schema (None: no body)
+    errors: tuple[int, ...] = (400, 500)
+    body: tuple[type, ...] = ()
+    form: bool = False
+    params: tuple[Param, ...] = ()
+    auth: str = "none"  # "none", "user" (a user's access token) or "admin" (a service_role token)
+
+
+REDIRECT_TO = Param("redirect_to", "Where emailed links lead; must match GOTRUE_SITE_URL or GOTRUE_URI_ALLOW_LIST")
+PAGE = Param("page", "Page number, 1 to 2147483647 (default 1)", {"type": "integer", "minimum": 1, "maximum": 2**31 - 1})
+PER_PAGE = Param(
+    "per_page",
+    "Users per page, 1 to 1000 (default 50; pytrue's cap, GoTrue has none)",
+    {"type": "integer", "minimum": 1, "maximum": 1000},
+)
+USER_ID = Param("user_id", "The user's id", {"type": "string", "format": "uuid"}, required=True, where="path")
+GRANT_TYPE = Param(
+    "grant_type",
+    "password, refresh_token or pkce (a form body may carry it instead)",
+    {"type": "string", "enum": ["password", "refresh_token", "pkce"]},
+)
+SIGNED_IN = (200, "A session", "Session")
+USER = (200, "The user", "User")
+EMPTY = (200, "Done", "Empty")
+LIMITED = (400, 422, 429, 500)
+
+OPERATIONS: dict[tuple[str, str], Op] = {
+    ("GET", "/health"): Op("Liveness and version", (200, "Healthy", "Health"), errors=(500,)),
+    ("GET", "/settings"): Op("Public settings: enabled providers, sign-up", (200, "Settings", "Settings"), errors=(500,)),
+    ("GET", "/.well-known/jwks.json"): Op("Public keys verifying access tokens", (200, "A JWK set", "Jwks"), errors=(500,)),
+    ("GET", PATH): Op("This document", (200, "OpenAPI 3.1", None), errors=(500,)),
+    ("POST", "/signup"): Op(
+        "Sign up with email or phone and a password; anonymously with no body",
+        (200, "A session, or the unconfirmed user when confirmation is required", "SessionOrUser"),
+        errors=LIMITED,
+        body=(schemas.SignUpBody,),
+        params=(REDIRECT_TO,),
+    ),
+    ("POST", "/token"): Op(
+        "Issue a session: password, refresh_token or pkce grant",
+        SIGNED_IN,
+        errors=(400, 403, 404, 422, 429, 500, 503),
+        body=(schemas.PasswordGrantBody, schemas.RefreshGrantBody, schemas.PkceGrantBody),
+        form=True,
+        params=(GRANT_TYPE,),
+    ),
+    ("GET", "/user"): Op("The signed-in user", USER, errors=(400, 401, 403, 500), auth="user"),
+    ("PUT", "/user"): Op(
+        "Update the signed-in user: password, email, phone, metadata",
+        USER,
+        errors=(400, 401, 403, 422, 429, 500),
+        body=(schemas.UpdateUserBody,),
+        params=(REDIRECT_TO,),
+        auth="user",
+    ),
+    ("POST", "/logout"): Op(
+        "Sign out",
+        (204, "Signed out", None),
+        errors=(400, 401, 403, 500),
+        params=(Param("scope", "global (default), local or others", {"type": "string", "enum": ["global", "local", "others"]}),),
+        auth="user",
+    ),
+    ("GET", "/reauthenticate"): Op(
+        "Send a reauthentication code to the signed-in user", EMPTY, errors=(400, 401, 403, 422, 429, 500), auth="user"
+    ),
+    ("POST", "/verify"): Op(
+        "Verify an emailed or texted code or a token hash",
+        (200, "A session, or a message when one more confirmation is needed", "SessionOrMessage"),
+        errors=(400, 403, 404, 422, 429, 500),
+        body=(schemas.VerifyBody,),
+    ),
+    ("GET", "/verify"): Op(
+        "Follow an emailed link: redirects with a session, a PKCE code or an error",
+        (303, "Redirect to redirect_to (or GOTRUE_SITE_URL)", None),
+        errors=(400, 429, 500),
+        params=(
+            Param("type", "signup, invite, recovery, magiclink, email_change or email", required=True),
+            Param("token", "The link's token hash", required=True),
+            REDIRECT_TO,
+        ),
+    ),
+    ("POST", "/otp"): Op("Email a magic link or code; text a code", EMPTY, errors=LIMITED, body=(schemas.OtpBody,), params=(REDIRECT_TO,)),
+    ("POST", "/magiclink"): Op("Email a magic link", EMPTY, errors=LIMITED, body=(schemas.MagicLinkBody,), params=(REDIRECT_TO,)),
+    ("POST", "/recover"): Op("Email a password recovery link", EMPTY, errors=LIMITED, body=(schemas.RecoverBody,), params=(REDIRECT_TO,)),
+    ("POST", "/resend"): Op("Send a confirmation again", EMPTY, errors=LIMITED, body=(schemas.ResendBody,), params=(REDIRECT_TO,)),
+    ("POST", "/invite"): Op(
+        "Invite a user by email",
+        USER,
+        errors=(400, 401, 403, 422, 429, 500),
+        body=(schemas.InviteBody,),
+        params=(REDIRECT_TO,),
+        auth="admin",
+    ),
+    ("POST", "/admin/generate_link"): Op(
+        "Create a user's email link without sending it",
+        (200, "The user with the link, its code and hashed token", "GeneratedLink"),
+        errors=(400, 401, 403, 404, 422, 500),
+        body=(schemas.GenerateLinkBody,),
+        params=(REDIRECT_TO,),
+        auth="admin",
+    ),
+    ("GET", "/admin/users"): Op(
+        "List users of the audience; Link and X-Total-Count headers paginate",
+        (200, "A page of users", "UserList"),
+        errors=(400, 401, 403, 500),
+        params=(
+            PAGE,
+            PER_PAGE,
+            Param("filter", "Substring of the email or phone"),
+            Param("sort", "created_at, optionally followed by a space and asc or desc"),
+        ),
+        auth="admin",
+    ),
+    ("POST", "/admin/users"): Op(
+        "Create a user", USER, errors=(400, 401, 403, 422, 500), body=(schemas.AdminUserBody,), auth="admin"
+    ),
+    ("GET", "/admin/users/{user_id}"): Op("A user", USER, errors=(401, 403, 404, 500), params=(USER_ID,), auth="admin"),
+    ("PUT", "/admin/users/{user_id}"): Op(
+        "Update a user; ban_duration bans and unbans",
+        USER,
+        errors=(400, 401, 403, 404, 422, 500),
+        body=(schemas.AdminUserBody,),
+        params=(USER_ID,),
+        auth="admin",
+    ),
+    ("DELETE", "/admin/users/{user_id}"): Op(
+        "Delete a user, or soft-delete it",
+        EMPTY,
+        errors=(400, 401, 403, 404, 500),
+        body=(schemas.AdminDeleteBody,),
+        params=(USER_ID,),
+        auth="admin",
+    ),
+}
+
+ERROR_DESCRIPTIONS = {
+    400: "Bad request: validation_failed, bad_json, invalid_credentials, …",
+    401: "No bearer token (no_authorization)",
+    403: "A bad or expired token (bad_jwt, not_admin, otp_expired, …)",
+    404: "Not found (user_not_found, flow_state_not_found, …)",
+    413: "Body over 1 MiB (request_entity_too_large)",
+    422: "Unprocessable: email_exists, weak_password, signup_disabled, …",
+    429: "Rate limited (over_request_rate_limit, over_email_send_rate_limit, …)",
+    500: "Unexpected failure (unexpected_failure); the legacy shape carries error_id",
+    503: "Busy or database unavailable (unexpected_failure); retry",
+}
+
+_OBJECT = {"type": "object", "additionalProperties": True}
+_STRING = {"type": "string"}
+_INT = {"type": "integer"}
+
+RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
+    "Error": {
+        "description": (
+            "GoTrue's error body: the legacy shape, or with `X-Supabase-Api-Version: "
+            f"{API_VERSION_2024}` (or later) the 2024 shape. `x-sb-error-code` repeats the code."
+        ),
+        "oneOf": [{"$ref": REF.format(name="LegacyError")}, {"$ref": REF.format(name="Error2024")}],
+    },
+    "LegacyError": {
+        "type": "object",
+        "required": ["code", "error_code", "msg"],
+        "properties": {
+            "code": {"type": "integer", "description": "The HTTP status"},
+            "error_code": {"type": "string", "description": "GoTrue's error code"},
+            "msg": _STRING,
+            "error_id": {"type": "string", "description": "On 5xx: the request id"},
+            "weak_password": {"$ref": REF.format(name="WeakPassword")},
+        },
+    },
+    "Error2024": {
+        "type": "object",
+        "required": ["code", "message"],
+        "properties": {
+            "code": {"type": "string", "description": "GoTrue's error code"},
+            "message": _STRING,
+            "weak_password": {"$ref": REF.format(name="WeakPassword")},
+        },
+    },
+    "WeakPassword": {
+        "type": "object",
+        "properties": {"message": _STRING, "reasons": {"type": "array", "items": _STRING}},
+    },
+    "Empty": {"type": "object", "additionalProperties": False},
+    "Health": {"type": "object", "properties": {"version": _STRING, "name": _STRING, "description": _STRING}},
+    "Settings": {
+        "type": "object",
+        "properties": {
+            "external": {"type": "object", "additionalProperties": {"type": "boolean"}},
+            "disable_signup": {"type": "boolean"},
+            "mailer_autoconfirm": {"type": "boolean"},
+            "phone_autoconfirm": {"type": "boolean"},
+            "sms_provider": _STRING,
+            "saml_enabled": {"type": "boolean"},
+        },
+    },
+    "Jwks": {"type": "object", "properties": {"keys": {"type": "array", "items": _OBJECT}}},
+    "User": {
+        "type": "object",
+        "required": ["id", "aud", "role", "app_metadata", "user_metadata", "identities", "created_at", "updated_at"],
+        "properties": {
+            "id": {"type": "string", "format": "uuid"},
+            "aud": _STRING,
+            "role": _STRING,
+            "email": _STRING,
+            "phone": _STRING,
+            "email_confirmed_at": _STRING,
+            "phone_confirmed_at": _STRING,
+            "confirmed_at": _STRING,
+            "last_sign_in_at": _STRING,
+            "new_email": _STRING,
+            "new_phone": _STRING,
+            "app_metadata": _OBJECT,
+            "user_metadata": _OBJECT,
+            "identities": {"type": "array", "items": _OBJECT},
+            "created_at": _STRING,
+            "updated_at": _STRING,
+            "banned_until": _STRING,
+            "deleted_at": _STRING,
+            "is_anonymous": {"type": "boolean"},
+        },
+    },
+    "Session": {
+        "type": "object",
+        "required": ["access_token", "token_type", "expires_in", "expires_at", "refresh_token", "user"],
+        "properties": {
+            "access_token": _STRING,
+            "token_type": {"const": "bearer"},
+            "expires_in": _INT,
+            "expires_at": _INT,
+            "refresh_token": _STRING,
+            "user": {"$ref": REF.format(name="User")},
+            "weak_password": {"$ref": REF.format(name="WeakPassword")},
+        },
+    },
+    "SessionOrUser": {"oneOf": [{"$ref": REF.format(name="Session")}, {"$ref": REF.format(name="User")}]},
+    "SessionOrMessage": {
+        "oneOf": [
+            {"$ref": REF.format(name="Session")},
+            {"type": "object", "required": ["msg", "code"], "properties": {"msg": _STRING, "code": _STRING}},
+        ]
+    },
+    "UserList": {
+        "type": "object",
+        "properties": {"users": {"type": "array", "items": {"$ref": REF.format(name="User")}}, "aud": _STRING},
+    },
+    "GeneratedLink": {
+        "allOf": [
+            {"$ref": REF.format(name="User")},
+            {
+                "type": "object",
+                "properties": {
+                    "action_link": _STRING,
+                    "email_otp": _STRING,
+                    "hashed_token": _STRING,
+                    "verification_type": _STRING,
+                    "redirect_to": _STRING,
+                },
+            },
+        ]
+    },
+}
+
+_SECURITY = {
+    "none": [],
+    "user": [{"UserToken": []}],
+    "admin": [{"ServiceRoleToken": []}],
+}
+
+
+@get(PATH, sync_to_thread=False)
+def openapi_json() -> Response[bytes]:
+    return Response(content=document_bytes(), media_type="application/json")
+
+
+@lru_cache(maxsize=1)
+def document_bytes() -> bytes:
+    return msgspec.json.encode(build_document())
+
+
+def build_document() -> dict[str, Any]:
+    """Litestar's document of the routes, completed from `OPERATIONS`."""
+    skeleton = _litestar_document()
+    body_types = sorted({kind for op in OPERATIONS.values() for kind in op.body}, key=lambda k: k.__name__)
+    _, body_schemas = msgspec.json.schema_components(body_types, ref_template=REF)
+    for name, value in body_schemas.items():
+        for field_name in ("email", "new_email"):
+            if field_name in value["properties"]:
+                value["properties"][field_name]["anyOf"][0]["format"] = "email"
+        value["additionalProperties"] = True  # unknown keys are ignored, as in GoTrue
+        value["description"] = "Unknown keys are ignored; null reads as absent. No string may contain U+0000."
+    paths: dict[str, Any] = {}
+    for path, item in skeleton.get("paths", {}).items():
+        for method in [m for m in item if m in ("get", "put", "post", "delete", "patch")]:
+            op = OPERATIONS.get((method.upper(), path))
+            if op is None:
+                raise LookupError(f"{method.upper()} {path} has no entry in pytrue.entrypoints.http.openapi.OPERATIONS")
+            paths.setdefault(path, {})[method] = _operation(item[method], op)
+    missing = set(OPERATIONS) - {(m.upper(), p) for p, item in paths.items() for m in item}
+    if missing:
+        raise LookupError(f"OPERATIONS lists routes the app does not serve: {sorted(missing)}")
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "pytrue",
+            "version": skeleton["info"]["version"],
+            "description": (
+                "The Supabase Auth (GoTrue) API as pytrue serves it. Errors use GoTrue's body shapes "
+                "(components/schemas/Error). Strings may not contain U+0000 and JSON may nest at most "
+                f"{schemas.MAX_JSON_DEPTH} levels (400)."
+            ),
+        },
+        "paths": dict(sorted(paths.items())),
+        "components": {
+            "schemas": {**body_schemas, **copy.deepcopy(RESPONSE_SCHEMAS)},
+            "securitySchemes": {
+                "UserToken": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT", "description": "A user's access token"},
+                "ServiceRoleToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "JWT",
+                    "description": "A token whose role is in GOTRUE_JWT_ADMIN_ROLES (the service_role key)",
+                },
+            },
+        },
+    }
+
+
+def _operation(generated: dict[str, Any], op: Op) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "operationId": generated.get("operationId"),
+        "summary": op.summary,
+        "security": _SECURITY[op.auth],
+        "parameters": [_parameter(p) for p in op.params],
+        "responses": _responses(op),
+    }
+    if not result["parameters"]:
+        del result["parameters"]
+    if op.body:
+        refs = [{"$ref": REF.format(name=kind.__name__)} for kind in op.body]
+        schema = refs[0] if len(refs) == 1 else {"oneOf": refs}
+        content: dict[str, Any] = {"application/json": {"schema": schema}}
+        if op.form:
+            content["application/x-www-form-urlencoded"] = {"schema": schema}
+        result["requestBody"] = {"required": False, "content": content}
+    return result
+
+
+def _parameter(param: Param) -> dict[str, Any]:
+    return {
+        "name": param.name,
+        "in": param.where,
+        "required": param.required or param.where == "path",
+        "description": param.description,
+        "schema": param.schema,
+    }
+
+
+def _responses(op: Op) -> dict[str, Any]:
+    status, description, schema = op.ok
+    ok: dict[str, Any] = {"description": description}
+    if schema is not None:
+        ok["content"] = {"application/json": {"schema": {"$ref": REF.format(name=schema)}}}
+    responses: dict[str, Any] = {str(status): ok}
+    error = {"application/json": {"schema": {"$ref": REF.format(name="Error")}}}
+    for code in sorted(set(op.errors) | ({413} if op.body else set())):
+        responses[str(code)] = {"description": ERROR_DESCRIPTIONS[code], "content": error}
+    return responses
+
+
+def _litestar_document() -> dict[str, Any]:
+    """The routes as Litestar's own generator sees them, from an app built for that alone."""
+    from litestar import Litestar
+    from litestar.di import Provide
+    from litestar.openapi import OpenAPIConfig
+
+    from pytrue.entrypoints.http.app import ROUTES, USE_CASES
+    from pytrue.entrypoints.http.routes.public import VERSION
+
+    def placeholder() -> Provide:
+        def nothing() -> None:
+            return None
+
+        return Provide(nothing, sync_to_thread=False)
+
+    app = Litestar(
+        route_handlers=ROUTES,
+        dependencies={name: placeholder() for name in [*USE_CASES, "auth_config"]},
+        openapi_config=OpenAPIConfig(title="pytrue", version=VERSION.removeprefix("pytrue-"), create_examples=False),
+    )
+    return app.openapi_schema.to_schema()
+

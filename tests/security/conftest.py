@@ -1,0 +1,32 @@
+"""Security tests run on both storages: `make_api` / `api` are parametrised over memory and PostgreSQL.
+
+The PostgreSQL leg uses the session's server (tests/conftest.py), started only when it runs;
+`-k memory` runs the memory leg alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+from support.storages import memory_apis, postgres_apis
+
+
+@pytest.fixture(params=["memory", "postgres"])
+def storage(request: pytest.FixtureRequest) -> Any:
+    """None for memory; PostgreSQL's warm templates (resolved here, outside the event loop)."""
+    return None if request.param == "memory" else request.getfixturevalue("warm_templates")
+
+
+@pytest.fixture
+async def make_api(storage: Any) -> AsyncIterator[Callable[..., Any]]:
+    apis = memory_apis() if storage is None else postgres_apis(storage)
+    async with apis as factory:
+        yield factory
+
+
+@pytest.fixture
+async def api(make_api: Callable[..., Any]) -> Any:
+    return await make_api()

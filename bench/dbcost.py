@@ -255,8 +255,11 @@ def parse_waldump_stats(text: str) -> tuple[int | None, int | None]:
 # pytrue, in-process
 
 
-def _app_environment(dsn: str, *, v2: bool) -> dict[str, str]:
+def _app_environment(dsn: str, *, v2: bool, pool: int = 10) -> dict[str, str]:
     env = {
+        # as many connections as pgbench has clients: each side's operations then run on as many
+        # backends (with the default 10, one-at-a-time operations would rotate through ten)
+        "GOTRUE_DB_MAX_POOL_SIZE": str(pool),
         "GOTRUE_DB_DRIVER": "postgres",
         "DATABASE_URL": dsn,
         "GOTRUE_SITE_URL": "http://localhost:3000",
@@ -366,7 +369,7 @@ async def measure_pytrue(dsn: str, meter: Meter, args: argparse.Namespace, log: 
     def users(n: int) -> list[int]:
         return [rng.randrange(1, args.users) for _ in range(n)]
 
-    async with Pytrue(_app_environment(dsn, v2=False)) as app:
+    async with Pytrue(_app_environment(dsn, v2=False, pool=args.pool_size)) as app:
         # sign-in: every measured sign-in is a random seeded user's new session; its tokens
         # serve GET /user and the legacy refresh below
         await _lanes(c, users(warm), app.sign_in)
@@ -414,7 +417,7 @@ async def measure_pytrue(dsn: str, meter: Meter, args: argparse.Namespace, log: 
             results["signup"] = await _measure(meter, dsn, ops, sign_ups)
 
     if "refresh_v2" in wanted:
-        async with Pytrue(_app_environment(dsn, v2=True)) as app:
+        async with Pytrue(_app_environment(dsn, v2=True, pool=args.pool_size)) as app:
             fresh = await _lanes(c, users(ops + warm), app.sign_in)
             await _lanes(c, [s["refresh_token"] for s in fresh[:warm]], app.refresh)
             presented = [s["refresh_token"] for s in fresh[warm:]]
@@ -551,18 +554,44 @@ def _ratio(a: float | None, b: float | None) -> float | None:
     return a / b if a is not None and b else None
 
 
-def report(pytrue: dict[str, Cost], gotrue: dict[str, Cost], operations: list[str]) -> tuple[list[str], dict[str, Any]]:
+def medians(rounds: list[dict[str, Cost]]) -> dict[str, dict[str, Any]]:
+    """Per operation, the median over the rounds of every per-operation figure (text figures,
+    such as the token format seen, are joined)."""
+    import statistics
+
+    out: dict[str, dict[str, Any]] = {}
+    for op in rounds[0]:
+        values = [r[op].per_op() for r in rounds if op in r]
+        merged: dict[str, Any] = {}
+        for key in values[0]:
+            column = [v[key] for v in values]
+            if all(isinstance(x, int | float) for x in column):
+                merged[key] = statistics.median(column)
+            elif all(x is None for x in column):
+                merged[key] = None
+            else:
+                merged[key] = ", ".join(sorted({str(x) for x in column}))
+        merged["rounds"] = len(values)
+        out[op] = merged
+    return out
+
+
+def report(pytrue: dict[str, dict[str, Any]], gotrue: dict[str, dict[str, Any]], operations: list[str],
+           per_round: list[tuple[dict[str, Cost], dict[str, Cost]]]) -> tuple[list[str], dict[str, Any]]:  # fmt: skip
     lines = [
         f"{'operation':24} {'pytrue CPU':>11} {'GoTrue CPU':>11} {'ratio':>6}   {'pytrue WAL':>11} {'GoTrue WAL':>11} {'ratio':>6}"
-        f"   {'w/o FPI: pytrue':>15} {'GoTrue':>7}",
+        f"   {'w/o FPI: pytrue':>15} {'GoTrue':>7}   CPU ratio per round",
         f"{'':24} {'µs/op':>11} {'µs/op':>11} {'':>6}   {'bytes/op':>11} {'bytes/op':>11} {'':>6}",
     ]
     table: dict[str, Any] = {}
     for op in operations:
         if op not in pytrue or op not in gotrue:
             continue
-        p, g = pytrue[op].per_op(), gotrue[op].per_op()
+        p, g = pytrue[op], gotrue[op]
         cpu_ratio, wal_ratio = _ratio(p["cpu_us"], g["cpu_us"]), _ratio(p["wal_bytes"], g["wal_bytes"])
+        round_ratios = [
+            _ratio(pr[op].per_op()["cpu_us"], gr[op].per_op()["cpu_us"]) for pr, gr in per_round if op in pr and op in gr
+        ]
         table[op] = {
             "label": OPERATIONS[op][0],
             "gotrue_script": OPERATIONS[op][1],
@@ -570,6 +599,7 @@ def report(pytrue: dict[str, Cost], gotrue: dict[str, Cost], operations: list[st
             "gotrue": g,
             "cpu_ratio": cpu_ratio,
             "wal_ratio": wal_ratio,
+            "cpu_ratio_per_round": round_ratios,
         }
 
         def fmt(value: float | None, spec: str) -> str:
@@ -579,19 +609,20 @@ def report(pytrue: dict[str, Cost], gotrue: dict[str, Cost], operations: list[st
         lines.append(
             f"{label:24} {p['cpu_us']:11.0f} {g['cpu_us']:11.0f} {fmt(cpu_ratio, '6.2f')}   "
             f"{p['wal_bytes']:11.0f} {g['wal_bytes']:11.0f} {fmt(wal_ratio, '6.2f')}   "
-            f"{fmt(p['wal_bytes_without_fpi'], '15.0f')} {fmt(g['wal_bytes_without_fpi'], '7.0f')}"
+            f"{fmt(p['wal_bytes_without_fpi'], '15.0f')} {fmt(g['wal_bytes_without_fpi'], '7.0f')}   "
+            + " ".join(fmt(r, ".2f") for r in round_ratios)
         )
     if "refresh_v2" in table:
         lines.append("  * compared with GoTrue's legacy refresh sequence (the target's baseline)")
         ref = gotrue.get("gotrue_refresh_v2")
         if ref is not None:
-            r = ref.per_op()
+            r = ref
             table["gotrue_refresh_v2"] = {"label": "GoTrue's v2 refresh sequence (reference)", "gotrue": r}
             lines.append(f"  GoTrue's own v2 refresh sequence, for reference: {r['cpu_us']:.0f} µs/op, {r['wal_bytes']:.0f} WAL bytes/op")
     return lines, table
 
 
-def check_targets(table: dict[str, Any], pytrue: dict[str, Cost]) -> tuple[list[str], list[dict[str, Any]]]:
+def check_targets(table: dict[str, Any], pytrue: dict[str, dict[str, Any]]) -> tuple[list[str], list[dict[str, Any]]]:
     lines, verdicts = [], []
     for op, measure, limit in TARGETS:
         if op not in table:
@@ -600,7 +631,7 @@ def check_targets(table: dict[str, Any], pytrue: dict[str, Cost]) -> tuple[list[
         passed = ratio is not None and ratio <= limit
         note = ""
         if op == "refresh_v2":
-            fmt_seen = pytrue[op].extra.get("token_format", "")
+            fmt_seen = pytrue[op].get("token_format", "")
             if fmt_seen != "v2":
                 note = f"  (pytrue issued {fmt_seen} tokens: this measures legacy, not v2)"
         what = "CPU" if measure == "cpu_us" else "WAL"
@@ -626,6 +657,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "users": args.users,
         "ops": args.ops,
         "concurrency": args.concurrency,
+        "rounds": args.rounds,
+        "pytrue_pool_size": args.pool_size,
         "machine": {"cores": len(os.sched_getaffinity(0)), "loadavg_before": Path("/proc/loadavg").read_text().strip()},
     }
     meter: Meter | None = None
@@ -652,7 +685,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         asyncio.run(template())
         started = time.monotonic()
         seeded = seed_users(dsn, args.users)
-        sessions = max(1000, 2 * (args.ops + args.concurrency))
+        sessions = max(1000, (args.rounds + 1) * (args.ops + args.concurrency))
         seed_gotrue_rows(dsn, args.users, sessions)
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute("vacuum analyze")
@@ -675,20 +708,37 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             runner: Any = uvloop.run
         except ImportError:
             runner = asyncio.run
-        pytrue = runner(measure_pytrue(dsn, meter, args, log))
-        log(f"dbcost: GoTrue's statement sequences with pgbench -M prepared -c {args.concurrency}")
-        gotrue = measure_gotrue(dsn, meter, args, variables)
-        lines, table = report(pytrue, gotrue, list(OPERATIONS))
+        per_round: list[tuple[dict[str, Cost], dict[str, Cost]]] = []
+        for number in range(1, args.rounds + 1):
+            # the two sides in turn, the order swapped every round: the machine's speed drifts
+            first_pytrue = number % 2 == 1
+            pytrue_round: dict[str, Cost] = {}
+            gotrue_round: dict[str, Cost] = {}
+            for side in ("pytrue", "gotrue") if first_pytrue else ("gotrue", "pytrue"):
+                if side == "pytrue":
+                    log(f"dbcost: round {number}/{args.rounds}: pytrue in-process, {args.ops} operations each, "
+                        f"{args.concurrency} at a time")  # fmt: skip
+                    pytrue_round = runner(measure_pytrue(dsn, meter, args, log))
+                else:
+                    log(f"dbcost: round {number}/{args.rounds}: GoTrue's statement sequences, pgbench -M prepared "
+                        f"-c {args.concurrency}")  # fmt: skip
+                    gotrue_round = measure_gotrue(dsn, meter, args, variables)
+            per_round.append((pytrue_round, gotrue_round))
+            args.seed += 1
+        pytrue = medians([p for p, _ in per_round])
+        gotrue = medians([g for _, g in per_round])
+        lines, table = report(pytrue, gotrue, list(OPERATIONS), per_round)
         target_lines, verdicts = check_targets(table, pytrue)
-        print("\nPostgreSQL's cost per operation (CPU of all its processes; WAL from the LSN; after a CHECKPOINT)")
+        print(f"\nPostgreSQL's cost per operation, medians of {args.rounds} round(s) (CPU of all its processes; "
+              "WAL from the LSN; each run after VACUUM and CHECKPOINT)")
         print("\n".join(lines))
         print("\nTargets")
         print("\n".join(target_lines))
         summary.update(results=table, targets=verdicts, loadavg_after=Path("/proc/loadavg").read_text().strip())
-        summary["raw"] = {
-            "pytrue": {op: asdict(cost) for op, cost in pytrue.items()},
-            "gotrue": {op: asdict(cost) for op, cost in gotrue.items()},
-        }
+        summary["rounds"] = [
+            {"pytrue": {op: asdict(c) for op, c in p.items()}, "gotrue": {op: asdict(c) for op, c in g.items()}}
+            for p, g in per_round
+        ]
         if args.out:
             args.out.parent.mkdir(parents=True, exist_ok=True)
             args.out.write_text(json.dumps(summary, indent=2))
@@ -706,6 +756,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=10_000, help="users to seed (default 10 000)")
     parser.add_argument("--ops", type=int, default=2000, help="measured operations per operation type (default 2000)")
     parser.add_argument("--concurrency", type=int, default=1, help="operations in flight, both sides (default 1)")
+    parser.add_argument("--pool-size", type=int, help="pytrue's GOTRUE_DB_MAX_POOL_SIZE (default: --concurrency)")
+    parser.add_argument("--rounds", type=int, default=3, help="measure both sides this many times, in turn (default 3)")
     parser.add_argument("--operations", default=",".join(OPERATIONS), help="comma list of " + ", ".join(OPERATIONS))
     parser.add_argument("--out", type=Path, help="write the results as JSON here (e.g. bench/results/DATE-dbcost.json)")
     parser.add_argument("--seed", type=int, default=1, help="random seed for the users pytrue signs in")
@@ -714,6 +766,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="start, migrate and seed, print the DSN and wait for Ctrl-C (to try the scripts by hand)")
     args = parser.parse_args(argv)
     args.operations = [op for op in args.operations.split(",") if op]
+    args.pool_size = args.pool_size or args.concurrency
     unknown = set(args.operations) - set(OPERATIONS)
     if unknown:
         parser.error(f"unknown operations: {', '.join(sorted(unknown))}")

@@ -157,7 +157,7 @@ def test_dbcost_runs_end_to_end_at_a_tiny_size(tmp_path: Path) -> None:
     from dbcost import OPERATIONS, main
 
     out = tmp_path / "dbcost.json"
-    assert main(["--ops", "5", "--users", "20", "--out", str(out), "--quiet"]) == 0
+    assert main(["--ops", "5", "--users", "20", "--rounds", "1", "--out", str(out), "--quiet"]) == 0
     summary = json.loads(out.read_text())
     assert summary["settings"]["fsync"] == "on" and summary["settings"]["synchronous_commit"] == "on"
     results = summary["results"]

@@ -20,8 +20,10 @@ reaped backends through the postmaster's cutime/cstime) and the WAL written
 Each measured run starts after a CHECKPOINT, so both sides start with the same full-page-image
 debt; autovacuum is off during the run (a VACUUM ANALYZE precedes the measurements).
 pgbench's own connection start and its first, cold transaction are taken out: it runs once
-with one transaction and once with N+1, and the difference is divided by N. pytrue's pool
-is warmed by a tenth of the operations before it is measured.
+with one transaction per client and once with N more, and the difference is divided by N.
+pytrue's pool (as many connections as pgbench has clients, `--concurrency`) is warmed by a
+tenth of the operations before it is measured. `--rounds R` (default 3) measures both sides R
+times, in turn, the order swapped every round, and prints the medians and each round's ratio.
 
 Passwords use a trivial argon2id (m=64 KiB, t=1; `--cheap-hash` in bench/inprocess.py): the
 hash is the worker's cost, not the database's. See docs/benchmarks.md, "The database's cost

@@ -48,7 +48,8 @@ UPDATE refresh_tokens SET revoked = true, updated_at = now() WHERE id = :rt_id;
 INSERT INTO refresh_tokens (instance_id, token, user_id, revoked, created_at, updated_at, parent, session_id)
 VALUES ('00000000-0000-0000-0000-000000000000', :newtok, :rt_user_id, false, now(), now(), :tok, :rt_session_id)
 RETURNING id;
--- ... and user.UpdateLastSignInAt (last_sign_in_at rewritten, updated_at bumped).
+-- ... and user.UpdateLastSignInAt: last_sign_in_at rewritten with the value GoTrue read (now() here:
+-- the same size), updated_at bumped by pop.
 UPDATE users SET last_sign_in_at = now(), updated_at = now() WHERE id = :u_id;
 -- GenerateAccessToken: FindSessionByID(tx, forUpdate=false) for the AAL/AMR claims.
 SELECT * FROM sessions WHERE id = :rt_session_id LIMIT 1;

@@ -87,3 +87,89 @@ def test_compare_alternates_and_reports_the_change_of_medians() -> None:
     assert len(lines) == 3  # header, user, refresh (no password numbers: no row)
     assert lines[1].split()[0] == "user" and lines[1].endswith("+20.0%")
     assert lines[2].split()[0] == "refresh" and lines[2].endswith("+0.0%")
+
+
+# bench/dbcost.py: PostgreSQL's CPU and WAL per operation, pytrue against GoTrue's sequences
+
+DBCOST_SCRIPTS = sorted((BENCH / "gotrue_sequences").glob("*.sql"))
+
+
+def test_every_gotrue_sequence_is_there() -> None:
+    from dbcost import OPERATIONS, REFERENCE_SCRIPTS
+
+    names = {path.name for path in DBCOST_SCRIPTS}
+    assert {script for _, script in OPERATIONS.values()} | set(REFERENCE_SCRIPTS.values()) == names
+
+
+async def test_each_gotrue_sequence_runs_against_the_migrated_schema(make_api: Any) -> None:
+    """Every pgbench script runs without error on pytrue's schema with the harness's seed data."""
+    import asyncio
+
+    from dbcost import pgbench, pgbench_binary, seed_gotrue_rows
+
+    api = await make_api({"GOTRUE_JWT_AUD": "authenticated", "GOTRUE_JWT_DEFAULT_GROUP_NAME": "authenticated"})
+    created = await api.signup(TEMPLATE_EMAIL, PASSWORD)
+    assert created.status_code == 200, created.text
+    dsn = api.container.settings().database_url
+    assert seed_users(dsn, 12) == 12
+    seed_gotrue_rows(dsn, 12, 20)
+    variables = {"nusers": 12, "ntokens": 20, "nsessions": 20, "nv2": 20}
+    binary = pgbench_binary()
+    before = await api.counts()
+    for script in DBCOST_SCRIPTS:
+        # pgbench raises unless every transaction ran (a \gset that finds no row aborts it)
+        output = await asyncio.to_thread(pgbench, binary, dsn, script, 3, 1, variables)
+        assert "number of transactions actually processed: 3/3" in output, (script.name, output)
+    after = await api.counts()
+    assert after["users"] == before["users"] + 3  # signup.sql made three users
+
+
+def test_refresh_token_formats_are_told_apart() -> None:
+    from dbcost import token_format
+
+    assert token_format("abcdefgh2345") == "legacy"
+    assert token_format("A" + "b" * 55) == "v2"
+    assert token_format("x" * 22).startswith("unknown")
+
+
+def test_waldump_totals_are_read() -> None:
+    from dbcost import parse_waldump_stats
+
+    text = (
+        "Type  N  (%)  Record size  (%)  FPI size  (%)  Combined size  (%)\n"
+        "                                        --------                      --------\n"
+        "Total                                        198                         19124 [100.00%]"
+        "                 8192 [30.00%]                 27316 [100%]\n"
+    )
+    assert parse_waldump_stats(text) == (198, 8192)
+    assert parse_waldump_stats("nothing") == (None, None)
+
+
+def test_dbcost_runs_end_to_end_at_a_tiny_size(tmp_path: Path) -> None:
+    """The whole harness at 5 operations: its own durable PostgreSQL, pytrue in-process, pgbench.
+
+    No timing is asserted. CPU time of pgbench's backends is read in clock ticks once they have
+    exited (10 ms), so at this size GoTrue's CPU figures may round to zero; WAL is exact.
+    """
+    import json
+    import math
+
+    from dbcost import OPERATIONS, main
+
+    out = tmp_path / "dbcost.json"
+    assert main(["--ops", "5", "--users", "20", "--rounds", "1", "--out", str(out), "--quiet"]) == 0
+    summary = json.loads(out.read_text())
+    assert summary["settings"]["fsync"] == "on" and summary["settings"]["synchronous_commit"] == "on"
+    results = summary["results"]
+    assert set(OPERATIONS) <= set(results)
+    for op in OPERATIONS:
+        pytrue, gotrue = results[op]["pytrue"], results[op]["gotrue"]
+        assert pytrue["ops"] == 5 and gotrue["ops"] == 5
+        assert pytrue["cpu_us"] > 0, op  # live backends: read precisely (schedstat)
+        assert math.isfinite(gotrue["cpu_us"]), op
+        if op != "user":  # every other operation writes
+            assert pytrue["wal_bytes"] > 0 and gotrue["wal_bytes"] > 0, op
+    assert results["refresh_legacy"]["pytrue"]["token_format"] == "legacy"
+    assert results["refresh_v2"]["pytrue"]["token_format"] in ("legacy", "v2")
+    assert "gotrue_refresh_v2" in results
+    assert {t["operation"] for t in summary["targets"]} == {"refresh_v2", "refresh_legacy", "signin", "user"}

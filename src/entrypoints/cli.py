@@ -179,7 +179,7 @@ async def _users(args: argparse.Namespace, settings: Settings) -> Any:
     from pytrue.entrypoints.http.serialize import user_json
 
     container = _use_cases(settings)
-    await containers.start(container)
+    await containers.start(container, deliver_mail=False)
     try:
         use_cases = container.use_cases
         if args.action == "create":

@@ -11,11 +11,13 @@ Without SMTP, `read_mbox(path)` reads the development inbox file (`PYTRUE_DEV_IN
 Options: `refuse` (recipients answered with 550), `users` ({login: password}, enables AUTH),
 `tls` (a `TlsPair` from `self_signed_tls()`): `starttls=True` requires STARTTLS,
 `implicit_tls=True` wraps the whole connection (port-465 style); `auth_exclude` hides AUTH
-mechanisms (e.g. `("PLAIN",)`).
+mechanisms (e.g. `("PLAIN",)`); `port` listens on a given port (e.g. a server that comes back);
+`delay` (seconds) makes every accepted message that much slower, like a distant server.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import html
 import ipaddress
@@ -102,6 +104,8 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.owner.delay:
+            await asyncio.sleep(self.owner.delay)
         message = message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
         assert isinstance(message, EmailMessage)
         with self.owner.condition:
@@ -123,8 +127,11 @@ class SmtpServer:
         starttls: bool = False,
         implicit_tls: bool = False,
         auth_exclude: Iterable[str] = (),
+        port: int | None = None,
+        delay: float = 0.0,
     ) -> None:
-        self.port = free_port()
+        self.port = port or free_port()
+        self.delay = delay
         self.refuse = {address.lower() for address in refuse}
         self.users = dict(users or {})
         self.messages: list[EmailMessage] = []

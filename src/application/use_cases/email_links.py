@@ -129,6 +129,7 @@ class SendMagicLink:
         email = Email.parse(cmd.email).value
         pkce = cmd.pkce()
         aud = cmd.audience(self.config)
+        self.codes.ensure_deliverable(MAIL_MAGIC_LINK)  # known or not: an outage must not tell them apart
         async with self.uow() as uow:
             user = await locked(uow, await uow.users.get_by_email(email, aud))
             if user is not None and user.is_email_confirmed:
@@ -235,6 +236,7 @@ class RecoverPassword:
         email = Email.parse(cmd.email).value
         pkce = cmd.pkce()
         aud = cmd.audience(self.config)
+        self.codes.ensure_deliverable(MAIL_RECOVERY)  # known or not: an outage must not tell them apart
         async with self.uow() as uow:
             user = await locked(uow, await uow.users.get_by_email(email, aud))
             if user is None:
@@ -266,6 +268,8 @@ class Resend:
         pkce = cmd.pkce()
         aud = cmd.audience(self.config)
         redirect_to = self.config.redirect_target(cmd.redirect_to, cmd.ctx.referer)
+        if cmd.email:  # known or not: an outage must not tell them apart
+            self.codes.ensure_deliverable(MAIL_CONFIRMATION if cmd.type == "signup" else MAIL_EMAIL_CHANGE)
         async with self.uow() as uow:
             found = await (uow.users.get_by_email(address, aud) if cmd.email else uow.users.get_by_phone(address, aud))
             user = await locked(uow, found)

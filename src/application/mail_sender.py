@@ -148,7 +148,7 @@ class OutboxSender:
             await self.mailer.send(queued.mail)
         except Exception as exc:  # noqa: BLE001 - a template bug must not stop the queue either
             delay = self.retry_delay(queued.attempts)
-            error = str(exc) if isinstance(exc, MailDeliveryFailed) else f"{type(exc).__name__} while rendering"
+            error = str(exc) if isinstance(exc, MailDeliveryFailed) else f"{type(exc).__name__} while sending"
             await self.queue.failed(queued.id, now + delay, error)
             log.error(
                 "mail outbox: could not deliver %s email #%d (attempt %d), next attempt in %gs: %s",

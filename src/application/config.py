@@ -41,6 +41,8 @@ class AuthConfig:
     mailer_urlpath_confirmation: str = "/verify"
     mailer_urlpath_recovery: str = "/verify"
     mailer_urlpath_email_change: str = "/verify"
+    mailer_delivery: str = "outbox"  # PYTRUE_MAILER_DELIVERY: "outbox" (after the response) or "inline" (GoTrue's)
+    mailer_outbox_fail_fast_after: timedelta | None = timedelta(minutes=10)  # None: never refuse
     rate_limit_email_sent: Rate = Rate(30)  # GOTRUE_RATE_LIMIT_EMAIL_SENT, shared by all processes
     rate_limit_sms_sent: Rate = Rate(30)  # GOTRUE_RATE_LIMIT_SMS_SENT
     password_policy: PasswordPolicy = field(default_factory=PasswordPolicy)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from pytrue.application.config import AuthConfig
+from pytrue.application.mail_health import MailHealth
 from pytrue.application.ports import (
     Clock,
     Mail,
@@ -53,12 +54,20 @@ class Pkce:
         return cls(challenge=challenge, method=parse_challenge_method(method))
 
 
+def send_failure(kind: str) -> DomainError:
+    return DomainError("unexpected_failure", SEND_FAILURE.get(kind, "Error sending email"))
+
+
 @dataclass(slots=True, kw_only=True)
 class EmailCodes:
-    """Generates a code, stores its hash on the user and in `one_time_tokens`, and mails it.
+    """Generates a code, stores its hash on the user and in `one_time_tokens`, and queues the message.
 
-    Everything happens inside the caller's unit of work, so a refused or failed send leaves
-    the previous code valid and nothing half-written.
+    The message goes into the outbox inside the caller's unit of work (docs/adr/0017): it is
+    delivered after the response if and only if the code it carries was committed. With
+    `mailer_delivery = "inline"` it is sent before the commit instead (GoTrue's way), and a
+    refused send rolls everything back. Once delivery has been failing for longer than
+    `mailer_outbox_fail_fast_after`, new messages are refused with GoTrue's 500 instead of
+    being queued behind an outage.
     """
 
     config: AuthConfig
@@ -66,6 +75,14 @@ class EmailCodes:
     tokens: TokenGenerator
     mailer: Mailer
     limiter: RateLimiter
+    health: MailHealth = field(default_factory=MailHealth)
+
+    def ensure_deliverable(self, kind: str, now: datetime | None = None) -> None:
+        """GoTrue's 500 for `kind` while the outbox has been failing too long; checked before any write."""
+        if self.config.mailer_delivery != "inline" and self.health.outage(
+            now or self.clock.now(), self.config.mailer_outbox_fail_fast_after
+        ):
+            raise send_failure(kind)
 
     def check_frequency(self, user: User, purpose: TokenPurpose, now: datetime) -> None:
         ensure_send_allowed(getattr(user, purpose.sent_at), now, self.config.smtp_max_frequency)
@@ -101,15 +118,19 @@ class EmailCodes:
         )
         return code, stored
 
-    async def deliver(self, mail: Mail, now: datetime) -> None:
-        """Hand one message to the mailer after taking it from the global email budget."""
+    async def deliver(self, uow: UnitOfWork, mail: Mail, now: datetime) -> None:
+        """Queue one message (or send it, inline) after taking it from the global email budget."""
+        self.ensure_deliverable(mail.kind, now)
         if not self.config.mailer_autoconfirm:
             if not await self.limiter.consume(EMAIL_SENT_KEY, self.config.rate_limit_email_sent, now):
                 raise DomainError("over_email_send_rate_limit", "email rate limit exceeded")
+        if self.config.mailer_delivery != "inline":
+            await uow.outbox.add(mail, now)
+            return
         try:
             await self.mailer.send(mail)
         except MailDeliveryFailed as exc:
-            raise DomainError("unexpected_failure", SEND_FAILURE.get(mail.kind, "Error sending email")) from exc
+            raise send_failure(mail.kind) from exc
 
     async def send(
         self,
@@ -138,10 +159,11 @@ class EmailCodes:
             await self.start_flow(uow, user, pkce, link_type, now)
         otp, stored = await self.issue(uow, user, purpose, address, now, pkce=pkce is not None)
         await self.deliver(
-            Mail(
+            uow,
+            Mail.for_user(
+                user,
                 kind=kind,
                 to=address,
-                user=user,
                 otp=otp,
                 token_hash=stored,
                 link_type=link_type,

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Protocol
 from uuid import UUID
@@ -173,6 +174,7 @@ class UnitOfWork(Protocol):
     one_time_tokens: OneTimeTokenRepository
     flow_states: FlowStateRepository
     audit: AuditLog
+    outbox: MailOutbox
 
     async def __aenter__(self) -> UnitOfWork: ...
 
@@ -260,24 +262,58 @@ MAIL_KINDS = (MAIL_CONFIRMATION, MAIL_INVITE, MAIL_MAGIC_LINK, MAIL_RECOVERY, MA
 class Mail:
     """What to tell whom; the mailer adapter picks the template, builds the link and delivers.
 
-    `link_type` is the `type` of the verify link (`signup`, `invite`, `magiclink`, `recovery`,
-    `email_change`; empty for reauthentication, which carries only the code). `redirect_to` is
-    already validated against the allow-list (never empty: SITE_URL at worst). `new_email` is
-    set for email changes; `to` is the address this copy goes to.
+    Plain data only (no live objects), so it can wait in the outbox and be rendered by any
+    worker later. `email` and `data` are the user's address and metadata when the message was
+    queued (`.Email`, `.Data`). `link_type` is the `type` of the verify link (`signup`,
+    `invite`, `magiclink`, `recovery`, `email_change`; empty for reauthentication, which
+    carries only the code). `redirect_to` is already validated against the allow-list (never
+    empty: SITE_URL at worst). `new_email` is set for email changes; `to` is the address this
+    copy goes to.
     """
 
     kind: str
     to: str
-    user: User
+    email: str = ""
+    data: Mapping[str, Any] = field(default_factory=dict)
     otp: str = ""
     token_hash: str = ""
     link_type: str = ""
     redirect_to: str = ""
     new_email: str = ""
 
+    @classmethod
+    def for_user(cls, user: User, **fields: Any) -> Mail:
+        return cls(email=user.email or "", data=dict(user.user_metadata or {}), **fields)
+
+    def payload(self) -> dict[str, Any]:
+        """The JSON-ready form kept in the outbox."""
+        return {
+            "kind": self.kind,
+            "to": self.to,
+            "email": self.email,
+            "data": dict(self.data),
+            "otp": self.otp,
+            "token_hash": self.token_hash,
+            "link_type": self.link_type,
+            "redirect_to": self.redirect_to,
+            "new_email": self.new_email,
+        }
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, Any]) -> Mail:
+        names = ("kind", "to", "email", "otp", "token_hash", "link_type", "redirect_to", "new_email")
+        return cls(data=dict(payload.get("data") or {}), **{name: str(payload.get(name) or "") for name in names})
+
 
 class MailDeliveryFailed(Exception):
-    """The mail could not be handed to the server; the use case rolls its changes back."""
+    """The mail could not be handed to the server.
+
+    `recipient`: the server refused this recipient or message (it is up, so this is no outage).
+    """
+
+    def __init__(self, message: str, *, recipient: bool = False) -> None:
+        super().__init__(message)
+        self.recipient = recipient
 
 
 class Mailer(Protocol):
@@ -303,3 +339,46 @@ class StaleRowCleaner(Protocol):
         Rows another transaction holds are skipped, never waited for; a kind of row this
         storage does not keep affects nothing."""
         ...
+# --- mail outbox (docs/adr/0017) -------------------------------------------------------------
+class MailOutbox(Protocol):
+    """The unit of work's side of the outbox: a message queued commits or rolls back with the code it carries."""
+
+    async def add(self, mail: Mail, now: datetime) -> None: ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueuedMail:
+    """A claimed outbox message; `attempts` counts this one."""
+
+    id: int
+    mail: Mail
+    created_at: datetime
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutboxStats:
+    """What an operator needs to see an outage: how many wait, since when, and why."""
+
+    depth: int
+    failing: int
+    oldest_created_at: datetime | None
+    last_error: str = ""
+
+
+class MailQueue(Protocol):
+    """The sender's side of the outbox, outside any unit of work; shared by every worker and replica."""
+
+    async def claim(self, now: datetime, lease: timedelta, limit: int) -> list[QueuedMail]:
+        """Take up to `limit` due messages (oldest first) for `lease`; other senders skip them meanwhile."""
+        ...
+
+    async def delivered(self, message_id: int) -> None:
+        """Forget a delivered (or given-up) message."""
+        ...
+
+    async def failed(self, message_id: int, retry_at: datetime, error: str) -> None:
+        """Keep a message for another attempt at `retry_at`."""
+        ...
+
+    async def stats(self) -> OutboxStats: ...

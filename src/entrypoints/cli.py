@@ -179,7 +179,7 @@ async def _users(args: argparse.Namespace, settings: Settings) -> Any:
     from pytrue.entrypoints.http.serialize import user_json
 
     container = _use_cases(settings)
-    await containers.start(container)
+    await containers.start(container, deliver_mail=False)
     try:
         use_cases = container.use_cases
         if args.action == "create":
@@ -213,7 +213,7 @@ async def _cleanup(settings: Settings, max_steps: int | None) -> dict[str, Any]:
     from pytrue.entrypoints import containers
 
     container = _use_cases(settings)
-    await containers.start(container)
+    await containers.start(container, deliver_mail=False)
     try:
         report = await container.use_cases.clean_stale_rows().until_clean(max_steps)
     finally:
@@ -230,6 +230,39 @@ def cmd_cleanup(args: argparse.Namespace) -> None:
         print(f"pytrue: cleanup failed: {type(exc).__name__}", file=sys.stderr)
         raise SystemExit(1) from None
     print(json.dumps(result, indent=2))
+async def _outbox_status(settings: Settings) -> dict[str, Any]:
+    from datetime import datetime, timezone
+
+    from pytrue.entrypoints import containers
+
+    container = _use_cases(settings)
+    await containers.start(container, deliver_mail=False)
+    try:
+        stats = await container.adapters.mail_queue().stats()
+    finally:
+        await containers.stop(container)
+    oldest = stats.oldest_created_at
+    age = (datetime.now(timezone.utc) - oldest).total_seconds() if oldest is not None else 0.0
+    return {
+        "queued": stats.depth,
+        "failing": stats.failing,
+        "oldest_age_seconds": round(age, 1),
+        "last_error": stats.last_error,
+    }
+
+
+def cmd_outbox(args: argparse.Namespace) -> None:
+    """Print the mail outbox's depth, the age of its oldest message and the last delivery error.
+
+    Exits 1 when messages have failed to go out, so a monitoring check can run it as is."""
+    settings = _load(require=False)
+    if settings.db_driver == "memory":
+        print("pytrue: the in-memory outbox lives inside the server process; use PostgreSQL storage", file=sys.stderr)
+        raise SystemExit(2)
+    status = asyncio.run(_outbox_status(settings))
+    print(json.dumps(status, indent=2))
+    if status["failing"]:
+        raise SystemExit(1)
 
 
 def _positive(text: str) -> int:
@@ -277,6 +310,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cleanup.add_argument("--steps", type=_positive, help="stop after this many steps (one batch each)")
     cleanup.set_defaults(func=cmd_cleanup)
+    outbox = sub.add_parser("outbox", help="mail waiting for delivery: depth, oldest age, last error")
+    outbox.set_defaults(func=cmd_outbox)
     return parser
 
 

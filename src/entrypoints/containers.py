@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
+
 from dependency_injector import containers, providers
 
 from pytrue.adapters.crypto.passwords import Argon2PasswordHasher
@@ -11,6 +13,7 @@ from pytrue.adapters.jwt.tokens import JoserfcTokenSigner, JoserfcTokenVerifier
 from pytrue.adapters.mail.dev import DevTransport
 from pytrue.adapters.mail.inbox import DevInbox
 from pytrue.adapters.memory.cleanup import InMemoryStaleRowCleaner
+from pytrue.adapters.memory.outbox import InMemoryMailQueue
 from pytrue.adapters.memory.rate_limiter import InMemoryRateLimiter
 from pytrue.adapters.mail.outgoing import Transport
 from pytrue.adapters.mail.smtp import SmtpTransport
@@ -20,6 +23,8 @@ from pytrue.adapters.memory.store import InMemoryStore
 from pytrue.adapters.memory.uow import InMemoryUnitOfWorkFactory
 from pytrue.adapters.system import SecretsTokenGenerator, SystemClock
 from pytrue.application.email_codes import EmailCodes
+from pytrue.application.mail_health import MailHealth
+from pytrue.application.mail_sender import MailQueued, OutboxSender
 from pytrue.application.sessions import SessionIssuer
 from pytrue.application.use_cases.admin import (
     AdminCreateUser,
@@ -123,6 +128,7 @@ class Core(containers.DeclarativeContainer):
     )
     dev_inbox = providers.Singleton(DevInbox)
     mailer = providers.Singleton(template_mailer, settings, dev_inbox)
+    mail_health = providers.Singleton(MailHealth)
 
 
 class InMemoryAdapters(containers.DeclarativeContainer):
@@ -130,7 +136,9 @@ class InMemoryAdapters(containers.DeclarativeContainer):
 
     settings = providers.Dependency(instance_of=Settings)
     store = providers.Singleton(InMemoryStore)
-    uow = providers.Singleton(InMemoryUnitOfWorkFactory, store)
+    mail_queued = providers.Singleton(MailQueued)
+    uow = providers.Singleton(InMemoryUnitOfWorkFactory, store, mail_queued)
+    mail_queue = providers.Singleton(InMemoryMailQueue, store)
     rate_limiter = providers.Singleton(InMemoryRateLimiter)
     cleaner = providers.Singleton(InMemoryStaleRowCleaner, uow)
     lifecycle = providers.Singleton(NoLifecycle)
@@ -152,6 +160,23 @@ class UseCases(containers.DeclarativeContainer):
         tokens=core.tokens,
         mailer=core.mailer,
         limiter=adapters.rate_limiter,
+        health=core.mail_health,
+    )
+    outbox_sender = providers.Singleton(
+        lambda s, queue, mailer, clock, health: OutboxSender(
+            queue=queue,
+            mailer=mailer,
+            clock=clock,
+            health=health,
+            retry_interval=s.mailer_outbox_retry_interval,
+            give_up_after=timedelta(seconds=s.mailer_otp_exp),
+            poll_interval=s.mailer_outbox_poll_interval.total_seconds(),
+        ),
+        core.settings,
+        adapters.mail_queue,
+        core.mailer,
+        core.clock,
+        core.mail_health,
     )
     email_change_sender = providers.Singleton(EmailChangeSender, config=core.auth_config, clock=core.clock, codes=codes)
     sign_up = providers.Singleton(
@@ -249,11 +274,18 @@ def build_container(settings: Settings, adapters: type[containers.DeclarativeCon
     return Application(settings=settings, adapters=chosen(settings=settings))
 
 
-async def start(container: Application) -> None:
+async def start(container: Application, *, deliver_mail: bool = True) -> None:
+    """Open the adapters; with `deliver_mail`, run this process's outbox sender (docs/adr/0017)."""
     await container.adapters.lifecycle().start()
+    if deliver_mail:
+        sender = container.use_cases.outbox_sender()
+        await sender.start()
+        container.adapters.mail_queued().target = sender.wake
 
 
 async def stop(container: Application) -> None:
+    container.adapters.mail_queued().target = None
+    await container.use_cases.outbox_sender().stop()
     await container.adapters.lifecycle().stop()
     hasher = container.core.hasher()
     close = getattr(hasher, "close", None)

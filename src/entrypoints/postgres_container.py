@@ -13,8 +13,10 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from pytrue.adapters.postgres import types
 from pytrue.adapters.postgres.cleanup import PgStaleRowCleaner
 from pytrue.adapters.postgres.migrate import migrate, validate_namespace
+from pytrue.adapters.postgres.outbox import PgMailQueue
 from pytrue.adapters.postgres.rate_limiter import PgRateLimiter
 from pytrue.adapters.postgres.uow import PgUnitOfWorkFactory
+from pytrue.application.mail_sender import MailQueued
 from pytrue.entrypoints import serving
 from pytrue.entrypoints.settings import Settings
 
@@ -91,9 +93,14 @@ class PostgresAdapters(containers.DeclarativeContainer):
 
     settings = providers.Dependency(instance_of=Settings)
     pool = providers.Singleton(_pool, settings)
+    mail_queued = providers.Singleton(MailQueued)
     uow = providers.Singleton(
-        lambda pool, s: PgUnitOfWorkFactory(pool, '"' + validate_namespace(s.db_namespace) + '"'), pool, settings
+        lambda pool, s, queued: PgUnitOfWorkFactory(pool, '"' + validate_namespace(s.db_namespace) + '"', queued),
+        pool,
+        settings,
+        mail_queued,
     )
+    mail_queue = providers.Singleton(lambda pool, s: PgMailQueue(pool, s.db_namespace), pool, settings)
     limiter_pool = providers.Singleton(_limiter_pool, settings)
     rate_limiter = providers.Singleton(lambda pool, s: PgRateLimiter(pool, s.db_namespace), limiter_pool, settings)
     cleaner = providers.Singleton(

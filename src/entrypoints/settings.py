@@ -155,6 +155,10 @@ class Settings:
     mailer_template_max_age: timedelta = timedelta(minutes=10)
     mailer_template_retry_interval: timedelta = timedelta(seconds=10)
     dev_inbox_file: str = ""
+    mailer_delivery: str = "outbox"
+    mailer_outbox_retry_interval: timedelta = timedelta(seconds=15)
+    mailer_outbox_fail_fast_after: timedelta | None = timedelta(minutes=10)
+    mailer_outbox_poll_interval: timedelta = timedelta(seconds=2)
 
     sms_autoconfirm: bool = False
 
@@ -209,6 +213,8 @@ class Settings:
             mailer_urlpath_confirmation=self.mailer_url_paths.get("confirmation", DEFAULT_MAIL_URL_PATH),
             mailer_urlpath_recovery=self.mailer_url_paths.get("recovery", DEFAULT_MAIL_URL_PATH),
             mailer_urlpath_email_change=self.mailer_url_paths.get("email_change", DEFAULT_MAIL_URL_PATH),
+            mailer_delivery=self.mailer_delivery,
+            mailer_outbox_fail_fast_after=self.mailer_outbox_fail_fast_after,
             rate_limit_email_sent=self.rate_limit_email_sent,
             rate_limit_sms_sent=self.rate_limit_sms_sent,
             password_policy=PasswordPolicy(
@@ -564,6 +570,18 @@ class _Parser:
             )
             or timedelta(seconds=10),
             dev_inbox_file=self.string("PYTRUE_DEV_INBOX_FILE"),
+            mailer_delivery=self._delivery(),
+            mailer_outbox_retry_interval=_positive(
+                self.duration("PYTRUE_MAILER_OUTBOX_RETRY_INTERVAL", default=timedelta(seconds=15))
+            )
+            or timedelta(seconds=15),
+            mailer_outbox_fail_fast_after=_positive(
+                self.duration("PYTRUE_MAILER_OUTBOX_FAIL_FAST_AFTER", default=timedelta(minutes=10))
+            ),
+            mailer_outbox_poll_interval=_positive(
+                self.duration("PYTRUE_MAILER_OUTBOX_POLL_INTERVAL", default=timedelta(seconds=2))
+            )
+            or timedelta(seconds=2),
             sms_autoconfirm=self.boolean("GOTRUE_SMS_AUTOCONFIRM", default=False),
             refresh_token_rotation_enabled=self.boolean(
                 "GOTRUE_SECURITY_REFRESH_TOKEN_ROTATION_ENABLED", default=True
@@ -588,6 +606,12 @@ class _Parser:
         value = self.integer(name, default=default)
         if value not in choices:
             raise SettingsError(name, f"must be one of {', '.join(map(str, choices))}, got {value}")
+        return value
+
+    def _delivery(self) -> str:
+        value = self.string("PYTRUE_MAILER_DELIVERY", default="outbox").strip().lower() or "outbox"
+        if value not in ("outbox", "inline"):
+            raise SettingsError("PYTRUE_MAILER_DELIVERY", f"must be outbox or inline, got {value!r}")
         return value
 
     def _bounded(self, name: str, *, default: int, low: int, high: int) -> int:

@@ -675,23 +675,75 @@ class RefusingMailer:
         raise MailDeliveryFailed("550 mailbox unavailable")
 
 
-async def test_a_refused_mail_leaves_nothing_half_made(make_api: Any) -> None:
-    api = await make_api(CONFIRM)
+REFUSED_REQUESTS = (
+    ("/signup", {"email": "new@example.com", "password": "s3cret-pass"}, False),
+    ("/recover", {"email": "there@example.com"}, False),
+    ("/magiclink", {"email": "there@example.com"}, False),
+    ("/invite", {"email": "inv@example.com"}, True),
+)
+
+
+async def test_inline_delivery_a_refused_mail_leaves_nothing_half_made(make_api: Any) -> None:
+    api = await make_api({**CONFIRM, "PYTRUE_MAILER_DELIVERY": "inline"})
     await confirmed_user(api, "there@example.com")
     # the use cases hold the mailer they were built with: swap it on the shared EmailCodes service
     api.container.use_cases.codes().mailer = RefusingMailer()
     before = await api.counts()
-    for path, body, headers in (
-        ("/signup", {"email": "new@example.com", "password": "s3cret-pass"}, api.headers()),
-        ("/recover", {"email": "there@example.com"}, api.headers()),
-        ("/magiclink", {"email": "there@example.com"}, api.headers()),
-        ("/invite", {"email": "inv@example.com"}, api.admin()),
-    ):
-        response = await api.client.post(path, json=body, headers=headers)
+    for path, body, admin in REFUSED_REQUESTS:
+        response = await api.client.post(path, json=body, headers=api.admin() if admin else api.headers())
         assert response.status_code == 500, (path, response.text)
         assert response.json()["error_code"] == "unexpected_failure"
         assert "550" not in response.text
     assert await api.counts() == before
+
+
+async def test_a_refused_mail_stays_queued_and_is_delivered_once_the_server_accepts_it(make_api: Any) -> None:
+    api = await make_api({**CONFIRM, "GOTRUE_SMTP_MAX_FREQUENCY": "1ms", "PYTRUE_MAILER_OUTBOX_RETRY_INTERVAL": "20ms"})
+    await confirmed_user(api, "there@example.com")
+    sender = api.container.use_cases.outbox_sender()
+    working, sender.mailer = sender.mailer, RefusingMailer()
+    sent_before = api.mails()
+    for path, body, admin in REFUSED_REQUESTS:
+        response = await api.client.post(path, json=body, headers=api.admin() if admin else api.headers())
+        assert response.status_code == 200, (path, response.text)
+    api.settle_mail()
+    queued = await api.outbox()
+    assert [row["kind"] for row in queued] == ["confirmation", "recovery", "magic_link", "invite"]
+    assert all(row["attempts"] >= 1 and "550" in row["last_error"] for row in queued)
+    assert api.mails() == sent_before
+
+    sender.mailer = working
+    await api.drain_mail()
+    assert {m.kind for m in api.inbox.messages[sent_before:]} == {"confirmation", "recovery", "magic_link", "invite"}
+    link = api.mail("there@example.com", "magic_link").link
+    assert (await follow(api, link)).status_code == 303
+
+
+async def test_a_long_outage_refuses_new_mail_for_known_and_unknown_addresses_alike(make_api: Any) -> None:
+    api = await make_api(
+        {**CONFIRM, "PYTRUE_MAILER_OUTBOX_RETRY_INTERVAL": "20ms", "PYTRUE_MAILER_OUTBOX_FAIL_FAST_AFTER": "1ms"}
+    )
+    await confirmed_user(api, "there@example.com")
+    sender = api.container.use_cases.outbox_sender()
+    working, sender.mailer = sender.mailer, DownMailer()
+    assert (await api.client.post("/recover", json={"email": "there@example.com"}, headers=api.headers())).status_code == 200
+    api.settle_mail()
+    before, queued = await api.counts(), await api.outbox()
+    for email in ("there@example.com", "nobody@example.com"):
+        for path in ("/recover", "/magiclink"):
+            response = await api.client.post(path, json={"email": email}, headers=api.headers())
+            expected = "Error sending recovery email" if path == "/recover" else "Error sending magic link email"
+            assert_error(response, 500, "unexpected_failure", expected)
+    assert await api.counts() == before and len(await api.outbox()) == len(queued)
+
+    sender.mailer = working
+    await api.drain_mail()
+    assert (await api.client.post("/recover", json={"email": "nobody@example.com"}, headers=api.headers())).status_code == 200
+
+
+class DownMailer:
+    async def send(self, mail: Any) -> None:
+        raise MailDeliveryFailed("SMTP delivery failed at connect: ConnectionRefusedError")
 
 
 async def test_2024_error_shape_on_email_endpoints(api: Any) -> None:

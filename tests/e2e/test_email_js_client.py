@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from e2e_support import run_auth_js
-from support.smtp import extract_link, extract_otp
+from support.smtp import addressed_to, extract_link, extract_otp
 
 from test_js_client import JS_DIR, SCENARIO_TIMEOUT
 
@@ -29,7 +29,7 @@ def mailbox(mail_server: Any) -> Iterator[str]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
             to = parse_qs(urlsplit(self.path).query).get("to", [""])[0].lower()
-            received = [m for m in list(smtp.messages) if to and to in str(m.get("To", "")).lower()]
+            received = [m for m in list(smtp.messages) if to and addressed_to(m, to)]
             body: dict[str, Any] = {"count": len(received), "link": None, "otp": None}
             if received:
                 newest = received[-1]

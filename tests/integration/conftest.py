@@ -116,6 +116,9 @@ async def apps(database: PgDatabase) -> AsyncIterator[Cluster]:
                 overrides = {
                     "GOTRUE_DB_DRIVER": "postgres",
                     "DATABASE_URL": database.dsn,
+                    # these apps share the test's event loop and one outbox: mail is sent inside the
+                    # request, so each app's development inbox holds the mail of its own requests
+                    "PYTRUE_MAILER_DELIVERY": "inline",
                     **(env or {}),
                 }
                 container = build_container(make_settings(overrides))

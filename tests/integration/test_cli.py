@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import psycopg
+
 from pgcluster import PgDatabase
 
 SECRET = "cli-test-secret-that-is-long-enough-0123456789"
@@ -53,3 +55,22 @@ def test_cli_migrates_creates_lists_and_bans(fresh_db: PgDatabase, tmp_path: Pat
     assert "banned_until" not in lifted
     duplicate = _pytrue(fresh_db, tmp_path, "users", "create", "--email", "ops@example.com")
     assert duplicate.returncode == 1 and "email_exists" in duplicate.stderr
+
+
+def test_cli_outbox_shows_what_waits_and_fails_while_mail_is_failing(fresh_db: PgDatabase, tmp_path: Path) -> None:
+    assert _pytrue(fresh_db, tmp_path, "migrate").returncode == 0
+    empty = _json(_pytrue(fresh_db, tmp_path, "outbox"))
+    assert empty == {"queued": 0, "failing": 0, "oldest_age_seconds": 0.0, "last_error": ""}
+    with psycopg.connect(fresh_db.dsn, autocommit=True) as conn:
+        conn.execute(
+            "insert into auth.pytrue_mail_outbox (kind, payload, created_at, next_attempt_at, attempts, last_error) "
+            "values ('recovery', '{}', now() - interval '90 seconds', now(), 3, "
+            "'SMTP delivery failed at connect: ConnectionRefusedError')"
+        )
+    failing = _pytrue(fresh_db, tmp_path, "outbox")
+    assert failing.returncode == 1, failing.stderr
+    status = json.loads(failing.stdout)
+    assert (status["queued"], status["failing"], status["last_error"]) == (
+        1, 1, "SMTP delivery failed at connect: ConnectionRefusedError"
+    )  # fmt: skip
+    assert status["oldest_age_seconds"] >= 90

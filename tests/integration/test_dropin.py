@@ -148,11 +148,13 @@ def _claims(access_token: str) -> dict[str, Any]:
 
 
 async def test_startup_migration_recognises_gotrue_schema_and_changes_nothing(dropin: DropIn) -> None:
-    # The one addition is pytrue's own shared rate-limit table (docs/adr/0007); GoTrue's objects stay as they were.
+    # The only additions are pytrue's own tables (rate limits, docs/adr/0007; mail outbox, docs/adr/0017);
+    # GoTrue's objects stay as they were.
     diff = snapshot_diff(dropin.schema_before, catalog_snapshot(dropin.database.admin_dsn))
     assert not any(changes["-"] for changes in diff.values()), diff
     added = [row for changes in diff.values() for row in changes["+"]]
-    assert added and all(any(str(value).startswith("pytrue_rate_limits") for value in row[:3]) for row in added)
+    owned = ("pytrue_rate_limits", "pytrue_mail_outbox")
+    assert added and all(any(str(value).startswith(owned) for value in row[:3]) for row in added)
     versions = _fetch(dropin.database.dsn, "SELECT count(*) AS n FROM auth.schema_migrations")
     assert versions[0]["n"] == 70
 

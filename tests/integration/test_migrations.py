@@ -18,9 +18,10 @@ from pytrue.adapters.postgres.migrate import (
     schema_status,
 )
 
-MIGRATIONS = ["0001_auth_schema", "0002_pytrue_rate_limits"]
-# pytrue's own tables (ADR 0003: migration bookkeeping; ADR 0007: shared rate limits), not GoTrue's.
-PYTRUE_TABLES = ("pytrue_migrations", "pytrue_rate_limits")
+MIGRATIONS = ["0001_auth_schema", "0002_pytrue_rate_limits", "0003_pytrue_mail_outbox"]
+# pytrue's own tables (ADR 0003: migration bookkeeping; ADR 0007: shared rate limits; ADR 0017: mail outbox),
+# not GoTrue's.
+PYTRUE_TABLES = ("pytrue_migrations", "pytrue_rate_limits", "pytrue_mail_outbox")
 NIL = "00000000-0000-0000-0000-000000000000"
 
 CORE_TABLES = {
@@ -277,15 +278,20 @@ async def test_gotrue_schema_is_recognised_and_left_alone(fresh_db: PgDatabase) 
     applied = await migrate(fresh_db.dsn)
     after = catalog_snapshot(fresh_db.admin_dsn)
 
-    # Only pytrue's own rate-limit table is added (ADR 0007); GoTrue's objects are untouched and
-    # nothing is recorded, so the schema stays GoTrue-managed.
+    # Only pytrue's own tables are added (rate limits, ADR 0007; mail outbox, ADR 0017); GoTrue's
+    # objects are untouched and nothing is recorded, so the schema stays GoTrue-managed.
+    owned = ("0002_pytrue_rate_limits", "0003_pytrue_mail_outbox")
     assert (status.state, status.ready, status.pending, status.missing_gotrue_versions) == (
-        "gotrue", False, ("0002_pytrue_rate_limits",), ()
+        "gotrue", False, owned, ()
     )  # fmt: skip
     assert status.latest_gotrue_version == "20260625000000"
-    assert applied == ["0002_pytrue_rate_limits"]
+    assert applied == list(owned)
     assert snapshot_diff(before, _without_tracking(after)) == {}
-    assert {row[0] for row in after["tables"]} - {row[0] for row in before["tables"]} == {"pytrue_rate_limits"}
+    assert {row[0] for row in after["tables"]} - {row[0] for row in before["tables"]} == {
+        "pytrue_rate_limits",
+        "pytrue_mail_outbox",
+        "pytrue_mail_outbox_id_seq",
+    }
     again = await schema_status(fresh_db.dsn)
     assert (again.state, again.ready, again.pending, again.applied) == ("gotrue", True, (), ())
     assert await migrate(fresh_db.dsn) == []

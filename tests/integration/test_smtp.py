@@ -35,10 +35,10 @@ def user(email: str = "ada@example.com", **metadata: Any) -> User:
 
 
 def confirmation(to: str = "ada@example.com", otp: str = "123456", **metadata: Any) -> Mail:
-    return Mail(
+    return Mail.for_user(
+        user(to, **metadata),
         kind=MAIL_CONFIRMATION,
         to=to,
-        user=user(to, **metadata),
         otp=otp,
         token_hash=token_hash(to, otp),
         link_type="signup",
@@ -112,7 +112,7 @@ async def test_custom_subject_url_path_and_headers(smtp: SmtpServer) -> None:
 
 
 async def test_reauthentication_carries_the_code_only(smtp: SmtpServer) -> None:
-    mail = Mail(kind=MAIL_REAUTHENTICATION, to="ada@example.com", user=user(), otp="654321")
+    mail = Mail.for_user(user(), kind=MAIL_REAUTHENTICATION, to="ada@example.com", otp="654321")
     await mailer(smtp.port, {"GOTRUE_SMTP_HEADERS": '{"X-Kind": ["$messageType"]}'}).send(mail)
 
     message = smtp.wait_for("ada@example.com")
@@ -123,10 +123,10 @@ async def test_reauthentication_carries_the_code_only(smtp: SmtpServer) -> None:
 
 
 async def test_email_change_copy_names_both_addresses(smtp: SmtpServer) -> None:
-    mail = Mail(
+    mail = Mail.for_user(
+        user("old@example.com"),
         kind=MAIL_EMAIL_CHANGE,
         to="new@example.com",
-        user=user("old@example.com"),
         otp="111222",
         token_hash=token_hash("new@example.com", "111222"),
         link_type="email_change",

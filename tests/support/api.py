@@ -7,6 +7,7 @@ repositories), so a contract test can check what was written without knowing whe
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timezone
 from typing import Any
 
@@ -54,9 +55,19 @@ class Api:
         raise NotImplementedError
 
     # --- mail -----------------------------------------------------------------------------
+    def settle_mail(self, timeout: float = 10.0) -> None:
+        """Wait until the app's outbox sender has tried every message queued so far.
+
+        Mail leaves after the response (docs/adr/0017) from the app's own event loop, which runs
+        in the test client's thread: this blocks until one full pass of the sender that started
+        after the call has ended, so a read that follows sees the mail of every earlier request."""
+        assert self.container.use_cases.outbox_sender().settle(timeout), "the outbox sender did not settle"
+
     @property
     def inbox(self) -> Any:
         """The development inbox: every message the server sent (no SMTP configured in tests)."""
+        if self.container.settings().mailer_delivery == "outbox":
+            self.settle_mail()
         return self.container.core.dev_inbox()
 
     def mail(self, to: str, kind: str | None = None) -> Any:
@@ -67,6 +78,18 @@ class Api:
 
     def mails(self) -> int:
         return len(self.inbox.messages)
+
+    async def outbox(self) -> list[dict[str, Any]]:
+        """Messages waiting in the mail outbox, oldest first: kind, attempts, last_error."""
+        raise NotImplementedError
+
+    async def drain_mail(self, timeout: float = 10.0) -> None:
+        """Wait (retries included) until the outbox is empty, failing the test after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while await self.outbox():
+            assert time.monotonic() < deadline, f"mail still queued after {timeout} s: {await self.outbox()}"
+            self.settle_mail()
+            time.sleep(0.01)
 
     async def users(self) -> list[dict[str, Any]]:
         """Stored user rows, oldest first: id (str), email, encrypted_password, confirmation_token, email_confirmed_at,
@@ -141,6 +164,10 @@ class MemoryApi(Api):
     async def audit_actions(self) -> list[str]:
         return [entry.payload["action"] for entry in self.store.audit]
 
+    async def outbox(self) -> list[dict[str, Any]]:
+        rows = sorted(self.store.outbox.values(), key=lambda row: row.id)
+        return [{"kind": r.payload["kind"], "attempts": r.attempts, "last_error": r.last_error} for r in rows]
+
     async def sessions(self) -> list[dict[str, Any]]:
         ordered = sorted(self.store.sessions.values(), key=lambda s: (s.created_at, str(s.id)))
         return [
@@ -202,6 +229,9 @@ class PostgresApi(Api):
             "SELECT token, coalesce(revoked, false) AS revoked, session_id::text AS session_id "
             "FROM auth.refresh_tokens ORDER BY id"
         )
+
+    async def outbox(self) -> list[dict[str, Any]]:
+        return await self._select("SELECT kind, attempts, last_error FROM auth.pytrue_mail_outbox ORDER BY id")
 
     async def audit_actions(self) -> list[str]:
         # Entries are only ever inserted, so physical order (ctid) is write order within one instant.

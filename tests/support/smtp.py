@@ -11,11 +11,13 @@ Without SMTP, `read_mbox(path)` reads the development inbox file (`PYTRUE_DEV_IN
 Options: `refuse` (recipients answered with 550), `users` ({login: password}, enables AUTH),
 `tls` (a `TlsPair` from `self_signed_tls()`): `starttls=True` requires STARTTLS,
 `implicit_tls=True` wraps the whole connection (port-465 style); `auth_exclude` hides AUTH
-mechanisms (e.g. `("PLAIN",)`).
+mechanisms (e.g. `("PLAIN",)`); `port` listens on a given port (e.g. a server that comes back);
+`delay` (seconds) makes every accepted message that much slower, like a distant server.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import html
 import ipaddress
@@ -102,6 +104,8 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.owner.delay:
+            await asyncio.sleep(self.owner.delay)
         message = message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
         assert isinstance(message, EmailMessage)
         with self.owner.condition:
@@ -123,8 +127,11 @@ class SmtpServer:
         starttls: bool = False,
         implicit_tls: bool = False,
         auth_exclude: Iterable[str] = (),
+        port: int | None = None,
+        delay: float = 0.0,
     ) -> None:
-        self.port = free_port()
+        self.port = port or free_port()
+        self.delay = delay
         self.refuse = {address.lower() for address in refuse}
         self.users = dict(users or {})
         self.messages: list[EmailMessage] = []
@@ -159,18 +166,31 @@ class SmtpServer:
     def __exit__(self, *exc: object) -> None:
         self._controller.stop()
 
-    def wait_for(self, to: str, timeout: float = 5.0) -> EmailMessage:
-        """The newest message whose To header holds `to`, waiting up to `timeout` seconds."""
+    def wait_for(self, to: str, timeout: float = 5.0, count: int | None = None) -> EmailMessage:
+        """The newest message to `to` (or, with `count`, the count-th one), waiting up to `timeout` seconds.
+
+        Mail leaves pytrue after the response (docs/adr/0017): to read the message a later request
+        sent, pass how many messages that address should have received by then."""
         deadline = time.monotonic() + timeout
         with self.condition:
             while True:
-                for message in reversed(self.messages):
-                    if to.lower() in str(message.get("To", "")).lower():
-                        return message
+                received = [message for message in self.messages if addressed_to(message, to)]
+                if received and (count is None or len(received) >= count):
+                    return received[-1] if count is None else received[count - 1]
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise AssertionError(f"no message for {to} within {timeout} s (got {len(self.messages)})")
+                    raise AssertionError(
+                        f"no message #{count or 1} for {to} within {timeout} s (got {len(received)} of {len(self.messages)})"
+                    )
                 self.condition.wait(remaining)
+
+
+def addressed_to(message: EmailMessage, to: str) -> bool:
+    header = message.get("To")
+    addresses = getattr(header, "addresses", ())
+    return any(address.addr_spec.lower() == to.lower() for address in addresses) or (
+        not addresses and to.lower() in str(header or "").lower()
+    )
 
 
 def text_part(message: EmailMessage) -> str:

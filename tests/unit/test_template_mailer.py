@@ -56,7 +56,7 @@ def mail(kind: str, link_type: str = "", **fields: Any) -> Mail:
         "redirect_to": "http://localhost:3000" if link_type else "",
     }
     values.update(fields)
-    return Mail(kind=kind, user=user, link_type=link_type, **values)
+    return Mail.for_user(user, kind=kind, link_type=link_type, **values)
 
 
 @pytest.mark.parametrize(

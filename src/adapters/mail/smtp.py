@@ -109,13 +109,13 @@ class SmtpTransport:
                 step = "send"
                 refused = client.send_message(email, from_addr=self.sender, to_addrs=[to])
                 if refused:
-                    raise MailDeliveryFailed("SMTP delivery failed at send: recipient refused")
+                    raise MailDeliveryFailed("SMTP delivery failed at send: recipient refused", recipient=True)
         except MailDeliveryFailed:
             raise
         except smtplib.SMTPResponseException as error:
             raise MailDeliveryFailed(f"SMTP delivery failed at {step}: server replied {error.smtp_code}") from None
         except smtplib.SMTPRecipientsRefused:
-            raise MailDeliveryFailed(f"SMTP delivery failed at {step}: recipient refused") from None
+            raise MailDeliveryFailed(f"SMTP delivery failed at {step}: recipient refused", recipient=True) from None
         except (smtplib.SMTPException, ssl.SSLError, socket.timeout, OSError, ValueError) as error:
             raise MailDeliveryFailed(f"SMTP delivery failed at {step}: {type(error).__name__}") from None
 

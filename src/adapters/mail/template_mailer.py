@@ -112,12 +112,11 @@ class TemplateMailer:
         )
 
     def data(self, mail: Mail, link: str) -> dict[str, Any]:
-        user = mail.user
         data: dict[str, Any] = {
             "SiteURL": self.site_url,
-            "Email": user.email,
+            "Email": mail.email,
             "Token": mail.otp,
-            "Data": dict(user.user_metadata or {}),
+            "Data": dict(mail.data),
         }
         if mail.kind != MAIL_REAUTHENTICATION:
             data.update(

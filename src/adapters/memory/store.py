@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 from uuid import UUID
 
 from pytrue.domain.audit import AuditLogEntry
@@ -24,7 +25,9 @@ class InMemoryStore:
     one_time_tokens: dict[tuple[UUID, str], OneTimeToken] = field(default_factory=dict)
     flow_states: dict[UUID, FlowState] = field(default_factory=dict)
     audit: list[AuditLogEntry] = field(default_factory=list)
+    outbox: dict[int, Any] = field(default_factory=dict)  # adapters.memory.outbox.OutboxRow by id
     next_refresh_token_id: int = 1
+    next_outbox_id: int = 0
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import TracebackType
 
 from pytrue.adapters.memory.repositories import (
@@ -12,25 +13,30 @@ from pytrue.adapters.memory.repositories import (
     InMemorySessionRepository,
     InMemoryUserRepository,
 )
+from pytrue.adapters.memory.outbox import InMemoryOutbox
 from pytrue.adapters.memory.store import InMemoryStore, Undo
 
 
 class InMemoryUnitOfWork:
     """Serialisable by construction: one unit of work at a time owns the whole store."""
 
-    def __init__(self, store: InMemoryStore) -> None:
+    def __init__(self, store: InMemoryStore, on_mail_queued: Callable[[], None] | None = None) -> None:
         self._store = store
         self._undo: list[Undo] = []
+        self._queued: list[int] = []
+        self._on_mail_queued = on_mail_queued
         self.users = InMemoryUserRepository(store, self._undo)
         self.sessions = InMemorySessionRepository(store, self._undo)
         self.refresh_tokens = InMemoryRefreshTokenRepository(store, self._undo)
         self.one_time_tokens = InMemoryOneTimeTokenRepository(store, self._undo)
         self.flow_states = InMemoryFlowStateRepository(store, self._undo)
         self.audit = InMemoryAuditLog(store, self._undo)
+        self.outbox = InMemoryOutbox(store, self._undo, self._queued)
 
     async def __aenter__(self) -> InMemoryUnitOfWork:
         await self._store.lock.acquire()
         self._undo.clear()
+        self._queued.clear()
         return self
 
     async def __aexit__(
@@ -48,11 +54,17 @@ class InMemoryUnitOfWork:
 
     async def commit(self) -> None:
         self._undo.clear()
+        if self._queued and self._on_mail_queued is not None:
+            self._on_mail_queued()
+        self._queued.clear()
 
 
 class InMemoryUnitOfWorkFactory:
-    def __init__(self, store: InMemoryStore | None = None) -> None:
+    """`on_mail_queued` is called after a commit that queued mail (it wakes the outbox sender)."""
+
+    def __init__(self, store: InMemoryStore | None = None, on_mail_queued: Callable[[], None] | None = None) -> None:
         self.store = store or InMemoryStore()
+        self.on_mail_queued = on_mail_queued
 
     def __call__(self) -> InMemoryUnitOfWork:
-        return InMemoryUnitOfWork(self.store)
+        return InMemoryUnitOfWork(self.store, self.on_mail_queued)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from types import TracebackType
 from typing import Any
@@ -12,6 +13,7 @@ from psycopg import AsyncConnection
 from psycopg.pq import TransactionStatus
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from pytrue.adapters.postgres.outbox import PgOutbox
 from pytrue.adapters.postgres.repositories import (
     PgAuditLog,
     PgFlowStateRepository,
@@ -38,9 +40,13 @@ class PgUnitOfWork:
     Leaving without `commit()` drops what is still queued and rolls back what was sent.
     """
 
-    def __init__(self, pool: AsyncConnectionPool, schema: str) -> None:
+    def __init__(
+        self, pool: AsyncConnectionPool, schema: str, on_mail_queued: Callable[[], None] | None = None
+    ) -> None:
         self._pool = pool
         self._schema = schema
+        self._on_mail_queued = on_mail_queued
+        self._mail_queued = False
         self._conn: AsyncConnection[Any] | None = None
         self.begun = False
         self.pending: list[tuple[str, Any]] = []
@@ -63,7 +69,11 @@ class PgUnitOfWork:
         self.one_time_tokens = PgOneTimeTokenRepository(conn, schema, self)
         self.flow_states = PgFlowStateRepository(conn, schema, self)
         self.audit = PgAuditLog(conn, schema, self)
+        self.outbox = PgOutbox(conn, schema, self, self._queued)
         return self
+
+    def _queued(self) -> None:
+        self._mail_queued = True
 
     async def __aexit__(
         self,
@@ -93,12 +103,20 @@ class PgUnitOfWork:
         except psycopg.OperationalError as exc:
             raise StorageUnavailable(type(exc).__name__) from exc
         self.begun = False
+        if self._mail_queued and self._on_mail_queued is not None:
+            self._on_mail_queued()
+        self._mail_queued = False
 
 
 class PgUnitOfWorkFactory:
-    def __init__(self, pool: AsyncConnectionPool, schema: str) -> None:
+    """`on_mail_queued` is called after a commit that queued mail (it wakes the outbox sender)."""
+
+    def __init__(
+        self, pool: AsyncConnectionPool, schema: str, on_mail_queued: Callable[[], None] | None = None
+    ) -> None:
         self.pool = pool
         self.schema = schema
+        self.on_mail_queued = on_mail_queued
 
     def __call__(self) -> PgUnitOfWork:
-        return PgUnitOfWork(self.pool, self.schema)
+        return PgUnitOfWork(self.pool, self.schema, self.on_mail_queued)

@@ -21,6 +21,7 @@ from pytrue.application.ports import (
 )
 from pytrue.application.results import Principal
 from pytrue.application.sessions import SessionIssuer
+from pytrue.application.timing import TimingMask
 from pytrue.application.use_cases.signup import SignUp, SignUpCommand
 from pytrue.domain.audit import Actor
 from pytrue.domain.errors import DomainError, ValidationFailed
@@ -118,6 +119,7 @@ class SendMagicLink:
     issuer: SessionIssuer
     codes: EmailCodes
     sign_up: SignUp
+    timing: TimingMask = field(default_factory=TimingMask)  # a link costs what a sign-up does (docs/adr/0017)
 
     async def __call__(self, cmd: MagicLinkCommand) -> None:
         if not self.config.external_email_enabled:
@@ -129,12 +131,21 @@ class SendMagicLink:
         email = Email.parse(cmd.email).value
         pkce = cmd.pkce()
         aud = cmd.audience(self.config)
+        self.codes.ensure_deliverable(MAIL_MAGIC_LINK)  # known or not: an outage must not tell them apart
+        started = self.timing.start()
         async with self.uow() as uow:
             user = await locked(uow, await uow.users.get_by_email(email, aud))
             if user is not None and user.is_email_confirmed:
                 await self._send(uow, user, email, cmd, pkce)
                 await uow.commit()
+                await self.timing.pad(started)
                 return
+        await self._sign_up(email, aud, cmd)
+        self.timing.record(started)
+        if self.config.mailer_autoconfirm:
+            await self(cmd)
+
+    async def _sign_up(self, email: str, aud: str, cmd: MagicLinkCommand) -> None:
         await self.sign_up(
             SignUpCommand(
                 email=email,
@@ -148,8 +159,6 @@ class SendMagicLink:
                 open_session=False,
             )
         )
-        if self.config.mailer_autoconfirm:
-            await self(cmd)
 
     async def _send(self, uow: UnitOfWork, user: User, email: str, cmd: MagicLinkCommand, pkce: Pkce | None) -> None:
         await send_recovery_token(self.issuer, self.codes, uow, user, email, MAIL_MAGIC_LINK, "magiclink", cmd, pkce)
@@ -226,6 +235,7 @@ class RecoverPassword:
     clock: Clock
     issuer: SessionIssuer
     codes: EmailCodes
+    timing: TimingMask = field(default_factory=TimingMask)  # unknown costs what known does (docs/adr/0017)
 
     async def __call__(self, cmd: RecoverCommand) -> None:
         if not self.config.external_email_enabled:
@@ -235,12 +245,19 @@ class RecoverPassword:
         email = Email.parse(cmd.email).value
         pkce = cmd.pkce()
         aud = cmd.audience(self.config)
+        self.codes.ensure_deliverable(MAIL_RECOVERY)  # known or not: an outage must not tell them apart
+        started = self.timing.start()
         async with self.uow() as uow:
             user = await locked(uow, await uow.users.get_by_email(email, aud))
-            if user is None:
-                return
-            await send_recovery_token(self.issuer, self.codes, uow, user, email, MAIL_RECOVERY, "recovery", cmd, pkce)
-            await uow.commit()
+            if user is not None:
+                await send_recovery_token(
+                    self.issuer, self.codes, uow, user, email, MAIL_RECOVERY, "recovery", cmd, pkce
+                )
+                await uow.commit()
+        if user is None:
+            await self.timing.pad(started)
+        else:
+            self.timing.record(started)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -260,21 +277,32 @@ class Resend:
     issuer: SessionIssuer
     codes: EmailCodes
     email_change: EmailChangeSender
+    timing: TimingMask = field(default_factory=TimingMask)  # nothing to resend costs what a resend does
 
     async def __call__(self, cmd: ResendCommand) -> None:
         address = self._validate(cmd)
         pkce = cmd.pkce()
         aud = cmd.audience(self.config)
         redirect_to = self.config.redirect_target(cmd.redirect_to, cmd.ctx.referer)
+        if cmd.email:  # known or not: an outage must not tell them apart
+            self.codes.ensure_deliverable(MAIL_CONFIRMATION if cmd.type == "signup" else MAIL_EMAIL_CHANGE)
+        started = self.timing.start()
+        if await self._resend(cmd, address, aud, redirect_to, pkce):
+            self.timing.record(started)
+        else:
+            await self.timing.pad(started)
+
+    async def _resend(self, cmd: ResendCommand, address: str, aud: str, redirect_to: str, pkce: Pkce | None) -> bool:
+        """Send another copy if one is pending; False when there was nothing to send."""
         async with self.uow() as uow:
             found = await (uow.users.get_by_email(address, aud) if cmd.email else uow.users.get_by_phone(address, aud))
             user = await locked(uow, found)
             if user is None:
-                return
+                return False
             now = self.clock.now()
             if cmd.type == "signup":
                 if user.is_email_confirmed:
-                    return
+                    return False
                 await uow.audit.add(self.issuer.audit(Actor.of_user(user), "user_confirmation_requested", now))
                 await self.codes.send(
                     uow,
@@ -288,17 +316,18 @@ class Resend:
                 )
             elif cmd.type == "email_change":
                 if not user.email_change:
-                    return
+                    return False
                 await self.email_change.send(uow, user, user.email_change, redirect_to, pkce)
             elif cmd.type == "sms":
                 if user.is_phone_confirmed:
-                    return
+                    return False
                 raise no_sms_provider()
             else:
                 if not user.phone_change:
-                    return
+                    return False
                 raise no_sms_provider()
             await uow.commit()
+        return True
 
     def _validate(self, cmd: ResendCommand) -> str:
         if cmd.type not in RESEND_TYPES:

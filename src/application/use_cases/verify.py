@@ -265,18 +265,19 @@ class Verify:
     ) -> str | None:
         """Carry out what the verified code confirms; a message means "not signed in yet"."""
         actor = Actor.of_user(user)
+        unproven = False
         if kind in ("signup", "invite"):
             if not user.has_password and user.invited_at is not None:
                 if password_hash is None:
                     raise _NeedsPassword()
                 user.set_password_hash(password_hash, now)
             await uow.audit.add(self.issuer.audit(actor, "user_signedup", now, {"provider": "email"}))
-            user.confirm_email(now)
+            unproven = user.prove_email(now, by_sign_up_code=True)
         elif kind in ("recovery", "magiclink"):
             user.recovery_token = ""
             if not user.is_email_confirmed:
                 await uow.audit.add(self.issuer.audit(actor, "user_signedup", now, {"provider": "email"}))
-                user.confirm_email(now)
+                unproven = user.prove_email(now, by_sign_up_code=False)
             else:
                 await uow.audit.add(self.issuer.audit(actor, "login", now, {"provider": "email"}))
         elif kind == "email_change":
@@ -286,7 +287,7 @@ class Verify:
             user.apply_email_change(self.tokens.uuid(), now)
         elif kind == "sms":
             await uow.audit.add(self.issuer.audit(actor, "user_signedup", now, {"provider": "phone"}))
-            user.confirm_phone(now)
+            unproven = user.prove_phone(now)
             user.is_anonymous = False
         else:
             await uow.audit.add(self.issuer.audit(actor, "user_modified", now))
@@ -294,6 +295,9 @@ class Verify:
         await uow.one_time_tokens.delete_for_user(user.id)
         user.recompute_providers()
         await uow.users.update(user)
+        if unproven:
+            # sessions of an account nobody had proved were not opened by whoever proved it now
+            await uow.sessions.delete_for_user(user.id)
         return None
 
     def _first_of_two(self, user: User) -> bool:

@@ -13,3 +13,4 @@ from contract.storage import *  # noqa: F403
 from contract.rate_limiter import *  # noqa: F403
 from contract.request_limits import *  # noqa: F403
 from contract.refresh_v2 import *  # noqa: F403
+from contract.pre_registration import *  # noqa: F403

@@ -285,3 +285,9 @@ class RateLimiter(Protocol):
     async def consume(self, key: str, rate: Rate, now: datetime) -> bool:
         """Take one event from `key`'s budget; False (and nothing taken) when it is spent."""
         ...
+
+    async def count(self, key: str, now: datetime) -> int:
+        """Add one to `key`'s counter and return the total so far, this one included (never refused).
+
+        Attempt counters (`otp:` keys, docs/adr/0016); a counter untouched for a day may be forgotten."""
+        ...

@@ -252,6 +252,15 @@ class User:
         self.reauthentication_sent_at = None
         self.touch(now)
 
+    def forget_code(self, column: str, stored: str, now: datetime) -> bool:
+        """Spend the code in `column` if it is still `stored` (guessed too often); its send time stays,
+        so the per-user frequency still applies to the next one. True when something was forgotten."""
+        if not stored or getattr(self, column) != stored:
+            return False
+        setattr(self, column, "")
+        self.touch(now)
+        return True
+
     def touch(self, now: datetime) -> None:
         self.updated_at = now
 

@@ -154,6 +154,7 @@ class Settings:
     mailer_template_max_age: timedelta = timedelta(minutes=10)
     mailer_template_retry_interval: timedelta = timedelta(seconds=10)
     dev_inbox_file: str = ""
+    otp_max_failed_attempts: int = 5  # PYTRUE_OTP_MAX_FAILED_ATTEMPTS (not a GoTrue variable)
 
     sms_autoconfirm: bool = False
 
@@ -210,6 +211,7 @@ class Settings:
             mailer_urlpath_email_change=self.mailer_url_paths.get("email_change", DEFAULT_MAIL_URL_PATH),
             rate_limit_email_sent=self.rate_limit_email_sent,
             rate_limit_sms_sent=self.rate_limit_sms_sent,
+            otp_max_failed_attempts=self.otp_max_failed_attempts,
             password_policy=PasswordPolicy(
                 min_length=self.password_min_length,
                 required_characters=PasswordPolicy.parse_required_characters(self.password_required_characters),
@@ -562,6 +564,7 @@ class _Parser:
             )
             or timedelta(seconds=10),
             dev_inbox_file=self.string("PYTRUE_DEV_INBOX_FILE"),
+            otp_max_failed_attempts=self.integer("PYTRUE_OTP_MAX_FAILED_ATTEMPTS", default=5, minimum=1),
             sms_autoconfirm=self.boolean("GOTRUE_SMS_AUTOCONFIRM", default=False),
             refresh_token_rotation_enabled=self.boolean(
                 "GOTRUE_SECURITY_REFRESH_TOKEN_ROTATION_ENABLED", default=True

@@ -14,3 +14,4 @@ from contract.rate_limiter import *  # noqa: F403
 from contract.request_limits import *  # noqa: F403
 from contract.refresh_v2 import *  # noqa: F403
 from contract.pre_registration import *  # noqa: F403
+from contract.code_attempts import *  # noqa: F403

@@ -8,4 +8,4 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from unit.conftest import api, make_api  # noqa: E402,F401
+from unit.conftest import api, make_api, make_rate_limiters  # noqa: E402,F401

@@ -45,6 +45,7 @@ class AuthConfig:
     mailer_outbox_fail_fast_after: timedelta | None = timedelta(minutes=10)  # None: never refuse
     rate_limit_email_sent: Rate = Rate(30)  # GOTRUE_RATE_LIMIT_EMAIL_SENT, shared by all processes
     rate_limit_sms_sent: Rate = Rate(30)  # GOTRUE_RATE_LIMIT_SMS_SENT
+    otp_max_failed_attempts: int = 5  # wrong guesses after which a code is spent (docs/adr/0016)
     password_policy: PasswordPolicy = field(default_factory=PasswordPolicy)
     refresh_token_rotation_enabled: bool = True
     refresh_token_reuse_interval: timedelta = timedelta(0)

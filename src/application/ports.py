@@ -329,6 +329,12 @@ class RateLimiter(Protocol):
         """Take one event from `key`'s budget; False (and nothing taken) when it is spent."""
         ...
 
+    async def count(self, key: str, now: datetime) -> int:
+        """Add one to `key`'s counter and return the total so far, this one included (never refused).
+
+        Attempt counters (`otp:` keys, docs/adr/0016); a counter untouched for a day may be forgotten."""
+        ...
+
 
 class StaleRowCleaner(Protocol):
     """Removes stale rows one small batch at a time (`GOTRUE_DB_CLEANUP_ENABLED`, tokens.md §7)."""
@@ -339,6 +345,8 @@ class StaleRowCleaner(Protocol):
         Rows another transaction holds are skipped, never waited for; a kind of row this
         storage does not keep affects nothing."""
         ...
+
+
 # --- mail outbox (docs/adr/0017) -------------------------------------------------------------
 class MailOutbox(Protocol):
     """The unit of work's side of the outbox: a message queued commits or rolls back with the code it carries."""

@@ -59,6 +59,9 @@ REAUTHENTICATION = TokenPurpose(
     "reauthentication", "reauthentication_token", "reauthentication_sent_at", REAUTHENTICATION_TOKEN
 )
 PHONE_CHANGE = TokenPurpose("phone_change", "phone_change_token", "phone_change_sent_at", PHONE_CHANGE_TOKEN)
+PURPOSE_OF_TOKEN_TYPE = {
+    p.token_type: p for p in (CONFIRMATION, RECOVERY, EMAIL_CHANGE_NEW, EMAIL_CHANGE_CURRENT, REAUTHENTICATION, PHONE_CHANGE)
+}
 
 
 def stored_hash(identifier: str, otp: str, *, pkce: bool = False) -> str:

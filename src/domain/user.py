@@ -123,6 +123,61 @@ class User:
                 identity.updated_at = now
         self.touch(now)
 
+    # --- proof of address ownership (docs/adr/0015) ---------------------------------------
+    @property
+    def is_unproven(self) -> bool:
+        """No address of this account was ever confirmed: its password and metadata were set by
+        someone who has not shown they own the address (a sign-up, a magic-link request)."""
+        return self.confirmed_at is None
+
+    def restart_sign_up(self, provider: str, password_hash: str, data: dict[str, Any], identity_id: UUID, now: datetime) -> bool:
+        """A new sign-up for an account nobody has proved: it takes the latest request's password
+        and data, so that the one live confirmation code stands for exactly one request.
+
+        An account with a confirmed address is left alone (False), as GoTrue leaves every
+        repeated sign-up.
+        """
+        if not self.is_unproven:
+            return False
+        self.encrypted_password = password_hash
+        self._reset_unproven_metadata(provider, data, identity_id, now)
+        return True
+
+    def prove_email(self, now: datetime, *, by_sign_up_code: bool) -> bool:
+        """The address is proved (an emailed link or code was used): confirm it.
+
+        On an account nobody had proved, whatever was set without proof goes unless the code was
+        the confirmation of the sign-up that set it (`by_sign_up_code`): a magic link, an email OTP
+        or a recovery keep no earlier password and no sign-up metadata. True when the account was
+        unproven, so the caller also ends sessions opened before the proof.
+        """
+        unproven = self.is_unproven
+        if unproven and not by_sign_up_code:
+            self.encrypted_password = ""
+            self._reset_unproven_metadata("email", {}, None, now)
+        self.confirm_email(now)
+        return unproven
+
+    def prove_phone(self, now: datetime) -> bool:
+        """A texted sign-up code was used: confirm the phone; True when the account was unproven."""
+        unproven = self.is_unproven
+        self.confirm_phone(now)
+        return unproven
+
+    def _reset_unproven_metadata(self, provider: str, data: dict[str, Any], identity_id: UUID | None, now: datetime) -> None:
+        """`user_metadata` and the `provider` identity become what one sign-up with `data` writes."""
+        identity = self.identity_for(provider)
+        if identity is None and identity_id is not None:
+            identity = new_identity(identity_id=identity_id, user=self, provider=provider, data=data, now=now)
+            self.identities = [identity]
+            self.recompute_providers()
+        elif identity is not None:
+            fresh = new_identity(identity_id=identity.id, user=self, provider=provider, data=data, now=now)
+            identity.identity_data = fresh.identity_data
+            identity.updated_at = now
+        self.user_metadata = dict(identity.identity_data) if identity is not None else dict(data)
+        self.touch(now)
+
     def confirm_phone(self, now: datetime) -> None:
         if self.phone_confirmed_at is None:
             self.phone_confirmed_at = now
@@ -196,6 +251,15 @@ class User:
         self.reauthentication_token = ""
         self.reauthentication_sent_at = None
         self.touch(now)
+
+    def forget_code(self, column: str, stored: str, now: datetime) -> bool:
+        """Spend the code in `column` if it is still `stored` (guessed too often); its send time stays,
+        so the per-user frequency still applies to the next one. True when something was forgotten."""
+        if not stored or getattr(self, column) != stored:
+            return False
+        setattr(self, column, "")
+        self.touch(now)
+        return True
 
     def touch(self, now: datetime) -> None:
         self.updated_at = now

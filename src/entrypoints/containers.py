@@ -22,6 +22,7 @@ from pytrue.adapters.mail.templates import TemplateStore
 from pytrue.adapters.memory.store import InMemoryStore
 from pytrue.adapters.memory.uow import InMemoryUnitOfWorkFactory
 from pytrue.adapters.system import SecretsTokenGenerator, SystemClock
+from pytrue.application.code_attempts import CodeAttempts
 from pytrue.application.email_codes import EmailCodes
 from pytrue.application.mail_health import MailHealth
 from pytrue.application.mail_sender import MailQueued, OutboxSender
@@ -197,6 +198,9 @@ class UseCases(containers.DeclarativeContainer):
     reauthenticate = providers.Singleton(Reauthenticate, **_mail)
     invite_user = providers.Singleton(InviteUser, tokens=core.tokens, **_mail)
     generate_link = providers.Singleton(GenerateLink, tokens=core.tokens, hasher=core.hasher, **_mail)
+    code_attempts = providers.Singleton(
+        CodeAttempts, limiter=adapters.rate_limiter, limit=core.auth_config.provided.otp_max_failed_attempts
+    )
     verify = providers.Singleton(
         Verify,
         uow=adapters.uow,
@@ -205,6 +209,7 @@ class UseCases(containers.DeclarativeContainer):
         tokens=core.tokens,
         hasher=core.hasher,
         issuer=issuer,
+        attempts=code_attempts,
     )
     pkce_grant = providers.Singleton(PkceGrant, uow=adapters.uow, config=core.auth_config, clock=core.clock, issuer=issuer)
     sign_in_with_password = providers.Singleton(
@@ -227,6 +232,7 @@ class UseCases(containers.DeclarativeContainer):
         hasher=core.hasher,
         issuer=issuer,
         email_change=email_change_sender,
+        attempts=code_attempts,
     )
     logout = providers.Singleton(Logout, uow=adapters.uow, clock=core.clock, issuer=issuer)
     admin_list_users = providers.Singleton(AdminListUsers, uow=adapters.uow)

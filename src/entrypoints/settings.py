@@ -159,6 +159,7 @@ class Settings:
     mailer_outbox_retry_interval: timedelta = timedelta(seconds=15)
     mailer_outbox_fail_fast_after: timedelta | None = timedelta(minutes=10)
     mailer_outbox_poll_interval: timedelta = timedelta(seconds=2)
+    otp_max_failed_attempts: int = 5  # PYTRUE_OTP_MAX_FAILED_ATTEMPTS (not a GoTrue variable)
 
     sms_autoconfirm: bool = False
 
@@ -217,6 +218,7 @@ class Settings:
             mailer_outbox_fail_fast_after=self.mailer_outbox_fail_fast_after,
             rate_limit_email_sent=self.rate_limit_email_sent,
             rate_limit_sms_sent=self.rate_limit_sms_sent,
+            otp_max_failed_attempts=self.otp_max_failed_attempts,
             password_policy=PasswordPolicy(
                 min_length=self.password_min_length,
                 required_characters=PasswordPolicy.parse_required_characters(self.password_required_characters),
@@ -582,6 +584,7 @@ class _Parser:
                 self.duration("PYTRUE_MAILER_OUTBOX_POLL_INTERVAL", default=timedelta(seconds=2))
             )
             or timedelta(seconds=2),
+            otp_max_failed_attempts=self.integer("PYTRUE_OTP_MAX_FAILED_ATTEMPTS", default=5, minimum=1),
             sms_autoconfirm=self.boolean("GOTRUE_SMS_AUTOCONFIRM", default=False),
             refresh_token_rotation_enabled=self.boolean(
                 "GOTRUE_SECURITY_REFRESH_TOKEN_ROTATION_ENABLED", default=True

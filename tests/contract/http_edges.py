@@ -46,7 +46,8 @@ async def test_user_already_exists_in_2024_shape(api: Any) -> None:
     assert response.headers["x-supabase-api-version"] == "2024-01-01"
 
 
-async def test_repeated_signup_of_unconfirmed_user_keeps_the_first_password(make_api: Any) -> None:
+async def test_repeated_signup_of_unconfirmed_user_takes_the_new_password(make_api: Any) -> None:
+    """Not GoTrue's rule (it keeps the first password): the live link stands for the latest sign-up (ADR 0015)."""
     api = await make_api({"GOTRUE_MAILER_AUTOCONFIRM": "false", "GOTRUE_SMTP_MAX_FREQUENCY": "1ms"})
     first = (await api.signup(password="first-pass")).json()
     stored = (await api.user())["encrypted_password"]
@@ -55,8 +56,10 @@ async def test_repeated_signup_of_unconfirmed_user_keeps_the_first_password(make
     assert again.status_code == 200
     assert again.json()["id"] == first["id"]
     assert (await api.counts())["users"] == 1
-    assert (await api.user())["encrypted_password"] == stored
+    assert (await api.user())["encrypted_password"] not in ("", stored)
     assert (await api.counts())["one_time_tokens"] == 1
+    assert_error(await api.password_grant(password="first-pass"), 400, "invalid_credentials")
+    assert_error(await api.password_grant(password="second-pass"), 400, "email_not_confirmed")
 
 
 async def test_password_grant_folds_email_case(api: Any) -> None:

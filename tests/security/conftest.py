@@ -30,3 +30,33 @@ async def make_api(storage: Any) -> AsyncIterator[Callable[..., Any]]:
 @pytest.fixture
 async def api(make_api: Callable[..., Any]) -> Any:
     return await make_api()
+
+
+@pytest.fixture
+async def make_rate_limiters(api: Any, storage: Any) -> AsyncIterator[Callable[[int], Any]]:
+    """`n` handles on one shared limit: the memory container's single limiter, or on PostgreSQL
+    `n` limiters with pools of their own, as `n` processes would have."""
+    if storage is None:
+
+        async def shared(count: int) -> list[Any]:
+            return [api.container.adapters.rate_limiter()] * count
+
+        yield shared
+        return
+    from psycopg_pool import AsyncConnectionPool
+
+    from pytrue.adapters.postgres.rate_limiter import PgRateLimiter
+
+    pools: list[AsyncConnectionPool] = []
+
+    async def separate(count: int) -> list[Any]:
+        settings = api.container.settings()
+        for _ in range(count):
+            pool = AsyncConnectionPool(settings.database_url, min_size=1, max_size=4, open=False)
+            await pool.open()
+            pools.append(pool)
+        return [PgRateLimiter(pool, settings.db_namespace) for pool in pools[-count:]]
+
+    yield separate
+    for pool in pools:
+        await pool.close()

@@ -16,3 +16,5 @@ from contract.request_limits import *  # noqa: F403
 from contract.refresh_v2 import *  # noqa: F403
 from contract.hostile_input import *  # noqa: F403
 from contract.openapi_fuzz import *  # noqa: F403
+from contract.pre_registration import *  # noqa: F403
+from contract.code_attempts import *  # noqa: F403

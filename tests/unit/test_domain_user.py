@@ -215,3 +215,34 @@ def test_applying_an_email_change_updates_the_existing_email_identity() -> None:
     assert identity.identity_data["email"] == "new@example.com" and identity.identity_data["email_verified"] is True
     assert identity.updated_at == later
     assert len(user.identities) == 1
+
+
+# --- proof of address ownership (ADR 0015) -------------------------------------------------------
+
+
+def test_restart_sign_up_replaces_password_and_data_of_an_unproven_account_only() -> None:
+    user = make_user(phone="")
+    assert user.is_unproven
+    assert user.restart_sign_up("email", "$new", {"lang": "en"}, UUID(int=8), T0 + timedelta(1))
+    assert user.encrypted_password == "$new"
+    assert user.user_metadata["lang"] == "en" and "full_name" not in user.user_metadata
+    assert user.identity_for("email").identity_data["lang"] == "en"  # type: ignore[union-attr]
+    proven = make_user(phone="", email_confirmed_at=T0)
+    assert not proven.restart_sign_up("email", "$new", {"lang": "en"}, UUID(int=8), T0)
+    assert proven.encrypted_password == "$argon2id$x" and proven.user_metadata["full_name"] == "A Person"
+
+
+def test_proof_by_another_code_drops_unproven_password_and_metadata() -> None:
+    user = make_user(phone="")
+    assert user.prove_email(T0, by_sign_up_code=False) is True
+    assert user.encrypted_password == "" and "full_name" not in user.user_metadata
+    assert user.user_metadata["email_verified"] is True and user.email_confirmed_at == T0
+    again = make_user(phone="")
+    assert again.prove_email(T0, by_sign_up_code=True) is True
+    assert again.encrypted_password == "$argon2id$x" and again.user_metadata["full_name"] == "A Person"
+
+
+def test_proof_on_a_proven_account_keeps_everything() -> None:
+    user = make_user(phone="", phone_confirmed_at=T0)
+    assert user.prove_email(T0, by_sign_up_code=False) is False
+    assert user.encrypted_password == "$argon2id$x" and user.user_metadata["full_name"] == "A Person"

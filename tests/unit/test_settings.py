@@ -577,3 +577,10 @@ def test_per_ip_rate_is_a_bucket_of_the_burst_refilled_over_the_window() -> None
     assert rate == Rate(30, timedelta(seconds=2), bucket=True)
     assert Rate.per_ip(0, timedelta(minutes=5), 30).limit == 0
     assert Rate.per_ip(1e12, timedelta(minutes=5), 30).per == timedelta(microseconds=1)  # "unlimited" values
+
+
+def test_otp_max_failed_attempts() -> None:
+    assert load().auth_config().otp_max_failed_attempts == 5
+    assert load(PYTRUE_OTP_MAX_FAILED_ATTEMPTS="3").auth_config().otp_max_failed_attempts == 3
+    for bad in ("0", "x"):
+        assert "PYTRUE_OTP_MAX_FAILED_ATTEMPTS" in str(load_error({**BASE, "PYTRUE_OTP_MAX_FAILED_ATTEMPTS": bad}))

@@ -13,6 +13,7 @@ class InMemoryRateLimiter:
 
     def __init__(self) -> None:
         self._states: dict[str, RateState] = {}
+        self._counts: dict[str, int] = {}
         self._lock = threading.Lock()
 
     async def consume(self, key: str, rate: Rate, now: datetime) -> bool:
@@ -21,3 +22,8 @@ class InMemoryRateLimiter:
             if allowed and state is not None:
                 self._states[key] = state
             return allowed
+
+    async def count(self, key: str, now: datetime) -> int:
+        with self._lock:
+            self._counts[key] = self._counts.get(key, 0) + 1
+            return self._counts[key]

@@ -26,10 +26,19 @@ insert into {table} (key) values (%s)
 on conflict (key) do update set key = excluded.key
 returning kind, stamp, used
 """
+_COUNT = """
+insert into {table} as t (key, kind, stamp, used) values (%s, 'count', %s, 1)
+on conflict (key) do update set used = t.used + 1, updated_at = now()
+returning used
+"""
 _STORE = "update {table} set kind = %s, stamp = %s, used = %s, updated_at = now() where key = %s"
 # Per-IP keys come and go with clients; a bucket untouched for a day is full again anyway
 # (per-IP buckets refill within an hour), so its row can go.
-_PRUNE = "delete from {table} where key like 'ip:%%' and updated_at < now() - interval '1 day'"
+# Attempt counters (`otp:` keys) belong to one code each; a code guessed `limit` times is spent at
+# once, so forgetting an idle counter gives nothing back.
+_PRUNE = (
+    "delete from {table} where (key like 'ip:%%' or key like 'otp:%%') and updated_at < now() - interval '1 day'"
+)
 PRUNE_EVERY = 1000
 
 
@@ -42,6 +51,7 @@ class PgRateLimiter:
         self._lock = sql.SQL(_LOCK).format(table=table)
         self._store = sql.SQL(_STORE).format(table=table)
         self._prune = sql.SQL(_PRUNE).format(table=table)
+        self._count = sql.SQL(_COUNT).format(table=table)
         self._calls = 0
 
     async def consume(self, key: str, rate: Rate, now: datetime) -> bool:
@@ -50,6 +60,17 @@ class PgRateLimiter:
             if self._calls % PRUNE_EVERY == 0:
                 await self.prune()
             return await self._consume(key, rate, now)
+        except (PoolTimeout, psycopg.OperationalError) as exc:
+            raise StorageUnavailable(type(exc).__name__) from exc
+
+    async def count(self, key: str, now: datetime) -> int:
+        """One statement: create the counter at 1 or add one, under the row lock, and read it back."""
+        try:
+            async with self._pool.connection() as conn:
+                cur = await conn.execute(self._count, [key, now])
+                row = await cur.fetchone()
+                assert row is not None
+                return int(row[0])
         except (PoolTimeout, psycopg.OperationalError) as exc:
             raise StorageUnavailable(type(exc).__name__) from exc
 

@@ -40,7 +40,9 @@ class SignUp:
     """A new account: confirmed at once with autoconfirm, else it waits for its confirmation link.
 
     A repeated sign-up for a confirmed address answers like a new one (an obfuscated user),
-    so the endpoint cannot be used to find out who has an account.
+    so the endpoint cannot be used to find out who has an account. A repeated sign-up for an
+    account nobody has proved replaces its password and data, and its link is the only live one:
+    confirming it leaves in force only what that sign-up asked for (docs/adr/0015).
     """
 
     uow: UnitOfWorkFactory
@@ -68,7 +70,7 @@ class SignUp:
             )
             if existing is not None:
                 existing = await uow.users.get_for_update(existing.id) or existing
-                result = await self._existing(uow, existing, provider, address, cmd, aud, now)
+                result = await self._existing(uow, existing, provider, address, password_hash, cmd, aud, now)
             else:
                 result = await self._new(uow, provider, address, password_hash, cmd, aud, now)
             await uow.commit()
@@ -135,6 +137,7 @@ class SignUp:
         user: User,
         provider: str,
         address: str,
+        password_hash: str,
         cmd: SignUpCommand,
         aud: str,
         now: datetime,
@@ -146,7 +149,9 @@ class SignUp:
                 await uow.commit()
                 raise DomainError("user_already_exists", "User already registered")
             return SignUpResult(user=self._obfuscated(user, provider, cmd, aud, now))
-        if user.identity_for(provider) is None:
+        if not user.restart_sign_up(provider, password_hash, cmd.data, self.tokens.uuid(), now) and (
+            user.identity_for(provider) is None
+        ):
             identity = new_identity(
                 identity_id=self.tokens.uuid(), user=user, provider=provider, data=cmd.data, now=now
             )
@@ -181,12 +186,14 @@ class SignUp:
     async def _confirmed(
         self, uow: UnitOfWork, user: User, provider: str, cmd: SignUpCommand, now: datetime, *, new: bool
     ) -> SignUpResult:
-        """Confirm the address without a message (autoconfirm) and, unless told otherwise, sign in."""
-        if provider == "email":
-            user.confirm_email(now)
-        else:
-            user.confirm_phone(now)
+        """Confirm the address without a message (autoconfirm) and, unless told otherwise, sign in.
+
+        This sign-up is the one whose password and data stay; sessions an unproven account held
+        before it are ended (docs/adr/0015)."""
+        unproven = user.prove_email(now, by_sign_up_code=True) if provider == "email" else user.prove_phone(now)
         await (uow.users.add(user) if new else uow.users.update(user))
+        if unproven and not new:
+            await uow.sessions.delete_for_user(user.id)
         await uow.audit.add(self.issuer.audit(Actor.of_user(user), "user_signedup", now, {"provider": provider}))
         if not cmd.open_session:
             return SignUpResult(user=user)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from pytrue.application.code_attempts import CodeAttempts
 from pytrue.application.config import AuthConfig
 from pytrue.application.context import RequestContext
 from pytrue.application.email_codes import Pkce
@@ -15,7 +16,7 @@ from pytrue.application.sessions import SessionIssuer
 from pytrue.domain.audit import Actor
 from pytrue.application.use_cases.email_links import EmailChangeSender
 from pytrue.domain.errors import DomainError, EmailExists, PhoneExists, UserNotFound, ValidationFailed
-from pytrue.domain.one_time_token import is_expired, otp_matches
+from pytrue.domain.one_time_token import REAUTHENTICATION, is_expired, otp_matches
 from pytrue.domain.user import User
 from pytrue.domain.values import Email, Password, Phone, validate_channel, validate_pkce_params
 
@@ -55,13 +56,14 @@ class UpdateUser:
     hasher: PasswordHasher
     issuer: SessionIssuer
     email_change: EmailChangeSender
+    attempts: CodeAttempts
 
     async def __call__(self, principal: Principal, cmd: UpdateUserCommand) -> User:
         user = _require_user(principal)
         new_email, new_phone = self._validate(user, cmd)
         pkce = Pkce.of(cmd.code_challenge, cmd.code_challenge_method)
         if cmd.password:
-            self._check_nonce(user, principal, cmd, self.clock.now())
+            await self._count_nonce(user, principal, cmd)
         new_hash = await self._new_password_hash(user, principal, cmd)
         async with self.uow() as uow:
             current = await uow.users.get_for_update(user.id)
@@ -142,15 +144,40 @@ class UpdateUser:
             raise DomainError("same_password", "New password should be different from the old password.")
         return await self.hasher.hash(cmd.password)
 
+    async def _count_nonce(self, user: User, principal: Principal, cmd: UpdateUserCommand) -> None:
+        """The nonce check before hashing, with the attempt counted: the last wrong one spends the code."""
+        now = self.clock.now()
+        if not self._nonce_needed(principal, now) or not cmd.nonce:
+            self._check_nonce(user, principal, cmd, now)
+            return
+        stored = user.reauthentication_token
+        guess = await (
+            self.attempts.at_code(user.id, REAUTHENTICATION.token_type, stored, now)
+            if stored
+            else self.attempts.at_nothing(REAUTHENTICATION.token_type, str(user.id), now)
+        )
+        try:
+            if not guess.admitted:
+                raise DomainError("reauthentication_not_valid", "Nonce has expired or is invalid")
+            self._check_nonce(user, principal, cmd, now)
+        except DomainError:
+            if stored and guess.last:
+                async with self.uow() as uow:
+                    await self.attempts.spend(uow, user.id, {REAUTHENTICATION.token_type: stored}, now)
+            raise
+
+    def _nonce_needed(self, principal: Principal, now: datetime) -> bool:
+        if not self.config.update_password_require_reauthentication:
+            return False
+        session = principal.session
+        return session is None or now - session.created_at >= REAUTHENTICATION_WINDOW
+
     def _check_nonce(self, user: User, principal: Principal, cmd: UpdateUserCommand, now: datetime) -> bool:
         """With reauthentication required, a session older than 24 h must present the emailed code.
 
         True when a nonce was needed and is good (the caller then spends it).
         """
-        if not self.config.update_password_require_reauthentication:
-            return False
-        session = principal.session
-        if session is not None and now - session.created_at < REAUTHENTICATION_WINDOW:
+        if not self._nonce_needed(principal, now):
             return False
         if not cmd.nonce:
             raise DomainError("reauthentication_needed", "Password update requires reauthentication")

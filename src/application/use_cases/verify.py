@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import Enum
 
+from pytrue.application.code_attempts import CodeAttempts
 from pytrue.application.config import AuthConfig
 from pytrue.application.context import RequestContext
 from pytrue.application.ports import Clock, PasswordHasher, TokenGenerator, UnitOfWork, UnitOfWorkFactory
@@ -81,7 +82,10 @@ class _NeedsPassword(Exception):
 
 @dataclass(slots=True, kw_only=True)
 class Verify:
-    """Checks a link's hash or a typed code, applies what it confirms and signs the user in."""
+    """Checks a link's hash or a typed code, applies what it confirms and signs the user in.
+
+    Typed codes are counted (`CodeAttempts`): a code guessed wrong too often is spent.
+    """
 
     uow: UnitOfWorkFactory
     config: AuthConfig
@@ -89,6 +93,7 @@ class Verify:
     tokens: TokenGenerator
     hasher: PasswordHasher
     issuer: SessionIssuer
+    attempts: CodeAttempts
 
     # --- POST /verify ---------------------------------------------------------------------
     async def __call__(self, cmd: VerifyCommand) -> VerifyResult:
@@ -208,26 +213,59 @@ class Verify:
         if cmd.type == "email_change":
             return await self._by_email_change_code(uow, email, cmd.token, now)
         user = await uow.users.get_by_email(email, aud)
-        if user is None:
+        types = {
+            "signup": (CONFIRMATION_TOKEN,),
+            "invite": (CONFIRMATION_TOKEN,),
+            "magiclink": (RECOVERY_TOKEN,),
+            "recovery": (RECOVERY_TOKEN,),
+            "email": (CONFIRMATION_TOKEN, RECOVERY_TOKEN),
+        }[cmd.type]
+        matched = await self._guess(uow, user, types, email, cmd.token, self.config.mailer_otp_exp, now)
+        if user is None or matched is None:
             raise DomainError("otp_expired", CODE_EXPIRED)
-        exp = self.config.mailer_otp_exp
-        confirmation = otp_matches(user.confirmation_token, email, cmd.token) and not is_expired(
-            user.confirmation_sent_at, now, exp
-        )
-        recovery = otp_matches(user.recovery_token, email, cmd.token) and not is_expired(
-            user.recovery_sent_at, now, exp
-        )
-        if cmd.type in ("signup", "invite") and confirmation:
-            return user, cmd.type, CONFIRMATION_TOKEN
-        if cmd.type in ("magiclink", "recovery") and recovery:
-            return user, cmd.type, RECOVERY_TOKEN
-        if cmd.type == "email" and (confirmation or recovery):
-            return (user, "signup", CONFIRMATION_TOKEN) if confirmation else (user, "magiclink", RECOVERY_TOKEN)
-        raise DomainError("otp_expired", CODE_EXPIRED)
+        if cmd.type == "email":
+            return (user, "signup", matched) if matched == CONFIRMATION_TOKEN else (user, "magiclink", matched)
+        return user, cmd.type, matched
+
+    async def _guess(
+        self,
+        uow: UnitOfWork,
+        user: User | None,
+        types: tuple[str, ...],
+        identifier: str,
+        otp: str,
+        lifetime: timedelta,
+        now: datetime,
+    ) -> str | None:
+        """The token type whose live code `otp` is, counting this attempt at each live code.
+
+        Codes whose attempts ran out are spent (and the unit of work committed) before None comes back."""
+        live = []
+        if user is not None:
+            for token_type in types:
+                stored, sent_at = self._stored(user, token_type)
+                if stored and not is_expired(sent_at, now, lifetime):
+                    live.append((token_type, stored))
+        if user is None or not live:
+            await self.attempts.at_nothing("+".join(types), identifier, now)
+            return None
+        spent: dict[str, str] = {}
+        for token_type, stored in live:
+            guess = await self.attempts.at_code(user.id, token_type, stored, now)
+            if guess.admitted and otp_matches(stored, identifier, otp):
+                return token_type
+            if guess.last:
+                spent[token_type] = stored
+        if spent:
+            await self.attempts.spend(uow, user.id, spent, now)
+        return None
 
     async def _by_email_change_code(
         self, uow: UnitOfWork, email: str, otp: str, now: datetime
     ) -> tuple[User, str, str]:
+        # The code names no user until it matches: attempts are counted per address and UTC day (docs/adr/0016).
+        if not (await self.attempts.at_nothing(f"email_change:{now.date().isoformat()}", email, now)).admitted:
+            raise DomainError("otp_expired", CODE_EXPIRED)
         hashed = token_hash(email, otp)
         types = (
             (EMAIL_CHANGE_TOKEN_CURRENT, EMAIL_CHANGE_TOKEN_NEW)
@@ -245,38 +283,36 @@ class Verify:
 
     async def _by_phone_code(self, uow: UnitOfWork, cmd: VerifyCommand, now: datetime) -> tuple[User, str, str]:
         phone = Phone.parse(cmd.phone).value
-        exp = self.config.sms_otp_exp
+        aud = cmd.aud if cmd.aud is not None else self.config.jwt_aud
         if cmd.type == "sms":
-            user = await uow.users.get_by_phone(phone, cmd.aud if cmd.aud is not None else self.config.jwt_aud)
-            if user is not None and otp_matches(user.confirmation_token, phone, cmd.token) and not is_expired(
-                user.confirmation_sent_at, now, exp
-            ):
-                return user, "sms", CONFIRMATION_TOKEN
+            user = await uow.users.get_by_phone(phone, aud)
+            types: tuple[str, ...] = (CONFIRMATION_TOKEN,)
         else:
-            user = await uow.users.get_by_phone_change(phone, cmd.aud if cmd.aud is not None else self.config.jwt_aud)
-            if user is not None and otp_matches(user.phone_change_token, phone, cmd.token) and not is_expired(
-                user.phone_change_sent_at, now, exp
-            ):
-                return user, "phone_change", PHONE_CHANGE_TOKEN
-        raise DomainError("otp_expired", CODE_EXPIRED)
+            user = await uow.users.get_by_phone_change(phone, aud)
+            types = (PHONE_CHANGE_TOKEN,)
+        matched = await self._guess(uow, user, types, phone, cmd.token, self.config.sms_otp_exp, now)
+        if user is None or matched is None:
+            raise DomainError("otp_expired", CODE_EXPIRED)
+        return user, cmd.type, matched
 
     async def _apply(
         self, uow: UnitOfWork, user: User, kind: str, matched: str, now: datetime, password_hash: str | None
     ) -> str | None:
         """Carry out what the verified code confirms; a message means "not signed in yet"."""
         actor = Actor.of_user(user)
+        unproven = False
         if kind in ("signup", "invite"):
             if not user.has_password and user.invited_at is not None:
                 if password_hash is None:
                     raise _NeedsPassword()
                 user.set_password_hash(password_hash, now)
             await uow.audit.add(self.issuer.audit(actor, "user_signedup", now, {"provider": "email"}))
-            user.confirm_email(now)
+            unproven = user.prove_email(now, by_sign_up_code=True)
         elif kind in ("recovery", "magiclink"):
             user.recovery_token = ""
             if not user.is_email_confirmed:
                 await uow.audit.add(self.issuer.audit(actor, "user_signedup", now, {"provider": "email"}))
-                user.confirm_email(now)
+                unproven = user.prove_email(now, by_sign_up_code=False)
             else:
                 await uow.audit.add(self.issuer.audit(actor, "login", now, {"provider": "email"}))
         elif kind == "email_change":
@@ -286,7 +322,7 @@ class Verify:
             user.apply_email_change(self.tokens.uuid(), now)
         elif kind == "sms":
             await uow.audit.add(self.issuer.audit(actor, "user_signedup", now, {"provider": "phone"}))
-            user.confirm_phone(now)
+            unproven = user.prove_phone(now)
             user.is_anonymous = False
         else:
             await uow.audit.add(self.issuer.audit(actor, "user_modified", now))
@@ -294,6 +330,9 @@ class Verify:
         await uow.one_time_tokens.delete_for_user(user.id)
         user.recompute_providers()
         await uow.users.update(user)
+        if unproven:
+            # sessions of an account nobody had proved were not opened by whoever proved it now
+            await uow.sessions.delete_for_user(user.id)
         return None
 
     def _first_of_two(self, user: User) -> bool:

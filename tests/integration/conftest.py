@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pgcluster import Databases, PgDatabase, PgServer, start_server
+from pgcluster import Databases, PgDatabase, PgRoute, PgServer, routes, start_bouncer, start_server
 
 
 @pytest.fixture(scope="session")
@@ -22,6 +22,23 @@ def pg_server() -> Iterator[PgServer]:
     server = start_server()
     yield server
     server.close()
+
+
+@pytest.fixture(scope="session")
+def pg_bouncer(pg_server: PgServer) -> Iterator[Any]:
+    """PgBouncer 1.18+ in transaction mode in front of the session's server (started when first needed)."""
+    bouncer = start_bouncer(pg_server)
+    yield bouncer
+    bouncer.close()
+
+
+@pytest.fixture(scope="session", params=routes())
+def pg_route(request: pytest.FixtureRequest) -> PgRoute:
+    """Every test that builds apps (`make_api`, `api`, `apps`) runs once per route: straight to
+    PostgreSQL and through PgBouncer in transaction mode (PYTRUE_TEST_PG_ROUTES narrows it)."""
+    if request.param == "direct":
+        return PgRoute("direct")
+    return PgRoute("pgbouncer", request.getfixturevalue("pg_bouncer"))
 
 
 @pytest.fixture(scope="session")
@@ -73,7 +90,7 @@ def warm_templates(pg_databases: Databases) -> Databases:
 
 
 @pytest.fixture
-async def make_api(warm_templates: Databases) -> AsyncIterator[Callable[..., Any]]:
+async def make_api(warm_templates: Databases, pg_route: PgRoute) -> AsyncIterator[Callable[..., Any]]:
     """Build pytrue over a clean migrated database; the contract suites' `api` factory.
 
     `await make_api(env, clock=FixedClock(...))`. Databases are leased from `warm_templates`:
@@ -91,7 +108,7 @@ async def make_api(warm_templates: Databases) -> AsyncIterator[Callable[..., Any
 
     async def factory(env: dict[str, str] | None = None, *, clock: Any = None) -> PostgresApi:
         database = warm_templates.lease()
-        overrides = {"GOTRUE_DB_DRIVER": "postgres", "DATABASE_URL": database.dsn, **(env or {})}
+        overrides = {"GOTRUE_DB_DRIVER": "postgres", "DATABASE_URL": pg_route.dsn(database), **pg_route.env, **(env or {})}
         container = build_container(make_settings(overrides))
         if clock is not None:
             # pytrue writes every timestamp from its clock (never SQL now()), so a fixed clock holds on PG too
@@ -128,12 +145,15 @@ async def make_rate_limiters(api: Any) -> AsyncIterator[Callable[[int], Any]]:
 
     async def factory(count: int) -> list[Any]:
         settings = api.container.settings()
+        policy = api.container.adapters.policy()
         limiters = []
         for _ in range(count):
-            pool = AsyncConnectionPool(settings.database_url, min_size=1, max_size=4, open=False)
+            pool = AsyncConnectionPool(
+                settings.database_url, min_size=1, max_size=4, open=False, kwargs=policy.connection_kwargs
+            )
             await pool.open()
             pools.append(pool)
-            limiters.append(PgRateLimiter(pool, settings.db_namespace))
+            limiters.append(PgRateLimiter(pool, settings.db_namespace, policy))
         return limiters
 
     yield factory
@@ -154,7 +174,7 @@ async def database(warm_templates: Databases) -> AsyncIterator[PgDatabase]:
 
 
 @pytest.fixture
-async def apps(database: PgDatabase) -> AsyncIterator[Cluster]:
+async def apps(database: PgDatabase, pg_route: PgRoute) -> AsyncIterator[Cluster]:
     """`await apps(n, env)`: n independent pytrue apps (own container, own pool) over one database."""
     import httpx
     from support.api import PostgresApi
@@ -171,7 +191,8 @@ async def apps(database: PgDatabase) -> AsyncIterator[Cluster]:
             for _ in range(count):
                 overrides = {
                     "GOTRUE_DB_DRIVER": "postgres",
-                    "DATABASE_URL": database.dsn,
+                    "DATABASE_URL": pg_route.dsn(database),
+                    **pg_route.env,
                     **(env or {}),
                 }
                 container = build_container(make_settings(overrides))

@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import psycopg
@@ -57,8 +57,6 @@ def nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nodes]:
             "GOTRUE_RATE_LIMIT_EMAIL_SENT": f"{EMAIL_BUDGET}/1h",
             "GOTRUE_SMTP_MAX_FREQUENCY": "1s",
         }
-        import subprocess
-
         migrate_env = clean_environment({**server_environment(0, secret), **env})
         subprocess.run([*pytrue_command(), "migrate"], env=migrate_env, check=True, capture_output=True)
         urls = []

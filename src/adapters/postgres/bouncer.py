@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import shutil
@@ -97,6 +98,7 @@ class LocalPgBouncer:
             self.port = _free_port()
         self._write_config()
         self._launch(binary)
+        atexit.register(self.close)  # an interrupted test run leaves no PgBouncer behind
         return self
 
     def _write_config(self) -> None:
@@ -175,6 +177,8 @@ class LocalPgBouncer:
         self._launch(binary)
 
     def close(self) -> None:
+        with contextlib.suppress(Exception):
+            atexit.unregister(self.close)
         self.stop()
         if self._own_dir:
             shutil.rmtree(self.dir, ignore_errors=True)

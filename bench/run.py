@@ -353,6 +353,11 @@ def main(argv: list[str] | None = None) -> int:
         help="GOTRUE_SECURITY_REFRESH_TOKEN_ALGORITHM_VERSION of the server: 2 measures v2 (session-counter) tokens",
     )
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument(
+        "--pgbouncer",
+        action="store_true",
+        help="also serve each size through PgBouncer in transaction mode and measure both routes in turn",
+    )
     parser.add_argument("--durable", action="store_true", help="PostgreSQL with fsync and synchronous_commit on")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, database)")
     parser.add_argument("--profile", action="store_true", help="py-spy every worker (needs py-spy; implies --keep)")
@@ -391,30 +396,32 @@ def main(argv: list[str] | None = None) -> int:
         args.hash_threads = args.workers * max(1, len(os.sched_getaffinity(0)) // args.workers)
         summary["hash_threads"] = args.hash_threads
         targets = [_prepare(cluster, users, secret, args) for users in sizes]
-        rounds: dict[int, list[dict[str, dict[str, float]]]] = {users: [] for users in sizes}
         with ExitStack() as stack:
+            if args.pgbouncer:
+                targets += [_through_pgbouncer(stack, cluster, target, workdir) for target in targets]
+            rounds: dict[str, list[dict[str, dict[str, float]]]] = {target["label"]: [] for target in targets}
             for target in targets:
-                log = workdir / f"server-{target['users']}.log"
+                log = workdir / f"server-{target['label']}.log"
                 target["pid"] = stack.enter_context(_server(target["env"], args.workers, target["port"], log)).pid
             for number in range(1, args.rounds + 1):
                 # the sizes in turn, the order reversed every other round: the machine's speed
                 # drifts within a sitting, and a fixed order would lend the drift to one size
                 for target in targets if number % 2 else targets[::-1]:
-                    users, url = target["users"], target["url"]
+                    users, url, label = target["users"], target["url"], target["label"]
                     args.server_pid, args.encoded_hash = target["pid"], target["hash"]
                     tokens = asyncio.run(_sign_in(url, users, max(128, 4 * args.connections)))
                     print(
-                        f"bench: round {number}/{args.rounds}, {users} users, {args.workers} workers, "
+                        f"bench: round {number}/{args.rounds}, {label} users, {args.workers} workers, "
                         f"wrk -t1, {args.duration:g} s per endpoint",
                         flush=True,
                     )
-                    rounds[users].append(run_size(url, users, args, scripts, tokens))
+                    rounds[label].append(run_size(url, users, args, scripts, tokens))
         print(f"bench: medians over {args.rounds} round(s)")
-        for users in sizes:
-            results = _medians(rounds[users])
+        for label in rounds:
+            results = _medians(rounds[label])
             size_ratios = ratios(results)
-            summary["runs"][str(users)] = {"results": results, "ratios": size_ratios, "rounds": rounds[users]}  # type: ignore[index]
-            print(f"  {users} users")
+            summary["runs"][label] = {"results": results, "ratios": size_ratios, "rounds": rounds[label]}  # type: ignore[index]
+            print(f"  {label} users")
             for endpoint in args.endpoints:
                 r = results[endpoint]
                 print(
@@ -427,7 +434,8 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"    {name:28} {value:6.3f}  ({verdict} target {TARGETS[name]:.2f})")
                 else:
                     print(f"    {name:28} {value:6.3f}  (for reference; no target)")
-        _compare_sizes(summary["runs"])  # type: ignore[arg-type]
+        _compare_sizes({k: v for k, v in summary["runs"].items() if k.isdigit()})  # type: ignore[attr-defined]
+        _compare_routes(summary["runs"])  # type: ignore[arg-type]
         summary["loadavg_after"] = Path("/proc/loadavg").read_text().strip()
         if args.json:
             args.json.write_text(json.dumps(summary, indent=2))
@@ -482,7 +490,40 @@ def _prepare(cluster: Any, users: int, secret: str, args: argparse.Namespace) ->
     started = time.monotonic()
     seeded = seed_users(dsn, users)
     print(f"bench: {seeded} users seeded in {time.monotonic() - started:.1f} s", flush=True)
-    return {"users": users, "env": env, "port": port, "url": url, "hash": str(row[0]) if row else ""}
+    return {"users": users, "label": str(users), "env": env, "port": port, "url": url, "hash": str(row[0]) if row else ""}
+
+
+def _through_pgbouncer(stack: ExitStack, cluster: Any, target: dict[str, Any], workdir: Path) -> dict[str, Any]:
+    """The same database served by a second server whose DATABASE_URL goes through PgBouncer
+    (transaction mode, as many server connections as the direct route's pools may open)."""
+    from pytrue.adapters.postgres.bouncer import LocalPgBouncer
+    from pytrue.adapters.postgres.cluster import AUTH_ADMIN_ROLE, DEFAULT_PASSWORD
+
+    bouncer = stack.enter_context(
+        LocalPgBouncer(cluster.dsn, {AUTH_ADMIN_ROLE: DEFAULT_PASSWORD}, pool_size=24, data_dir=workdir / f"pgbouncer-{target['users']}")
+    )
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {
+        **target["env"],
+        "DATABASE_URL": bouncer.dsn(target["env"]["DATABASE_URL"]),
+        "PYTRUE_DB_POOL_MODE": "transaction",
+        "API_EXTERNAL_URL": url,
+    }
+    return {**target, "label": f"{target['users']}+pgbouncer", "env": env, "port": port, "url": url}
+
+
+def _compare_routes(runs: dict[str, dict[str, dict[str, dict[str, float]]]]) -> None:
+    for label in [k for k in runs if k.endswith("+pgbouncer")]:
+        direct = runs.get(label.removesuffix("+pgbouncer"))
+        if direct is None:
+            continue
+        print(f"bench: {label} against a direct connection (req/s)")
+        for endpoint, result in runs[label]["results"].items():
+            base = direct["results"].get(endpoint)
+            if base and base.get("rps") and "rps" in result:
+                change = result["rps"] / base["rps"] - 1
+                print(f"  {endpoint:9} {base['rps']:9.1f} -> {result['rps']:9.1f}  ({100 * change:+.1f} %)")
 
 
 def _medians(rounds: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:

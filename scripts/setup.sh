@@ -2,6 +2,18 @@
 # Creates .venv and installs pytrue with its test dependencies; installs the Node clients for e2e tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# PgBouncer for the PostgreSQL suites' transaction-mode route (tests start their own on a free port).
+if ! command -v pgbouncer >/dev/null 2>&1 && [ ! -x /usr/sbin/pgbouncer ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing pgbouncer from the distribution's packages" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q pgbouncer >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q pgbouncer >/dev/null; }
+    # the package's own service (port 6432) is not used: stop it if it was started
+    if command -v service >/dev/null 2>&1; then service pgbouncer stop >/dev/null 2>&1 || true; fi
+  else
+    echo "setup: pgbouncer is needed by the PostgreSQL tests (Debian/Ubuntu: sudo apt-get install pgbouncer)" >&2
+  fi
+fi
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi

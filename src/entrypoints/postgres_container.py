@@ -14,6 +14,7 @@ from pytrue.adapters.postgres import types
 from pytrue.adapters.postgres.cleanup import PgStaleRowCleaner
 from pytrue.adapters.postgres.migrate import migrate, validate_namespace
 from pytrue.adapters.postgres.outbox import PgMailQueue
+from pytrue.adapters.postgres.pooling import ConnectionPolicy
 from pytrue.adapters.postgres.rate_limiter import PgRateLimiter
 from pytrue.adapters.postgres.uow import PgUnitOfWorkFactory
 from pytrue.application.mail_sender import MailQueued
@@ -23,27 +24,44 @@ from pytrue.entrypoints.settings import Settings
 log = logging.getLogger("pytrue.postgres")
 
 
-def _pool(settings: Settings) -> AsyncConnectionPool:
-    size = serving.pool_size(settings.db_max_pool_size, None)
-    return AsyncConnectionPool(
-        settings.database_url,
-        min_size=1,
-        max_size=size,
-        open=False,
-        timeout=2.0,
-        kwargs={"autocommit": True},  # units of work BEGIN lazily (adapters/postgres/uow.py)
-        configure=types.configure,
+def _policy(settings: Settings) -> ConnectionPolicy:
+    return ConnectionPolicy(
+        transaction_pooler=settings.db_pool_mode == "transaction",
+        transaction_timeout=settings.db_transaction_timeout,
     )
 
 
-LIMITER_POOL_SIZE = 2
+def _pool(settings: Settings, policy: ConnectionPolicy) -> AsyncConnectionPool:
+    share = serving.pool_share(settings.db_max_pool_size)
+    return policy.watch(
+        AsyncConnectionPool(
+            settings.database_url,
+            min_size=1,
+            max_size=share.main,
+            open=False,
+            timeout=settings.db_pool_timeout,
+            kwargs=policy.connection_kwargs,  # autocommit: units of work BEGIN lazily (adapters/postgres/uow.py)
+            configure=types.configure,
+        )
+    )
 
 
-def _limiter_pool(settings: Settings) -> AsyncConnectionPool:
+LIMITER_POOL_SIZE = serving.LIMITER_POOL_SIZE
+
+
+def _limiter_pool(settings: Settings, policy: ConnectionPolicy) -> AsyncConnectionPool:
     """The rate limiter's own connections: it runs while a unit of work holds one of the main pool's,
     so sharing that pool could leave every request waiting for a second connection."""
-    return AsyncConnectionPool(
-        settings.database_url, min_size=1, max_size=LIMITER_POOL_SIZE, open=False, timeout=2.0, kwargs={"autocommit": True}
+    share = serving.pool_share(settings.db_max_pool_size)
+    return policy.watch(
+        AsyncConnectionPool(
+            settings.database_url,
+            min_size=1,
+            max_size=share.limiter,
+            open=False,
+            timeout=settings.db_pool_timeout,
+            kwargs=policy.connection_kwargs,
+        )
     )
 
 
@@ -65,7 +83,17 @@ class PgLifecycle:
         await self._fit_pool()
 
     async def _fit_pool(self) -> None:
-        """Shrink the pool to this worker's share of the server's connections."""
+        """Shrink the pools to this worker's share of the server's connections (a server reached directly:
+        behind a transaction-mode pooler `max_connections` is the server's, not the pooler's limit)."""
+        budget = self._settings.db_max_pool_size
+        if budget and budget < 2 * serving.workers():
+            log.warning(
+                "GOTRUE_DB_MAX_POOL_SIZE=%d is less than 2 connections for each of %d workers; each opens 2",
+                budget,
+                serving.workers(),
+            )
+        if self._settings.db_pool_mode == "transaction":
+            return
         try:
             async with self._pool.connection() as conn:
                 cursor = await conn.execute(
@@ -78,10 +106,11 @@ class PgLifecycle:
             return
         if row is None:
             return
-        size = serving.pool_size(self._settings.db_max_pool_size, row[0], row[1], extra_per_worker=LIMITER_POOL_SIZE)
-        if size != self._pool.max_size:
-            log.info("connection pool: %d per worker (max_connections %d, %d workers)", size, row[0], serving.workers())
-            await self._pool.resize(min_size=min(self._pool.min_size, size), max_size=size)
+        share = serving.pool_share(budget, row[0], row[1])
+        for pool, size in ((self._pool, share.main), (self._limiter_pool, share.limiter)):
+            if size != pool.max_size:
+                log.info("connection pool: %d per worker (max_connections %d, %d workers)", size, row[0], serving.workers())
+                await pool.resize(min_size=min(pool.min_size, size), max_size=size)
 
     async def stop(self) -> None:
         await self._limiter_pool.close()
@@ -92,17 +121,23 @@ class PostgresAdapters(containers.DeclarativeContainer):
     """Storage in PostgreSQL (`GOTRUE_DB_DRIVER=postgres`), GoTrue's `auth` schema."""
 
     settings = providers.Dependency(instance_of=Settings)
-    pool = providers.Singleton(_pool, settings)
+    policy = providers.Singleton(_policy, settings)
+    pool = providers.Singleton(_pool, settings, policy)
     mail_queued = providers.Singleton(MailQueued)
     uow = providers.Singleton(
-        lambda pool, s, queued: PgUnitOfWorkFactory(pool, '"' + validate_namespace(s.db_namespace) + '"', queued),
+        lambda pool, s, policy, queued: PgUnitOfWorkFactory(
+            pool, '"' + validate_namespace(s.db_namespace) + '"', policy, queued
+        ),
         pool,
         settings,
+        policy,
         mail_queued,
     )
     mail_queue = providers.Singleton(lambda pool, s: PgMailQueue(pool, s.db_namespace), pool, settings)
-    limiter_pool = providers.Singleton(_limiter_pool, settings)
-    rate_limiter = providers.Singleton(lambda pool, s: PgRateLimiter(pool, s.db_namespace), limiter_pool, settings)
+    limiter_pool = providers.Singleton(_limiter_pool, settings, policy)
+    rate_limiter = providers.Singleton(
+        lambda pool, s, policy: PgRateLimiter(pool, s.db_namespace, policy), limiter_pool, settings, policy
+    )
     cleaner = providers.Singleton(
         lambda pool, s: PgStaleRowCleaner(pool, '"' + validate_namespace(s.db_namespace) + '"'), pool, settings
     )

@@ -8,12 +8,15 @@ database's connections (docs/adr/0009-granian-multi-process-serving.md).
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 WORKERS_ENV = "PYTRUE_WORKERS"
 DEFAULT_POOL_SIZE = 10
 # Connections left for superusers-only slots are excluded by PostgreSQL itself; these few more
 # stay free for migrations, `pytrue users …`, psql and monitoring while the server runs.
 RESERVED_CONNECTIONS = 5
+# The rate limiter's own connections per worker (it runs while a unit of work holds one).
+LIMITER_POOL_SIZE = 2
 
 
 def cpu_count() -> int:
@@ -41,17 +44,35 @@ def hasher_threads() -> int:
     return max(1, cpu_count() // workers())
 
 
-def pool_size(
-    configured: int, max_connections: int | None, reserved_for_superuser: int = 0, *, extra_per_worker: int = 0
-) -> int:
-    """Connections one worker may open: its configured size, within its share of the server's.
+@dataclass(frozen=True, slots=True)
+class PoolShare:
+    """The connections one worker may open: its main pool and the rate limiter's pool."""
 
-    `configured` is `GOTRUE_DB_MAX_POOL_SIZE` (0: the default of 10). The share is what the
-    server accepts from ordinary roles, less `RESERVED_CONNECTIONS`, divided among the workers,
-    less the connections each worker keeps elsewhere (`extra_per_worker`: the rate limiter's).
+    main: int
+    limiter: int
+
+    @property
+    def total(self) -> int:
+        return self.main + self.limiter
+
+
+def pool_share(
+    budget: int, max_connections: int | None = None, reserved_for_superuser: int = 0, *, limiter: int = LIMITER_POOL_SIZE
+) -> PoolShare:
+    """This worker's connections, from the operator's budget and the server's limit.
+
+    `budget` is `GOTRUE_DB_MAX_POOL_SIZE`: the connections this `pytrue serve` (all its workers,
+    each with a main pool and the rate limiter's) may hold open together; each worker takes an
+    equal part, of which up to `limiter` go to the rate limiter. 0 means the default of
+    `DEFAULT_POOL_SIZE` + `limiter` per worker. `max_connections` (read from a server reached
+    directly; None behind a transaction-mode pooler, whose own limits apply) caps the part further:
+    what the server accepts from ordinary roles, less `RESERVED_CONNECTIONS`, divided among the
+    workers.
     """
-    wanted = configured or DEFAULT_POOL_SIZE
-    if max_connections is None:
-        return wanted
-    budget = max_connections - reserved_for_superuser - RESERVED_CONNECTIONS
-    return max(1, min(wanted, budget // workers() - extra_per_worker))
+    count = workers()
+    part = budget // count if budget else DEFAULT_POOL_SIZE + limiter
+    if max_connections is not None:
+        part = min(part, (max_connections - reserved_for_superuser - RESERVED_CONNECTIONS) // count)
+    part = max(2, part)
+    limiter_part = max(1, min(limiter, part // 4))
+    return PoolShare(main=part - limiter_part, limiter=limiter_part)

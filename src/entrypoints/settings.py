@@ -25,6 +25,7 @@ from pytrue.domain.values import PasswordPolicy, parse_go_duration
 
 LOG_LEVELS = ("panic", "fatal", "error", "warn", "info", "debug", "trace")
 DB_DRIVERS = ("memory", "postgres")
+DB_POOL_MODES = ("session", "transaction")
 DEFAULT_ADMIN_ROLES = ("service_role", "supabase_admin")
 
 SECRET_VARIABLES = frozenset(
@@ -116,6 +117,9 @@ class Settings:
     db_max_pool_size: int = 0
     db_namespace: str = "auth"
     db_cleanup_enabled: bool = False
+    db_pool_mode: str = "session"
+    db_pool_timeout: float = 2.0
+    db_transaction_timeout: float = 5.0
 
     log_level: str = "info"
 
@@ -521,6 +525,9 @@ class _Parser:
             db_namespace=self.string("GOTRUE_DB_DB_NAMESPACE", "DB_NAMESPACE", "GOTRUE_DB_NAMESPACE", default="auth")
             or "auth",
             db_cleanup_enabled=self.boolean("GOTRUE_DB_CLEANUP_ENABLED", default=False),
+            db_pool_mode=self._pool_mode(),
+            db_pool_timeout=self._seconds("PYTRUE_DB_POOL_TIMEOUT", default=2.0),
+            db_transaction_timeout=self._seconds("PYTRUE_DB_TRANSACTION_TIMEOUT", default=5.0),
             log_level=self._log_level(),
             jwt_secret=jwt_secret,
             jwt_exp=jwt_exp,
@@ -656,6 +663,21 @@ class _Parser:
                 raise SettingsError(name, f"the value of {header!r} contains a line break")
             headers[header] = tuple(values)
         return headers
+
+    def _pool_mode(self) -> str:
+        """How DATABASE_URL is pooled: `transaction` behind PgBouncer/Supavisor in transaction mode."""
+        name, raw = self._lookup("PYTRUE_DB_POOL_MODE")
+        mode = (raw or "session").strip().lower()
+        if mode not in DB_POOL_MODES:
+            raise SettingsError(name, f"expected one of {', '.join(DB_POOL_MODES)}, got {raw!r}")
+        return mode
+
+    def _seconds(self, name: str, *, default: float) -> float:
+        value = self.duration(name, default=timedelta(seconds=default))
+        seconds = value.total_seconds() if value is not None else default
+        if seconds <= 0:
+            raise SettingsError(name, f"must be positive, got {self._lookup(name)[1]!r}")
+        return seconds
 
     def _log_level(self) -> str:
         name, raw = self._lookup("GOTRUE_LOG_LEVEL", "LOG_LEVEL")

@@ -11,7 +11,24 @@ from contextlib import AsyncExitStack
 from typing import Any
 
 import pytest
-from pgcluster import Databases, PgDatabase
+from pgcluster import Databases, PgDatabase, PgRoute, PgServer, routes, start_bouncer
+
+
+@pytest.fixture(scope="session")
+def pg_bouncer(pg_server: PgServer) -> Iterator[Any]:
+    """PgBouncer 1.18+ in transaction mode in front of the session's server (started when first needed)."""
+    bouncer = start_bouncer(pg_server)
+    yield bouncer
+    bouncer.close()
+
+
+@pytest.fixture(scope="session", params=routes())
+def pg_route(request: pytest.FixtureRequest) -> PgRoute:
+    """Every test that builds apps (`make_api`, `api`, `apps`) runs once per route: straight to
+    PostgreSQL and through PgBouncer in transaction mode (PYTRUE_TEST_PG_ROUTES narrows it)."""
+    if request.param == "direct":
+        return PgRoute("direct")
+    return PgRoute("pgbouncer", request.getfixturevalue("pg_bouncer"))
 
 
 @pytest.fixture
@@ -39,7 +56,7 @@ def pg_dsn(pg_databases: Databases) -> Iterator[str]:
 
 
 @pytest.fixture
-async def make_api(warm_templates: Databases) -> AsyncIterator[Callable[..., Any]]:
+async def make_api(warm_templates: Databases, pg_route: PgRoute) -> AsyncIterator[Callable[..., Any]]:
     """Build pytrue over a clean migrated database; the contract suites' `api` factory.
 
     `await make_api(env, clock=FixedClock(...))`. Databases are leased from `warm_templates`:
@@ -47,7 +64,7 @@ async def make_api(warm_templates: Databases) -> AsyncIterator[Callable[..., Any
     """
     from support.storages import postgres_apis
 
-    async with postgres_apis(warm_templates) as factory:
+    async with postgres_apis(warm_templates, pg_route) as factory:
         yield factory
 
 
@@ -72,12 +89,15 @@ async def make_rate_limiters(api: Any) -> AsyncIterator[Callable[[int], Any]]:
 
     async def factory(count: int) -> list[Any]:
         settings = api.container.settings()
+        policy = api.container.adapters.policy()
         limiters = []
         for _ in range(count):
-            pool = AsyncConnectionPool(settings.database_url, min_size=1, max_size=4, open=False)
+            pool = AsyncConnectionPool(
+                settings.database_url, min_size=1, max_size=4, open=False, kwargs=policy.connection_kwargs
+            )
             await pool.open()
             pools.append(pool)
-            limiters.append(PgRateLimiter(pool, settings.db_namespace))
+            limiters.append(PgRateLimiter(pool, settings.db_namespace, policy))
         return limiters
 
     yield factory
@@ -98,7 +118,7 @@ async def database(warm_templates: Databases) -> AsyncIterator[PgDatabase]:
 
 
 @pytest.fixture
-async def apps(database: PgDatabase) -> AsyncIterator[Cluster]:
+async def apps(database: PgDatabase, pg_route: PgRoute) -> AsyncIterator[Cluster]:
     """`await apps(n, env)`: n independent pytrue apps (own container, own pool) over one database."""
     import httpx
     from support.api import PostgresApi
@@ -115,7 +135,8 @@ async def apps(database: PgDatabase) -> AsyncIterator[Cluster]:
             for _ in range(count):
                 overrides = {
                     "GOTRUE_DB_DRIVER": "postgres",
-                    "DATABASE_URL": database.dsn,
+                    "DATABASE_URL": pg_route.dsn(database),
+                    **pg_route.env,
                     # these apps share the test's event loop and one outbox: mail is sent inside the
                     # request, so each app's development inbox holds the mail of its own requests
                     "PYTRUE_MAILER_DELIVERY": "inline",

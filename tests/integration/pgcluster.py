@@ -20,9 +20,12 @@ from pytrue.adapters.postgres.cluster import (
     conninfo_to_url,
     provision_database,
 )
+from pytrue.adapters.postgres.bouncer import LocalPgBouncer
 from pytrue.adapters.postgres.migrate import migrate
 
 URL_VARIABLES = ("PYTRUE_TEST_DATABASE_URL", "DATABASE_URL")
+ROUTES_VARIABLE = "PYTRUE_TEST_PG_ROUTES"
+ROUTES = ("direct", "pgbouncer")
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
@@ -62,6 +65,42 @@ def start_server() -> PgServer:
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
         raise
+
+
+def routes() -> list[str]:
+    """How the suites reach PostgreSQL: directly and through PgBouncer in transaction mode, unless
+    PYTRUE_TEST_PG_ROUTES (a comma list) narrows it."""
+    chosen = [r.strip() for r in os.environ.get(ROUTES_VARIABLE, ",".join(ROUTES)).split(",") if r.strip()]
+    unknown = sorted(set(chosen) - set(ROUTES))
+    if unknown:
+        raise ValueError(f"{ROUTES_VARIABLE}: unknown route(s) {', '.join(unknown)}; expected {', '.join(ROUTES)}")
+    return chosen
+
+
+@dataclass(slots=True)
+class PgRoute:
+    """The way apps under test reach a database: `direct`, or through `bouncer` in transaction mode."""
+
+    name: str
+    bouncer: LocalPgBouncer | None = None
+
+    def dsn(self, database: PgDatabase) -> str:
+        return database.dsn if self.bouncer is None else self.bouncer.dsn(database.dsn)
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The settings an operator would add for this route."""
+        return {} if self.bouncer is None else {"PYTRUE_DB_POOL_MODE": "transaction"}
+
+
+def start_bouncer(server: PgServer, **options: object) -> LocalPgBouncer:
+    """A PgBouncer in transaction mode in front of the session's server, for supabase_auth_admin."""
+    settings = {"server_idle_timeout": "5", "reserve_pool_size": "5", "reserve_pool_timeout": "1"}
+    settings.update(options.pop("settings", {}))  # type: ignore[arg-type]
+    bouncer = LocalPgBouncer(
+        server.admin_dsn, {AUTH_ADMIN_ROLE: DEFAULT_PASSWORD}, settings=settings, **options  # type: ignore[arg-type]
+    )
+    return bouncer.start()
 
 
 def with_dbname(dsn: str, dbname: str, **overrides: str) -> str:

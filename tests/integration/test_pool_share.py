@@ -1,4 +1,4 @@
-"""Each worker's pool fits its share of the server's `max_connections` (docs/adr/0009)."""
+"""Each worker's pools fit its share of GOTRUE_DB_MAX_POOL_SIZE and of the server's `max_connections` (ADRs 0009, 0014)."""
 
 from __future__ import annotations
 
@@ -20,24 +20,24 @@ def _server_limits(dsn: str) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
-@pytest.mark.parametrize(("configured", "workers"), [(0, 2), (500, 4), (500, 1)])
-async def test_pool_is_the_configured_size_within_the_workers_share(
-    migrated_db: object, monkeypatch: pytest.MonkeyPatch, configured: int, workers: int
+@pytest.mark.parametrize(("budget", "workers"), [(0, 2), (500, 4), (500, 1), (12, 3)])
+async def test_pools_share_the_budget_within_the_servers_limit(
+    migrated_db: object, monkeypatch: pytest.MonkeyPatch, budget: int, workers: int
 ) -> None:
     dsn = migrated_db.dsn  # type: ignore[attr-defined]
     max_connections, reserved = _server_limits(dsn)
     monkeypatch.setenv(serving.WORKERS_ENV, str(workers))
-    settings = make_settings(
-        {"GOTRUE_DB_DRIVER": "postgres", "DATABASE_URL": dsn, "GOTRUE_DB_MAX_POOL_SIZE": str(configured)}
-    )
+    settings = make_settings({"GOTRUE_DB_DRIVER": "postgres", "DATABASE_URL": dsn, "GOTRUE_DB_MAX_POOL_SIZE": str(budget)})
     container = build_container(settings)
     await start(container)
     try:
-        share = (max_connections - reserved - serving.RESERVED_CONNECTIONS) // workers - LIMITER_POOL_SIZE
-        expected = min(configured or serving.DEFAULT_POOL_SIZE, share)
-        assert container.adapters.pool().max_size == expected
+        server_share = (max_connections - reserved - serving.RESERVED_CONNECTIONS) // workers
         per_worker = container.adapters.pool().max_size + container.adapters.limiter_pool().max_size
+        wanted = budget // workers if budget else serving.DEFAULT_POOL_SIZE + LIMITER_POOL_SIZE
+        assert per_worker == min(wanted, server_share)
         assert workers * per_worker <= max_connections - reserved
+        if budget:
+            assert workers * per_worker <= budget
     finally:
         await stop(container)
 

@@ -47,8 +47,9 @@ async def memory_apis() -> AsyncIterator[ApiFactory]:
 
 
 @asynccontextmanager
-async def postgres_apis(warm_templates: Any) -> AsyncIterator[ApiFactory]:
-    """Apps over clean migrated databases leased from `warm_templates` (recycled or freshly cloned).
+async def postgres_apis(warm_templates: Any, route: Any = None) -> AsyncIterator[ApiFactory]:
+    """Apps over clean migrated databases leased from `warm_templates` (recycled or freshly cloned),
+    reached along `route` (a `pgcluster.PgRoute`: straight, or through PgBouncer; straight if None).
 
     With `share_with`, a second app (its own settings and pool) over that api's database.
     """
@@ -68,8 +69,9 @@ async def postgres_apis(warm_templates: Any) -> AsyncIterator[ApiFactory]:
             dsn = share_with.container.settings().database_url
         else:
             database = warm_templates.lease()
-            dsn = database.dsn
-        overrides = {"GOTRUE_DB_DRIVER": "postgres", "DATABASE_URL": dsn, **(env or {})}
+            dsn = database.dsn if route is None else route.dsn(database)
+        route_env = {} if route is None else route.env
+        overrides = {"GOTRUE_DB_DRIVER": "postgres", "DATABASE_URL": dsn, **route_env, **(env or {})}
         container = build_container(make_settings(overrides))
         if clock is not None:
             # pytrue writes every timestamp from its clock (never SQL now()), so a fixed clock holds on PG too

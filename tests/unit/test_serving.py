@@ -29,13 +29,29 @@ def test_hashing_threads_are_split_between_workers(workers: object, monkeypatch:
     assert serving.hasher_threads() == 1
 
 
-def test_pool_is_the_configured_size_within_each_workers_share(workers: object) -> None:
+def test_without_a_budget_each_worker_has_the_default_pool_and_the_limiters(workers: object) -> None:
     workers(2)  # type: ignore[operator]
-    assert serving.pool_size(0, None) == serving.DEFAULT_POOL_SIZE
-    assert serving.pool_size(30, 100, 3) == 30  # (100 - 3 - 5) // 2 = 46
+    share = serving.pool_share(0)
+    assert (share.main, share.limiter) == (serving.DEFAULT_POOL_SIZE, serving.LIMITER_POOL_SIZE)
     workers(8)  # type: ignore[operator]
-    assert serving.pool_size(30, 100, 3) == 11
-    assert serving.pool_size(0, 20, 3) == 1  # never below one connection
+    assert serving.pool_share(0, 100, 3).total == 11  # (100 - 3 - 5) // 8
+
+
+@pytest.mark.parametrize(("budget", "count"), [(40, 4), (41, 4), (12, 2), (8, 4), (100, 3), (4, 2)])
+def test_the_budget_is_shared_by_the_workers_and_never_exceeded(workers: object, budget: int, count: int) -> None:
+    workers(count)  # type: ignore[operator]
+    share = serving.pool_share(budget)
+    assert share.main >= 1 and share.limiter >= 1
+    assert count * share.total <= budget
+    assert count * share.total > budget - count  # nothing but the remainder is left unused
+
+
+def test_the_servers_limit_caps_a_direct_connections_budget(workers: object) -> None:
+    workers(2)  # type: ignore[operator]
+    assert serving.pool_share(200, 100, 3).total == 46  # (100 - 3 - 5) // 2
+    assert serving.pool_share(20, 100, 3).total == 10
+    workers(8)  # type: ignore[operator]
+    assert serving.pool_share(0, 20, 3).total == 2  # never below one connection per pool
 
 
 def test_memory_storage_defaults_to_one_worker(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -509,6 +509,11 @@ def _wait_gone(pid: int, seconds: float) -> None:
         time.sleep(0.05)
 
 
+def server_account(data_dir: Path) -> _Account | None:
+    """The OS account to run a server for `data_dir` as: None unless we are root."""
+    return _server_account(data_dir)
+
+
 def _server_account(data_dir: Path) -> _Account | None:
     if os.geteuid() != 0:
         return None

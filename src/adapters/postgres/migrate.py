@@ -145,7 +145,7 @@ async def migrate(conninfo: str, *, namespace: str = DEFAULT_NAMESPACE) -> list[
     namespace = validate_namespace(namespace)
     migrations = load_migrations()
     applied: list[str] = []
-    async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
+    async with await _connect(conninfo) as conn:
         while (name := await _apply_next(conn, namespace, migrations)) is not None:
             applied.append(name)
     return applied
@@ -154,8 +154,14 @@ async def migrate(conninfo: str, *, namespace: str = DEFAULT_NAMESPACE) -> list[
 async def schema_status(conninfo: str, *, namespace: str = DEFAULT_NAMESPACE) -> SchemaStatus:
     """Inspect the auth schema without changing it."""
     namespace = validate_namespace(namespace)
-    async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
+    async with await _connect(conninfo) as conn:
         return await _inspect(conn, namespace, load_migrations())
+
+
+async def _connect(conninfo: str) -> psycopg.AsyncConnection:
+    """A connection that keeps nothing between transactions, so that migrations also run through a
+    transaction-mode pooler: no prepared statements, and only the transaction-scoped advisory lock."""
+    return await psycopg.AsyncConnection.connect(conninfo, autocommit=True, prepare_threshold=None)
 
 
 async def _apply_next(conn: psycopg.AsyncConnection, namespace: str, migrations: tuple[Migration, ...]) -> str | None:

@@ -67,7 +67,7 @@ class PgMailQueue:
     async def _execute(self, query: sql.Composed, params: list[Any]) -> list[tuple[Any, ...]]:
         try:
             async with self._pool.connection() as conn:
-                cur = await conn.execute(query, params)
+                cur = await conn.execute(query, params, prepare=False)  # pooler-safe, whatever the mode
                 return list(await cur.fetchall()) if cur.description else []
         except (PoolTimeout, psycopg.OperationalError) as exc:
             raise StorageUnavailable(type(exc).__name__) from exc

@@ -16,6 +16,7 @@ from psycopg import sql
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from pytrue.adapters.postgres.migrate import validate_namespace
+from pytrue.adapters.postgres.pooling import ConnectionPolicy
 from pytrue.application.ports import StorageUnavailable
 from pytrue.domain.rate import Rate, RateState, take
 
@@ -45,8 +46,9 @@ PRUNE_EVERY = 1000
 class PgRateLimiter:
     """`RateLimiter` over `pytrue_rate_limits`."""
 
-    def __init__(self, pool: AsyncConnectionPool, namespace: str = "auth") -> None:
+    def __init__(self, pool: AsyncConnectionPool, namespace: str = "auth", policy: ConnectionPolicy | None = None) -> None:
         self._pool = pool
+        self._policy = policy or ConnectionPolicy(transaction_pooler=False, transaction_timeout=5.0)
         table = sql.Identifier(validate_namespace(namespace), TABLE)
         self._lock = sql.SQL(_LOCK).format(table=table)
         self._store = sql.SQL(_STORE).format(table=table)
@@ -60,33 +62,49 @@ class PgRateLimiter:
             if self._calls % PRUNE_EVERY == 0:
                 await self.prune()
             return await self._consume(key, rate, now)
-        except (PoolTimeout, psycopg.OperationalError) as exc:
+        except PoolTimeout as exc:
             raise StorageUnavailable(type(exc).__name__) from exc
+        except psycopg.Error as exc:
+            if self._policy.observe(exc):
+                raise StorageUnavailable(type(exc).__name__) from exc
+            raise
 
     async def count(self, key: str, now: datetime) -> int:
         """One statement: create the counter at 1 or add one, under the row lock, and read it back."""
         try:
             async with self._pool.connection() as conn:
+                self._policy.adopt(conn)
                 cur = await conn.execute(self._count, [key, now])
                 row = await cur.fetchone()
                 assert row is not None
                 return int(row[0])
         except (PoolTimeout, psycopg.OperationalError) as exc:
             raise StorageUnavailable(type(exc).__name__) from exc
+        except psycopg.Error as exc:
+            if self._policy.observe(exc):
+                raise StorageUnavailable(type(exc).__name__) from exc
+            raise
 
     async def prune(self) -> None:
         """Forget per-IP buckets nobody used for a day."""
         async with self._pool.connection() as conn:
+            self._policy.adopt(conn)
             await conn.execute(self._prune)
 
     async def _consume(self, key: str, rate: Rate, now: datetime) -> bool:
-        async with self._pool.connection() as conn, conn.transaction():
-            cur = await conn.execute(self._lock, [key])
-            row = await cur.fetchone()
-            assert row is not None  # the upsert always returns the row
-            kind, stamp, used = row
-            state = RateState(kind, stamp, int(used)) if stamp is not None else None
-            allowed, new = take(rate, state, now)
-            if allowed and new is not None:
-                await conn.execute(self._store, [new.kind, new.stamp, new.used, key])
-            return allowed
+        async with self._pool.connection() as conn:
+            self._policy.adopt(conn)
+            deadline = self._policy.deadline(conn)
+            try:
+                async with conn.transaction():
+                    cur = await conn.execute(self._lock, [key])
+                    row = await cur.fetchone()
+                    assert row is not None  # the upsert always returns the row
+                    kind, stamp, used = row
+                    state = RateState(kind, stamp, int(used)) if stamp is not None else None
+                    allowed, new = take(rate, state, now)
+                    if allowed and new is not None:
+                        await conn.execute(self._store, [new.kind, new.stamp, new.used, key])
+                    return allowed
+            finally:
+                deadline.cancel()

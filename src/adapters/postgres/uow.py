@@ -14,6 +14,7 @@ from psycopg.pq import TransactionStatus
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from pytrue.adapters.postgres.outbox import PgOutbox
+from pytrue.adapters.postgres.pooling import ConnectionPolicy, Deadline
 from pytrue.adapters.postgres.repositories import (
     PgAuditLog,
     PgFlowStateRepository,
@@ -38,16 +39,26 @@ class PgUnitOfWork:
     are queued in `pending` and sent in one pipeline with the next statement that is read, or
     with COMMIT: a sign-in's or a refresh's writes cost one round trip instead of one each.
     Leaving without `commit()` drops what is still queued and rolls back what was sent.
+
+    Nothing outlives the transaction on the connection (a transaction-mode pooler may hand the
+    next one to another server connection: adapters/postgres/pooling.py), and a unit of work
+    holding its connection longer than the policy's `transaction_timeout` has it cut off.
     """
 
     def __init__(
-        self, pool: AsyncConnectionPool, schema: str, on_mail_queued: Callable[[], None] | None = None
+        self,
+        pool: AsyncConnectionPool,
+        schema: str,
+        policy: ConnectionPolicy | None = None,
+        on_mail_queued: Callable[[], None] | None = None,
     ) -> None:
         self._pool = pool
         self._schema = schema
+        self._policy = policy or _DEFAULT_POLICY
         self._on_mail_queued = on_mail_queued
         self._mail_queued = False
         self._conn: AsyncConnection[Any] | None = None
+        self._deadline: Deadline | None = None
         self.begun = False
         self.pending: list[tuple[str, Any]] = []
         self.stored_amr: dict[UUID, set[tuple[str, datetime]]] = {}
@@ -63,6 +74,8 @@ class PgUnitOfWork:
         except (PoolTimeout, psycopg.OperationalError) as exc:
             raise StorageUnavailable(type(exc).__name__) from exc
         conn, schema = self._conn, self._schema
+        self._policy.adopt(conn)
+        self._deadline = self._policy.deadline(conn)
         self.users = PgUserRepository(conn, schema, self)
         self.sessions = PgSessionRepository(conn, schema, self)
         self.refresh_tokens = PgRefreshTokenRepository(conn, schema, self)
@@ -83,15 +96,20 @@ class PgUnitOfWork:
     ) -> None:
         conn, self._conn = self._conn, None
         self.pending.clear()  # never sent: nothing to undo
+        if self._deadline is not None:
+            self._deadline.cancel()
         if conn is not None:
             try:
-                if not conn.closed and conn.info.transaction_status != TransactionStatus.IDLE:
+                status = conn.info.transaction_status
+                if status in (TransactionStatus.INTRANS, TransactionStatus.INERROR):
                     await conn.execute("ROLLBACK")
+                elif status == TransactionStatus.ACTIVE:
+                    await conn.close()  # interrupted mid-statement: its state is unknown
             except psycopg.Error:
                 pass
             finally:
                 await self._pool.putconn(conn)
-        if isinstance(exc, psycopg.OperationalError):
+        if exc is not None and self._policy.observe(exc):
             raise StorageUnavailable(type(exc).__name__) from exc
 
     async def commit(self) -> None:
@@ -101,6 +119,7 @@ class PgUnitOfWork:
         try:
             await self.users._rows("COMMIT")  # noqa: SLF001 - sends what is queued in the same pipeline
         except psycopg.OperationalError as exc:
+            self._policy.observe(exc)
             raise StorageUnavailable(type(exc).__name__) from exc
         self.begun = False
         if self._mail_queued and self._on_mail_queued is not None:
@@ -108,15 +127,23 @@ class PgUnitOfWork:
         self._mail_queued = False
 
 
+_DEFAULT_POLICY = ConnectionPolicy(transaction_pooler=False, transaction_timeout=5.0)
+
+
 class PgUnitOfWorkFactory:
     """`on_mail_queued` is called after a commit that queued mail (it wakes the outbox sender)."""
 
     def __init__(
-        self, pool: AsyncConnectionPool, schema: str, on_mail_queued: Callable[[], None] | None = None
+        self,
+        pool: AsyncConnectionPool,
+        schema: str,
+        policy: ConnectionPolicy | None = None,
+        on_mail_queued: Callable[[], None] | None = None,
     ) -> None:
         self.pool = pool
         self.schema = schema
+        self.policy = policy or _DEFAULT_POLICY
         self.on_mail_queued = on_mail_queued
 
     def __call__(self) -> PgUnitOfWork:
-        return PgUnitOfWork(self.pool, self.schema, self.on_mail_queued)
+        return PgUnitOfWork(self.pool, self.schema, self.policy, self.on_mail_queued)

@@ -55,6 +55,7 @@ class AuthConfig:
     sessions_timebox: timedelta | None = None
     sessions_inactivity_timeout: timedelta | None = None
     refresh_retry_limit: timedelta = timedelta(seconds=5)
+    verify_confirmation_page: bool = False  # PYTRUE_VERIFY_CONFIRMATION_PAGE: GET /verify shows a button, POST spends
     redirects: RedirectPolicy = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

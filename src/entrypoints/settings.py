@@ -172,6 +172,7 @@ class Settings:
     refresh_token_algorithm_version: int = 0
     refresh_token_upgrade_percentage: int = 0
     refresh_token_allow_reuse: bool = False
+    verify_confirmation_page: bool = False
     sessions_timebox: timedelta | None = None
     sessions_inactivity_timeout: timedelta | None = None
 
@@ -232,6 +233,7 @@ class Settings:
             refresh_token_algorithm_version=self.refresh_token_algorithm_version,
             refresh_token_upgrade_percentage=self.refresh_token_upgrade_percentage,
             refresh_token_allow_reuse=self.refresh_token_allow_reuse,
+            verify_confirmation_page=self.verify_confirmation_page,
             sessions_timebox=self.sessions_timebox,
             sessions_inactivity_timeout=self.sessions_inactivity_timeout,
             **extra,
@@ -606,6 +608,7 @@ class _Parser:
                 "GOTRUE_SECURITY_REFRESH_TOKEN_UPGRADE_PERCENTAGE", default=0, low=0, high=100
             ),
             refresh_token_allow_reuse=self.boolean("GOTRUE_SECURITY_REFRESH_TOKEN_ALLOW_REUSE", default=False),
+            verify_confirmation_page=self.boolean("PYTRUE_VERIFY_CONFIRMATION_PAGE", default=False),
             sessions_timebox=_positive(self.duration("GOTRUE_SESSIONS_TIMEBOX", default=None)),
             sessions_inactivity_timeout=_positive(
                 self.duration("GOTRUE_SESSIONS_INACTIVITY_TIMEOUT", default=None)

@@ -18,3 +18,4 @@ from contract.hostile_input import *  # noqa: F403
 from contract.openapi_fuzz import *  # noqa: F403
 from contract.pre_registration import *  # noqa: F403
 from contract.code_attempts import *  # noqa: F403
+from contract.verify_confirmation_page import *  # noqa: F403

@@ -213,6 +213,7 @@ def test_go_false_values(raw: str) -> None:
         ("GOTRUE_SECURITY_REFRESH_TOKEN_UPGRADE_PERCENTAGE", "-1"),
         ("GOTRUE_SECURITY_REFRESH_TOKEN_UPGRADE_PERCENTAGE", "50%"),
         ("GOTRUE_SECURITY_REFRESH_TOKEN_ALLOW_REUSE", "sometimes"),
+        ("PYTRUE_VERIFY_CONFIRMATION_PAGE", "yes"),
         ("GOTRUE_SESSIONS_TIMEBOX", "3600"),
         ("GOTRUE_SESSIONS_TIMEBOX", ""),
         ("GOTRUE_SESSIONS_INACTIVITY_TIMEOUT", "1d"),
@@ -361,6 +362,11 @@ def test_refresh_token_algorithm_settings() -> None:
     assert (config.refresh_token_algorithm_version, config.refresh_token_upgrade_percentage) == (2, 25)
     assert config.refresh_token_allow_reuse is True
     assert load(GOTRUE_SECURITY_REFRESH_TOKEN_ALGORITHM_VERSION="1").auth_config().refresh_token_algorithm_version == 1
+
+
+def test_verify_confirmation_page_setting() -> None:
+    assert load().auth_config().verify_confirmation_page is False
+    assert load(PYTRUE_VERIFY_CONFIRMATION_PAGE="true").auth_config().verify_confirmation_page is True
 
 
 def test_valid_methods() -> None:

@@ -107,7 +107,9 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         body=(schemas.VerifyBody,),
     ),
     ("GET", "/verify"): Op(
-        "Follow an emailed link: redirects with a session, a PKCE code or an error",
+        "Follow an emailed link: redirects with a session, a PKCE code or an error "
+        "(with PYTRUE_VERIFY_CONFIRMATION_PAGE, answers 200 text/html: a page whose form POSTs the "
+        "link's fields back, form-encoded, to finish)",
         (303, "Redirect to redirect_to (or GOTRUE_SITE_URL)", None),
         errors=(400, 429, 500),
         params=(

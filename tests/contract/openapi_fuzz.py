@@ -17,6 +17,7 @@ from functools import lru_cache
 from typing import Any
 
 import pytest
+from support.http import without_audit
 
 from pytrue.entrypoints.http.openapi import build_document
 
@@ -146,4 +147,9 @@ async def test_fuzz_every_operation_answers_below_500_in_gotrue_shape(api: Any, 
         assert response.status_code < 500, f"{where} -> {response.status_code} {response.text}"
         if response.status_code >= 400:
             assert_gotrue_error(response)
-            assert await api.counts() == before, f"refused but wrote rows: {where} -> {response.text}"
+            after = await api.counts()
+            body = response.json()
+            if body.get("error_code", body.get("code")) == "user_already_exists":
+                # GoTrue audits a repeated sign-up of a confirmed account before refusing it
+                after, before = without_audit(after), without_audit(before)
+            assert after == before, f"refused but wrote rows: {where} -> {response.text}"

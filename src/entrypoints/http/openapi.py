@@ -1,4 +1,4 @@
-"""pytrue's OpenAPI 3.1 document, served at `GET /openapi.json` (docs/adr/0016).
+"""pytrue's OpenAPI 3.1 document, served at `GET /openapi.json` (docs/adr/0018).
 
 Litestar generates the skeleton from the registered routes (paths, methods, path parameters), so
 a new route appears without being listed; the handlers read their bodies by hand, so request

@@ -1,7 +1,7 @@
 """Request bodies as msgspec structs: unknown keys ignored, `null` read as absent.
 
 `decode_body` is also the one place that refuses what PostgreSQL cannot store or a decoder should
-not chase (docs/adr/0016): a NUL character in any string or key (`validation_failed`), and JSON
+not chase (docs/adr/0018): a NUL character in any string or key (`validation_failed`), and JSON
 nested deeper than `MAX_JSON_DEPTH` (`bad_json`), on every storage alike.
 """
 

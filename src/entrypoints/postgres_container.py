@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import Any
 
 import psycopg
 from dependency_injector import containers, providers
@@ -31,19 +32,22 @@ def _policy(settings: Settings) -> ConnectionPolicy:
     )
 
 
-def _pool(settings: Settings, policy: ConnectionPolicy) -> AsyncConnectionPool:
-    share = serving.pool_share(settings.db_max_pool_size)
+def _watched_pool(settings: Settings, policy: ConnectionPolicy, size: int, **options: Any) -> AsyncConnectionPool:
     return policy.watch(
         AsyncConnectionPool(
             settings.database_url,
             min_size=1,
-            max_size=share.main,
+            max_size=size,
             open=False,
             timeout=settings.db_pool_timeout,
             kwargs=policy.connection_kwargs,  # autocommit: units of work BEGIN lazily (adapters/postgres/uow.py)
-            configure=types.configure,
+            **options,
         )
     )
+
+
+def _pool(settings: Settings, policy: ConnectionPolicy) -> AsyncConnectionPool:
+    return _watched_pool(settings, policy, serving.pool_share(settings.db_max_pool_size).main, configure=types.configure)
 
 
 LIMITER_POOL_SIZE = serving.LIMITER_POOL_SIZE
@@ -52,17 +56,7 @@ LIMITER_POOL_SIZE = serving.LIMITER_POOL_SIZE
 def _limiter_pool(settings: Settings, policy: ConnectionPolicy) -> AsyncConnectionPool:
     """The rate limiter's own connections: it runs while a unit of work holds one of the main pool's,
     so sharing that pool could leave every request waiting for a second connection."""
-    share = serving.pool_share(settings.db_max_pool_size)
-    return policy.watch(
-        AsyncConnectionPool(
-            settings.database_url,
-            min_size=1,
-            max_size=share.limiter,
-            open=False,
-            timeout=settings.db_pool_timeout,
-            kwargs=policy.connection_kwargs,
-        )
-    )
+    return _watched_pool(settings, policy, serving.pool_share(settings.db_max_pool_size).limiter)
 
 
 class PgLifecycle:

@@ -1,77 +1,450 @@
-"""The behaviour switches the use cases obey, decoupled from how they are configured."""
+"""The configuration, declared once as typed sections that mirror GoTrue's configuration structs.
+
+Each section is a frozen dataclass; each field carries its type, default and meaning, and
+(only where GoTrue's envconfig would not derive it) its variable name. A variable's name is
+derived as envconfig derives it with `split_words`: `GOTRUE_` + the section path + the field
+name in upper case (`Mailer.otp_exp` → `GOTRUE_MAILER_OTP_EXP`). The loader in
+`pytrue.entrypoints.settings` reads the environment by walking these declarations; nothing
+else names a variable. Use cases receive only the sections they obey (docs/adr/0019).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import MISSING, dataclass, field, fields
 from datetime import timedelta
+from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 from pytrue.domain.links import DEFAULT_VERIFY_PATH, verify_link
 from pytrue.domain.rate import Rate
 from pytrue.domain.redirects import RedirectPolicy
 from pytrue.domain.values import PasswordPolicy
 
+PREFIX = "GOTRUE_"
+DEFAULT_ADMIN_ROLES = ("service_role", "supabase_admin")
+DEFAULT_SITE_URL = "http://localhost:3000"  # links and redirects when GOTRUE_SITE_URL is not required (tests, scripts)
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AuthConfig:
-    site_url: str = "http://localhost:3000"
-    jwt_exp: int = 3600
-    jwt_aud: str = ""
-    jwt_issuer: str = ""
-    jwt_default_group_name: str = ""
-    jwt_admin_group_name: str = "admin"
-    jwt_admin_roles: tuple[str, ...] = ("service_role", "supabase_admin")
-    disable_signup: bool = False
-    external_email_enabled: bool = True
-    external_phone_enabled: bool = False
-    external_anonymous_users_enabled: bool = False
-    mailer_autoconfirm: bool = False
-    sms_autoconfirm: bool = False
-    mailer_otp_length: int = 6
-    mailer_otp_exp: timedelta = timedelta(seconds=86400)
-    mailer_secure_email_change_enabled: bool = True
-    smtp_max_frequency: timedelta = timedelta(minutes=1)
-    sms_otp_exp: timedelta = timedelta(seconds=60)
-    external_email_magic_link_enabled: bool = True
-    flow_state_expiry: timedelta = timedelta(seconds=300)
-    update_password_require_reauthentication: bool = False
-    update_password_require_current_password: bool = False
-    uri_allow_list: tuple[str, ...] = ()
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Var:
+    """How one field is read from the environment (metadata of a `setting()` field)."""
+
+    doc: str
+    env: str | None = None  # the full name, when it is not the derived one
+    also: tuple[str, ...] = ()  # fallbacks read when the first name is unset (GoTrue's un-prefixed names)
+    secret: bool = False  # never shown in repr or error messages
+    kind: str | None = None  # a loader parser for syntax the type does not say (url, port, jwks, …)
+    unit: str | None = None  # "s": an integer number of seconds read into a timedelta
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[Any, ...] | None = None
+    fix: Callable[[Any], Any] | None = None  # GoTrue's clamp after parsing (0 → default, …)
+    required: bool = False  # at start (`serve`); scripts and tests may load without
+
+
+@dataclass(frozen=True, slots=True)
+class SectionInfo:
+    env: str | None  # the section's name segment, when it is not the field name upper-cased ("" = none)
+    doc: str = ""
+
+
+def setting(default: T, doc: str, **spec: Any) -> T:
+    """A configuration field: its default, its meaning, and how it is read (see `Var`)."""
+    meta = {"var": Var(doc, **spec)}
+    if isinstance(default, (dict, list, set)):
+        copy = default.copy()
+        return field(default_factory=lambda: copy.copy(), metadata=meta)  # type: ignore[return-value]
+    return field(default=default, metadata=meta)
+
+
+def section(kind: type[T], *, env: str | None = None, doc: str = "") -> T:
+    """A nested section; its variables are named under `env` (default: the field name)."""
+    return field(default_factory=kind, metadata={"section": SectionInfo(env, doc)})  # type: ignore[return-value]
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password replaced by `***` (unparsable input is fully hidden)."""
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+        user = parts.username or ""
+        host = parts.hostname or ""
+        if ":" in host:
+            host = f"[{host}]"
+        port = f":{parts.port}" if parts.port is not None else ""
+        return urlunsplit(parts._replace(netloc=f"{user}:***@{host}{port}"))
+    except ValueError:
+        return "***"
+
+
+class Section:
+    """Base of every section: a `repr` that hides secrets and database passwords."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        shown = []
+        for item in fields(self):  # type: ignore[arg-type]
+            value = getattr(self, item.name)
+            var = item.metadata.get("var")
+            if var is not None and var.secret and var.kind == "dsn":
+                text = repr(redact_url(value))
+            elif var is not None and var.secret:
+                text = "'***'" if value else repr(value)
+            else:
+                text = repr(value)
+            shown.append(f"{item.name}={text}")
+        return f"{type(self).__name__}({', '.join(shown)})"
+
+
+declared = dataclass(frozen=True, slots=True, kw_only=True, repr=False)
+
+
+def _or(default: Any) -> Callable[[Any], Any]:
+    """GoTrue's "a zero or empty value means the default"."""
+    return lambda value: value or default
+
+
+def _positive(value: timedelta | None) -> timedelta | None:
+    return value if value is not None and value > timedelta(0) else None
+
+
+def _positive_or(default: timedelta) -> Callable[[timedelta | None], timedelta]:
+    return lambda value: _positive(value) or default
+
+
+# ---------------------------------------------------------------------------------------------
+# GoTrue's GlobalConfiguration, section by section (config.md).
+
+
+@declared
+class Site(Section):
+    """Top-level variables of GoTrue's GlobalConfiguration (config.md §2)."""
+
+    site_url: str = setting("", "Default redirect target for all flows; same-host redirects are always allowed.", kind="url", required=True)
+    uri_allow_list: tuple[str, ...] = setting((), "Additional permitted redirect_to targets (comma-separated globs).", kind="allow_list")
+    disable_signup: bool = setting(False, "Block every path that creates a user except invites and the admin API.")
+
+    @property
+    def redirects(self) -> RedirectPolicy:
+        return RedirectPolicy(self.site_url or DEFAULT_SITE_URL, self.uri_allow_list)
+
+
+@declared
+class Api(Section):
+    """APIConfiguration (config.md §3)."""
+
+    host: str = setting("", "Listen address (empty: all interfaces).")
+    port: int = setting(8081, "Listen port.", env="GOTRUE_API_PORT", also=("PORT",), kind="port")
+    external_url: str = setting(
+        "", "Public URL of the auth server; base of email links.", env="GOTRUE_API_API_EXTERNAL_URL",
+        also=("API_EXTERNAL_URL",), kind="url", required=True,
+    )
+    request_id_header: str = setting(
+        "", "Request header whose value becomes the request id (logs, error_id).",
+        env="GOTRUE_API_REQUEST_ID_HEADER", also=("REQUEST_ID_HEADER",),
+    )
+
+
+@declared
+class Cors(Section):
+    allowed_headers: tuple[str, ...] = setting((), "Extra CORS request headers.")
+
+
+@declared
+class Db(Section):
+    """DBConfiguration (config.md §4) and pytrue's pool settings."""
+
+    driver: str = setting("postgres", "Storage: postgres, or memory (no database; development and tests).", choices=("memory", "postgres"))
+    url: str = setting(
+        "", "PostgreSQL connection string (required when the driver is postgres).",
+        env="GOTRUE_DB_DATABASE_URL", also=("DATABASE_URL",), secret=True, kind="dsn",
+    )
+    max_pool_size: int = setting(0, "Most connections one `pytrue serve` opens, all workers together (0: pytrue's budget).", minimum=0)
+    namespace: str = setting(
+        "auth", "Schema of the auth tables.", env="GOTRUE_DB_DB_NAMESPACE",
+        also=("DB_NAMESPACE", "GOTRUE_DB_NAMESPACE"), fix=_or("auth"),
+    )
+    cleanup_enabled: bool = setting(False, "After each successful write request, delete a few stale rows.")
+    pool_mode: str = setting(
+        "session", "How DATABASE_URL is pooled: transaction behind PgBouncer/Supavisor in transaction mode.",
+        env="PYTRUE_DB_POOL_MODE", kind="lower_choice", choices=("session", "transaction"),
+    )
+    pool_timeout: float = setting(2.0, "Longest wait for a pooled connection (Go duration).", env="PYTRUE_DB_POOL_TIMEOUT", kind="seconds_float")
+    transaction_timeout: float = setting(
+        5.0, "Longest a request may hold a transaction (Go duration).", env="PYTRUE_DB_TRANSACTION_TIMEOUT", kind="seconds_float"
+    )
+
+
+@declared
+class Logging(Section):
+    level: str = setting("info", "panic, fatal, error, warn, info, debug or trace.", env="GOTRUE_LOG_LEVEL", also=("LOG_LEVEL",), kind="log_level")
+
+
+@declared
+class Jwt(Section):
+    """JWTConfiguration (config.md §7)."""
+
+    secret: str = setting("", "HS256 signing secret.", secret=True, kind="jwt_secret", required=True)
+    exp: int = setting(3600, "Access-token lifetime in seconds (0: 3600).", minimum=0, fix=_or(3600))
+    aud: str = setting("", "Audience of issued tokens (empty: authenticated).")
+    admin_roles: tuple[str, ...] = setting(DEFAULT_ADMIN_ROLES, "Roles allowed on the admin API.", fix=_or(DEFAULT_ADMIN_ROLES))
+    admin_group_name: str = setting("admin", "Legacy admin group name.", fix=_or("admin"))
+    default_group_name: str = setting("", "Legacy default group name.")
+    issuer: str = setting("", "The iss claim.")
+    key_id: str = setting("", "kid of the HS256 secret.")
+    keys: tuple[dict[str, Any], ...] = setting((), "JWKS (JSON) of signing and verification keys.", secret=True, kind="jwks")
+    valid_methods: tuple[str, ...] | None = setting(None, "Accepted signing algorithms (comma-separated).", kind="valid_methods")
+
+
+@declared
+class MailerTexts(Section):
+    """One text per mail kind (GOTRUE_MAILER_SUBJECTS_* / _TEMPLATES_*); empty: pytrue's default."""
+
+    invite: str = setting("", "Invite mail.")
+    confirmation: str = setting("", "Sign-up confirmation mail.")
+    recovery: str = setting("", "Password recovery mail.")
+    magic_link: str = setting("", "Magic link mail.")
+    email_change: str = setting("", "Email change mail.")
+    reauthentication: str = setting("", "Reauthentication code mail.")
+
+    def given(self) -> dict[str, str]:
+        """The kinds set to a non-empty value."""
+        return {item.name: getattr(self, item.name) for item in fields(self) if getattr(self, item.name)}
+
+
+@declared
+class MailerUrlPaths(Section):
+    """Path (or full URL) of each mail kind's link, replacing API_EXTERNAL_URL's path."""
+
+    invite: str = setting(DEFAULT_VERIFY_PATH, "Invite link path.", fix=_or(DEFAULT_VERIFY_PATH))
+    confirmation: str = setting(DEFAULT_VERIFY_PATH, "Confirmation link path.", fix=_or(DEFAULT_VERIFY_PATH))
+    recovery: str = setting(DEFAULT_VERIFY_PATH, "Recovery and magic link path.", fix=_or(DEFAULT_VERIFY_PATH))
+    email_change: str = setting(DEFAULT_VERIFY_PATH, "Email change link path.", fix=_or(DEFAULT_VERIFY_PATH))
+
+
+@declared
+class Smtp(Section):
+    """SMTPConfiguration (config.md §8)."""
+
+    host: str = setting("", "SMTP server (empty: mail goes to the log and the development inbox).")
+    port: int = setting(587, "SMTP port.", minimum=1)
+    user: str = setting("", "SMTP user.")
+    password: str = setting("", "SMTP password.", env="GOTRUE_SMTP_PASS", secret=True)
+    admin_email: str = setting("", "From address.")
+    sender_name: str = setting("", "From display name.")
+    max_frequency: timedelta = setting(
+        timedelta(minutes=1), "Minimum interval between mails of one kind to one user.", fix=_positive_or(timedelta(minutes=1))
+    )
+    headers: dict[str, tuple[str, ...]] = setting({}, 'Extra headers as JSON: {"X-Header": ["value"]}.', kind="smtp_headers")
+
+
+@declared
+class Mailer(Section):
+    """MailerConfiguration (config.md §8) and pytrue's mail outbox."""
+
+    autoconfirm: bool = setting(False, "Skip email confirmation.")
+    secure_email_change_enabled: bool = setting(True, "An email change needs confirming from both addresses.")
+    otp_exp: timedelta = setting(timedelta(seconds=86400), "Email code and link validity in seconds (0: 86400).", unit="s", minimum=0, fix=_or(timedelta(seconds=86400)))
+    otp_length: int = setting(6, "Email code digits (outside 6–10: 6).", fix=lambda v: v if 6 <= v <= 10 else 6)
+    subjects: MailerTexts = section(MailerTexts, doc="Subject per mail kind.")
+    templates: MailerTexts = section(MailerTexts, doc="Template URL per mail kind.")
+    url_paths: MailerUrlPaths = section(MailerUrlPaths, env="URLPATHS", doc="Link path per mail kind.")
+    template_max_size: int = setting(1_000_000, "Largest template fetched, in bytes.", minimum=1)
+    template_max_age: timedelta = setting(timedelta(minutes=10), "How long a fetched template is used.", fix=_positive_or(timedelta(minutes=10)))
+    template_retry_interval: timedelta = setting(
+        timedelta(seconds=10), "Wait before fetching a failed template again.", fix=_positive_or(timedelta(seconds=10))
+    )
+    delivery: str = setting(
+        "outbox", "outbox (sent after the response, retried) or inline (GoTrue's: sent within the request).",
+        env="PYTRUE_MAILER_DELIVERY", kind="lower_choice", choices=("outbox", "inline"),
+    )
+    outbox_retry_interval: timedelta = setting(
+        timedelta(seconds=15), "Wait before retrying an unsent mail.", env="PYTRUE_MAILER_OUTBOX_RETRY_INTERVAL",
+        fix=_positive_or(timedelta(seconds=15)),
+    )
+    outbox_fail_fast_after: timedelta | None = setting(
+        timedelta(minutes=10), "Refuse new mail once the oldest unsent one is this old (0: never).",
+        env="PYTRUE_MAILER_OUTBOX_FAIL_FAST_AFTER", fix=_positive,
+    )
+    outbox_poll_interval: timedelta = setting(
+        timedelta(seconds=2), "How often the outbox worker looks for mail.", env="PYTRUE_MAILER_OUTBOX_POLL_INTERVAL",
+        fix=_positive_or(timedelta(seconds=2)),
+    )
+    dev_inbox_file: str = setting("", "File the development inbox keeps its mail in.", env="PYTRUE_DEV_INBOX_FILE")
+    verify_confirmation_page: bool = setting(
+        False, "GET /verify shows a confirmation button and POST spends the link (mail scanners cannot).",
+        env="PYTRUE_VERIFY_CONFIRMATION_PAGE",
+    )
+
+
+@declared
+class Sms(Section):
+    """SmsProviderConfiguration (config.md §9)."""
+
+    autoconfirm: bool = setting(False, "Skip phone confirmation.")
+    otp_exp: timedelta = setting(timedelta(seconds=60), "SMS code validity in seconds (0: 60).", unit="s", minimum=0, fix=_or(timedelta(seconds=60)))
+
+
+@declared
+class EmailProvider(Section):
+    enabled: bool = setting(True, "Email sign-up, sign-in, codes and recovery.")
+    magic_link_enabled: bool = setting(True, "Magic links and email /otp.")
+
+
+@declared
+class PhoneProvider(Section):
+    enabled: bool = setting(False, "Phone sign-up, sign-in and codes.")
+
+
+@declared
+class AnonymousProvider(Section):
+    enabled: bool = setting(False, "Anonymous sign-ins.")
+
+
+@declared
+class OAuthProvider(Section):
+    """OAuthProviderConfiguration: one external provider (GOTRUE_EXTERNAL_<NAME>_*)."""
+
+    enabled: bool = setting(False, "Sign-in with this provider.")
+    client_id: tuple[str, ...] = setting((), "OAuth client id (several: any is accepted for id_token sign-in).")
+    secret: str = setting("", "OAuth client secret.", secret=True)
+    redirect_uri: str = setting("", "Callback URL registered with the provider.")
+    url: str = setting("", "Base URL (self-hosted providers).")
+    api_url: str = setting("", "API base URL (self-hosted providers).")
+    email_optional: bool = setting(False, "Accept profiles without an email.")
+    skip_nonce_check: bool = setting(False, "Accept id_tokens without a nonce.")
+
+
+@declared
+class External(Section):
+    """ProviderConfiguration (config.md §2, §10)."""
+
+    email: EmailProvider = section(EmailProvider)
+    phone: PhoneProvider = section(PhoneProvider)
+    anonymous_users: AnonymousProvider = section(AnonymousProvider)
+    flow_state_expiry_duration: timedelta = setting(
+        timedelta(seconds=300), "Lifetime of a PKCE flow state (at least 300s).", fix=lambda v: max(v or timedelta(0), timedelta(seconds=300))
+    )
+
+
+@declared
+class Password(Section):
+    """PasswordConfiguration (config.md §2) and pytrue's argon2id cost."""
+
+    min_length: int = setting(6, "Minimum password length (below 6: 6).", fix=lambda v: max(6, v))
+    required_characters: str = setting("", "':'-separated character sets a password needs one of each ('\\:' is a colon).")
+    hash_argon2_memory: int = setting(19456, "argon2id memory of new hashes, KiB.", minimum=8)
+    hash_argon2_iterations: int = setting(2, "argon2id passes of new hashes.", minimum=1)
+    hash_argon2_parallelism: int = setting(1, "argon2id lanes of new hashes.", minimum=1)
+
+    @property
+    def policy(self) -> PasswordPolicy:
+        return PasswordPolicy(
+            min_length=self.min_length,
+            required_characters=PasswordPolicy.parse_required_characters(self.required_characters),
+        )
+
+
+@declared
+class Security(Section):
+    """SecurityConfiguration (config.md §11) and pytrue's code-guessing limit."""
+
+    refresh_token_rotation_enabled: bool = setting(True, "A used refresh token outside the reuse interval revokes its session.")
+    refresh_token_reuse_interval: timedelta = setting(timedelta(0), "Seconds a used refresh token may be presented again.", unit="s", minimum=0)
+    refresh_token_algorithm_version: int = setting(0, "0 or 1: stored tokens; 2: session-counter tokens.", choices=(0, 1, 2))
+    refresh_token_upgrade_percentage: int = setting(0, "Share of legacy sessions moved to v2 tokens on refresh.", minimum=0, maximum=100)
+    refresh_token_allow_reuse: bool = setting(False, "v2: any earlier counter gets the current token.")
+    update_password_require_reauthentication: bool = setting(False, "A password change needs a reauthentication nonce.")
+    update_password_require_current_password: bool = setting(False, "A password change needs the current password.")
+    sb_forwarded_for_enabled: bool = setting(False, "Trust Sb-Forwarded-For as the client IP.")
+    otp_max_failed_attempts: int = setting(5, "Wrong guesses after which a code is spent.", env="PYTRUE_OTP_MAX_FAILED_ATTEMPTS", minimum=1)
+
+
+@declared
+class Sessions(Section):
+    """SessionsConfiguration (config.md §12)."""
+
+    timebox: timedelta | None = setting(None, "Longest session age (unset: no limit).", fix=_positive)
+    inactivity_timeout: timedelta | None = setting(None, "Longest time between refreshes (unset: no limit).", fix=_positive)
+
+
+@declared
+class RateLimit(Section):
+    """GoTrue's RateLimit* top-level variables (config.md §6)."""
+
+    header: str = setting("", "Trusted header whose first value keys the per-IP limits (empty: no per-IP limits).")
+    email_sent: Rate = setting(Rate(30), "Emails per hour for all processes (N, or N/duration: a token bucket).")
+    sms_sent: Rate = setting(Rate(30), "SMS per hour for all processes.")
+    token_refresh: float = setting(150.0, "Token requests per IP per 5 minutes.")
+    verify: float = setting(30.0, "Verify requests per IP per 5 minutes.")
+    otp: float = setting(30.0, "OTP requests per IP per 5 minutes.")
+    anonymous_users: float = setting(30.0, "Anonymous sign-ins per IP per hour.")
+
+
+@declared
+class Settings(Section):
+    """GoTrue's GlobalConfiguration, as pytrue reads it."""
+
+    site: Site = section(Site, env="", doc="Top level.")
+    api: Api = section(Api)
+    cors: Cors = section(Cors)
+    db: Db = section(Db)
+    logging: Logging = section(Logging, env="LOG")
+    jwt: Jwt = section(Jwt)
+    smtp: Smtp = section(Smtp)
+    mailer: Mailer = section(Mailer)
+    sms: Sms = section(Sms)
+    external: External = section(External)
+    password: Password = section(Password)
+    security: Security = section(Security)
+    sessions: Sessions = section(Sessions)
+    rate_limit: RateLimit = section(RateLimit)
+
+
+# ---------------------------------------------------------------------------------------------
+# Derived rules the use cases share.
+
+
+@dataclass(frozen=True, slots=True)
+class Links:
+    """Where links point and redirects go: SITE_URL, the allow list, API_EXTERNAL_URL, URL paths."""
+
+    redirects: RedirectPolicy
     api_external_url: str = ""
-    mailer_urlpath_invite: str = "/verify"
-    mailer_urlpath_confirmation: str = "/verify"
-    mailer_urlpath_recovery: str = "/verify"
-    mailer_urlpath_email_change: str = "/verify"
-    mailer_delivery: str = "outbox"  # PYTRUE_MAILER_DELIVERY: "outbox" (after the response) or "inline" (GoTrue's)
-    mailer_outbox_fail_fast_after: timedelta | None = timedelta(minutes=10)  # None: never refuse
-    rate_limit_email_sent: Rate = Rate(30)  # GOTRUE_RATE_LIMIT_EMAIL_SENT, shared by all processes
-    rate_limit_sms_sent: Rate = Rate(30)  # GOTRUE_RATE_LIMIT_SMS_SENT
-    otp_max_failed_attempts: int = 5  # wrong guesses after which a code is spent (docs/adr/0016)
-    password_policy: PasswordPolicy = field(default_factory=PasswordPolicy)
-    refresh_token_rotation_enabled: bool = True
-    refresh_token_reuse_interval: timedelta = timedelta(0)
-    refresh_token_algorithm_version: int = 0  # 2: sessions issue v2 (session-counter) tokens
-    refresh_token_upgrade_percentage: int = 0  # share of legacy sessions moved to v2 on refresh
-    refresh_token_allow_reuse: bool = False  # v2: any earlier counter gets the current token
-    sessions_timebox: timedelta | None = None
-    sessions_inactivity_timeout: timedelta | None = None
-    refresh_retry_limit: timedelta = timedelta(seconds=5)
-    verify_confirmation_page: bool = False  # PYTRUE_VERIFY_CONFIRMATION_PAGE: GET /verify shows a button, POST spends
-    redirects: RedirectPolicy = field(init=False, repr=False, compare=False)
+    url_paths: MailerUrlPaths = field(default_factory=MailerUrlPaths)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "redirects", RedirectPolicy(self.site_url, self.uri_allow_list))
+    @classmethod
+    def of(cls, settings: Settings) -> Links:
+        return cls(settings.site.redirects, settings.api.external_url, settings.mailer.url_paths)
+
+    @property
+    def site_url(self) -> str:
+        return self.redirects.site_url
 
     def verify_link(self, token: str, link_type: str, redirect_to: str) -> str:
         """The link a message or `generate_link` carries for this token (magic links use the recovery path)."""
+        paths = self.url_paths
         path = {
-            "signup": self.mailer_urlpath_confirmation,
-            "invite": self.mailer_urlpath_invite,
-            "magiclink": self.mailer_urlpath_recovery,
-            "recovery": self.mailer_urlpath_recovery,
-            "email_change": self.mailer_urlpath_email_change,
+            "signup": paths.confirmation,
+            "invite": paths.invite,
+            "magiclink": paths.recovery,
+            "recovery": paths.recovery,
+            "email_change": paths.email_change,
         }.get(link_type, DEFAULT_VERIFY_PATH)
         return verify_link(self.api_external_url, path, token, link_type, redirect_to)
 
     def redirect_target(self, redirect_to: str | None, referer: str | None = None) -> str:
         """Where a link or redirect goes: a valid `redirect_to`, else a valid Referer, else SITE_URL."""
         return self.redirects.resolve(redirect_to, referer)
+
+
+def leaf_default(item: Any) -> Any:
+    """A declared field's default value."""
+    if item.default is not MISSING:
+        return item.default
+    return item.default_factory()

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from pytrue.application.config import AuthConfig
+from pytrue.application.config import Mailer as MailerSection
+from pytrue.application.config import Links, RateLimit, Smtp
 from pytrue.application.mail_health import MailHealth
 from pytrue.application.ports import (
     Clock,
@@ -70,7 +71,10 @@ class EmailCodes:
     being queued behind an outage.
     """
 
-    config: AuthConfig
+    mail: MailerSection
+    smtp: Smtp
+    rate_limit: RateLimit
+    links: Links  # where the links in a message lead
     clock: Clock
     tokens: TokenGenerator
     mailer: Mailer
@@ -79,13 +83,13 @@ class EmailCodes:
 
     def ensure_deliverable(self, kind: str, now: datetime | None = None) -> None:
         """GoTrue's 500 for `kind` while the outbox has been failing too long; checked before any write."""
-        if self.config.mailer_delivery != "inline" and self.health.outage(
-            now or self.clock.now(), self.config.mailer_outbox_fail_fast_after
+        if self.mail.delivery != "inline" and self.health.outage(
+            now or self.clock.now(), self.mail.outbox_fail_fast_after
         ):
             raise send_failure(kind)
 
     def check_frequency(self, user: User, purpose: TokenPurpose, now: datetime) -> None:
-        ensure_send_allowed(getattr(user, purpose.sent_at), now, self.config.smtp_max_frequency)
+        ensure_send_allowed(getattr(user, purpose.sent_at), now, self.smtp.max_frequency)
 
     async def issue(
         self,
@@ -99,7 +103,7 @@ class EmailCodes:
         otp: str | None = None,
     ) -> tuple[str, str]:
         """Store a fresh code for `purpose`; returns (otp, stored hash)."""
-        code = otp or self.tokens.otp(self.config.mailer_otp_length)
+        code = otp or self.tokens.otp(self.mail.otp_length)
         stored = stored_hash(address, code, pkce=pkce)
         setattr(user, purpose.column, stored)
         setattr(user, purpose.sent_at, now)
@@ -121,10 +125,10 @@ class EmailCodes:
     async def deliver(self, uow: UnitOfWork, mail: Mail, now: datetime) -> None:
         """Queue one message (or send it, inline) after taking it from the global email budget."""
         self.ensure_deliverable(mail.kind, now)
-        if not self.config.mailer_autoconfirm:
-            if not await self.limiter.consume(EMAIL_SENT_KEY, self.config.rate_limit_email_sent, now):
+        if not self.mail.autoconfirm:
+            if not await self.limiter.consume(EMAIL_SENT_KEY, self.rate_limit.email_sent, now):
                 raise DomainError("over_email_send_rate_limit", "email rate limit exceeded")
-        if self.config.mailer_delivery != "inline":
+        if self.mail.delivery != "inline":
             await uow.outbox.add(mail, now)
             return
         try:

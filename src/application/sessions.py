@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from pytrue.application.config import AuthConfig
+from pytrue.application.config import Jwt, Security
 from pytrue.application.context import RequestContext
 from pytrue.application.ports import AccessTokenSigner, Clock, TokenGenerator, UnitOfWork
 from pytrue.application.results import AuthResult, RefreshDiagnostics
@@ -23,7 +23,8 @@ class SessionIssuer:
     With `refresh_token_algorithm_version` 2 a new session carries its own HMAC key and its
     refresh tokens are signed counters (no `refresh_tokens` row); otherwise it gets a row."""
 
-    config: AuthConfig
+    jwt: Jwt
+    security: Security
     signer: AccessTokenSigner
     tokens: TokenGenerator
     clock: Clock
@@ -41,7 +42,7 @@ class SessionIssuer:
             ip=ctx.ip,
         )
         session.add_amr(method, now)
-        if self.config.refresh_token_algorithm_version == 2:
+        if self.security.refresh_token_algorithm_version == 2:
             session.start_counter_tokens(self.tokens.hmac_key())
             await uow.sessions.add(session)
             issued = session.counter_token()
@@ -92,8 +93,8 @@ class SessionIssuer:
             user=user,
             session=session,
             now=now,
-            lifetime_seconds=self.config.jwt_exp,
-            issuer=self.config.jwt_issuer,
+            lifetime_seconds=self.jwt.exp,
+            issuer=self.jwt.issuer,
         )
         access_token = self.signer.sign(spec.claims)
         return AuthResult(

@@ -50,13 +50,13 @@ def _serve(
     from pytrue.entrypoints import serving
 
     _configure_logging(settings)
-    count = workers or serving.default_workers(settings.db_driver)
-    if count > 1 and settings.db_driver == "memory":
+    count = workers or serving.default_workers(settings.db.driver)
+    if count > 1 and settings.db.driver == "memory":
         log.warning("in-memory storage cannot be shared between processes: serving with 1 worker, not %d", count)
         count = 1
     os.environ[serving.WORKERS_ENV] = str(count)
-    bind_host = host or settings.api_host or "0.0.0.0"
-    bind_port = port or settings.port
+    bind_host = host or settings.api.host or "0.0.0.0"
+    bind_port = port or settings.api.port
     server = Granian(
         "pytrue.entrypoints.http.asgi:create",
         factory=True,
@@ -74,7 +74,7 @@ def _serve(
         "pytrue listening on http://%s:%s (storage: %s, %d worker%s)",
         bind_host,
         bind_port,
-        settings.db_driver,
+        settings.db.driver,
         count,
         "" if count == 1 else "s",
     )
@@ -139,14 +139,14 @@ def _dev(args: argparse.Namespace, env: dict[str, str], after_shutdown: Callable
     from pytrue.adapters.jwt.keys import KeySet
     from pytrue.adapters.jwt.tokens import JoserfcTokenSigner
 
-    signer = JoserfcTokenSigner(KeySet(settings.jwt_secret))
+    signer = JoserfcTokenSigner(KeySet(settings.jwt.secret))
     far = 4102444800
     anon = signer.sign({"role": "anon", "iss": "pytrue-dev", "iat": 1700000000, "exp": far})
     service = signer.sign({"role": "service_role", "iss": "pytrue-dev", "iat": 1700000000, "exp": far})
     print(
         "\npytrue development server — NOT a production setup\n"
-        f"  URL:              {settings.api_external_url}\n"
-        f"  storage:          {settings.db_driver}\n"
+        f"  URL:              {settings.api.external_url}\n"
+        f"  storage:          {settings.db.driver}\n"
         f"  data directory:   {Path(args.data_dir).resolve()} (JWT secret kept here)\n"
         f"  anon key:         {anon}\n"
         f"  service_role key: {service}\n",
@@ -160,7 +160,7 @@ def cmd_migrate(args: argparse.Namespace) -> None:
     from pytrue.adapters.postgres.migrate import migrate
 
     settings = _load()
-    applied = asyncio.run(migrate(settings.database_url, namespace=settings.db_namespace))
+    applied = asyncio.run(migrate(settings.db.url, namespace=settings.db.namespace))
     print("applied: " + (", ".join(applied) if applied else "nothing (up to date)"))
 
 
@@ -190,7 +190,7 @@ async def _users(args: argparse.Namespace, settings: Settings) -> Any:
         if args.action == "ban":
             return user_json(await use_cases.ban_user()(UUID(args.user_id), args.duration, admin_role="cli"))
         page = await use_cases.admin_list_users()(
-            UserListQuery(aud=settings.jwt_aud, page=args.page, per_page=args.per_page)
+            UserListQuery(aud=settings.jwt.aud, page=args.page, per_page=args.per_page)
         )
         return {"total": page.total, "users": [user_json(u) for u in page.users]}
     finally:
@@ -256,13 +256,20 @@ def cmd_outbox(args: argparse.Namespace) -> None:
 
     Exits 1 when messages have failed to go out, so a monitoring check can run it as is."""
     settings = _load(require=False)
-    if settings.db_driver == "memory":
+    if settings.db.driver == "memory":
         print("pytrue: the in-memory outbox lives inside the server process; use PostgreSQL storage", file=sys.stderr)
         raise SystemExit(2)
     status = asyncio.run(_outbox_status(settings))
     print(json.dumps(status, indent=2))
     if status["failing"]:
         raise SystemExit(1)
+
+
+def cmd_config(args: argparse.Namespace) -> None:
+    """Print every variable pytrue reads (generated from the declaration, never from the environment)."""
+    from pytrue.entrypoints.settings.reference import render_markdown, render_text
+
+    sys.stdout.write(render_markdown() if args.markdown else render_text())
 
 
 def _positive(text: str) -> int:
@@ -312,6 +319,10 @@ def build_parser() -> argparse.ArgumentParser:
     cleanup.set_defaults(func=cmd_cleanup)
     outbox = sub.add_parser("outbox", help="mail waiting for delivery: depth, oldest age, last error")
     outbox.set_defaults(func=cmd_outbox)
+    config = sub.add_parser("config", help="the configuration reference: every variable, its type, default and meaning")
+    config.add_argument("--list", action="store_true", help="list every variable (the default)")
+    config.add_argument("--markdown", action="store_true", help="as the Markdown table of docs/configuration.md")
+    config.set_defaults(func=cmd_config)
     return parser
 
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from dataclasses import asdict
 
 from dependency_injector import containers, providers
 
 from pytrue.adapters.crypto.passwords import Argon2PasswordHasher
-from pytrue.adapters.jwt.keys import KeySet
 from pytrue.adapters.jwt.tokens import JoserfcTokenSigner, JoserfcTokenVerifier
 from pytrue.adapters.mail.dev import DevTransport
 from pytrue.adapters.mail.inbox import DevInbox
@@ -23,6 +22,7 @@ from pytrue.adapters.memory.store import InMemoryStore
 from pytrue.adapters.memory.uow import InMemoryUnitOfWorkFactory
 from pytrue.adapters.system import SecretsTokenGenerator, SystemClock
 from pytrue.application.code_attempts import CodeAttempts
+from pytrue.application.config import Links
 from pytrue.application.email_codes import EmailCodes
 from pytrue.application.mail_health import MailHealth
 from pytrue.application.mail_sender import MailQueued, OutboxSender
@@ -54,44 +54,47 @@ from pytrue.application.use_cases.verify import PkceGrant, Verify
 from pytrue.domain.cleanup import cleanup_rules
 from pytrue.entrypoints import serving
 from pytrue.entrypoints.settings import Settings
+from pytrue.entrypoints.settings import key_set as build_key_set
 
 log = logging.getLogger("pytrue")
 
 
 def mail_transport(settings: Settings, inbox: DevInbox) -> Transport:
     """SMTP when `GOTRUE_SMTP_HOST` is set; otherwise the development inbox (log + memory + mbox file)."""
-    if settings.smtp_host:
+    smtp = settings.smtp
+    if smtp.host:
         return SmtpTransport(
-            host=settings.smtp_host,
-            port=settings.smtp_port,
-            user=settings.smtp_user,
-            password=settings.smtp_pass,
-            sender=settings.smtp_admin_email,
-            sender_name=settings.smtp_sender_name,
+            host=smtp.host,
+            port=smtp.port,
+            user=smtp.user,
+            password=smtp.password,
+            sender=smtp.admin_email,
+            sender_name=smtp.sender_name,
         )
     return DevTransport(
         inbox=inbox,
-        mbox_path=settings.dev_inbox_file,
-        sender=settings.smtp_admin_email,
-        sender_name=settings.smtp_sender_name,
+        mbox_path=settings.mailer.dev_inbox_file,
+        sender=smtp.admin_email,
+        sender_name=smtp.sender_name,
     )
 
 
 def template_mailer(settings: Settings, inbox: DevInbox) -> TemplateMailer:
+    mailer = settings.mailer
     return TemplateMailer(
         transport=mail_transport(settings, inbox),
         templates=TemplateStore(
-            site_url=settings.site_url,
-            subjects=settings.mailer_subjects,
-            urls=settings.mailer_templates,
-            max_size=settings.mailer_template_max_size,
-            max_age=settings.mailer_template_max_age,
-            retry_interval=settings.mailer_template_retry_interval,
+            site_url=settings.site.site_url,
+            subjects=mailer.subjects.given(),
+            urls=mailer.templates.given(),
+            max_size=mailer.template_max_size,
+            max_age=mailer.template_max_age,
+            retry_interval=mailer.template_retry_interval,
         ),
-        api_external_url=settings.api_external_url,
-        site_url=settings.site_url,
-        url_paths=settings.mailer_url_paths,
-        headers=settings.smtp_headers,
+        api_external_url=settings.api.external_url,
+        site_url=settings.site.site_url,
+        url_paths=asdict(mailer.url_paths),
+        headers=settings.smtp.headers,
     )
 
 
@@ -109,20 +112,28 @@ class Core(containers.DeclarativeContainer):
     """Settings-derived services every storage shares."""
 
     settings = providers.Dependency(instance_of=Settings)
-    auth_config = providers.Singleton(lambda s: s.auth_config(), settings)
+    # The sections the use cases obey; each use case gets only the ones it reads.
+    site = settings.provided.site
+    jwt = settings.provided.jwt
+    smtp = settings.provided.smtp
+    mail = settings.provided.mailer
+    sms = settings.provided.sms
+    external = settings.provided.external
+    security = settings.provided.security
+    sessions = settings.provided.sessions
+    rate_limit = settings.provided.rate_limit
+    passwords = providers.Singleton(lambda s: s.password.policy, settings)
+    links = providers.Singleton(Links.of, settings)
     clock = providers.Singleton(SystemClock)
     tokens = providers.Singleton(SecretsTokenGenerator)
-    key_set = providers.Singleton(
-        lambda s: KeySet(s.jwt_secret, list(s.jwt_keys) or None, s.jwt_key_id, s.jwt_valid_methods),
-        settings,
-    )
+    key_set = providers.Singleton(build_key_set, settings)
     signer = providers.Singleton(JoserfcTokenSigner, key_set)
     verifier = providers.Singleton(JoserfcTokenVerifier, key_set)
     hasher = providers.Singleton(
         lambda s: Argon2PasswordHasher(
-            time_cost=s.password_hash_time_cost,
-            memory_cost_kib=s.password_hash_memory_kib,
-            parallelism=s.password_hash_parallelism,
+            time_cost=s.password.hash_argon2_iterations,
+            memory_cost_kib=s.password.hash_argon2_memory,
+            parallelism=s.password.hash_argon2_parallelism,
             max_threads=serving.hasher_threads(),
         ),
         settings,
@@ -152,11 +163,14 @@ class UseCases(containers.DeclarativeContainer):
     adapters = providers.DependenciesContainer()
 
     issuer = providers.Singleton(
-        SessionIssuer, config=core.auth_config, signer=core.signer, tokens=core.tokens, clock=core.clock
+        SessionIssuer, jwt=core.jwt, security=core.security, signer=core.signer, tokens=core.tokens, clock=core.clock
     )
     codes = providers.Singleton(
         EmailCodes,
-        config=core.auth_config,
+        mail=core.mail,
+        smtp=core.smtp,
+        rate_limit=core.rate_limit,
+        links=core.links,
         clock=core.clock,
         tokens=core.tokens,
         mailer=core.mailer,
@@ -169,9 +183,9 @@ class UseCases(containers.DeclarativeContainer):
             mailer=mailer,
             clock=clock,
             health=health,
-            retry_interval=s.mailer_outbox_retry_interval,
-            give_up_after=timedelta(seconds=s.mailer_otp_exp),
-            poll_interval=s.mailer_outbox_poll_interval.total_seconds(),
+            retry_interval=s.mailer.outbox_retry_interval,
+            give_up_after=s.mailer.otp_exp,
+            poll_interval=s.mailer.outbox_poll_interval.total_seconds(),
         ),
         core.settings,
         adapters.mail_queue,
@@ -179,55 +193,104 @@ class UseCases(containers.DeclarativeContainer):
         core.clock,
         core.mail_health,
     )
-    email_change_sender = providers.Singleton(EmailChangeSender, config=core.auth_config, clock=core.clock, codes=codes)
+    email_change_sender = providers.Singleton(EmailChangeSender, mailer=core.mail, clock=core.clock, codes=codes)
     sign_up = providers.Singleton(
         SignUp,
         uow=adapters.uow,
-        config=core.auth_config,
+        site=core.site,
+        jwt=core.jwt,
+        passwords=core.passwords,
+        mailer=core.mail,
+        sms=core.sms,
+        external=core.external,
+        links=core.links,
         clock=core.clock,
         tokens=core.tokens,
         hasher=core.hasher,
         issuer=issuer,
         codes=codes,
     )
-    _mail = {"uow": adapters.uow, "config": core.auth_config, "clock": core.clock, "issuer": issuer, "codes": codes}
-    send_magic_link = providers.Singleton(SendMagicLink, tokens=core.tokens, sign_up=sign_up, **_mail)
-    send_otp = providers.Singleton(SendOtp, uow=adapters.uow, config=core.auth_config, magic_link=send_magic_link)
-    recover_password = providers.Singleton(RecoverPassword, **_mail)
-    resend = providers.Singleton(Resend, email_change=email_change_sender, **_mail)
-    reauthenticate = providers.Singleton(Reauthenticate, **_mail)
-    invite_user = providers.Singleton(InviteUser, tokens=core.tokens, **_mail)
-    generate_link = providers.Singleton(GenerateLink, tokens=core.tokens, hasher=core.hasher, **_mail)
+    _mail = {"uow": adapters.uow, "clock": core.clock, "issuer": issuer, "codes": codes}
+    send_magic_link = providers.Singleton(
+        SendMagicLink,
+        jwt=core.jwt,
+        passwords=core.passwords,
+        mailer=core.mail,
+        external=core.external,
+        tokens=core.tokens,
+        sign_up=sign_up,
+        **_mail,
+    )
+    send_otp = providers.Singleton(
+        SendOtp, uow=adapters.uow, jwt=core.jwt, external=core.external, magic_link=send_magic_link
+    )
+    recover_password = providers.Singleton(RecoverPassword, jwt=core.jwt, external=core.external, **_mail)
+    resend = providers.Singleton(
+        Resend, jwt=core.jwt, external=core.external, links=core.links, email_change=email_change_sender, **_mail
+    )
+    reauthenticate = providers.Singleton(Reauthenticate, links=core.links, **_mail)
+    invite_user = providers.Singleton(InviteUser, jwt=core.jwt, links=core.links, tokens=core.tokens, **_mail)
+    generate_link = providers.Singleton(
+        GenerateLink,
+        jwt=core.jwt,
+        passwords=core.passwords,
+        mailer=core.mail,
+        links=core.links,
+        tokens=core.tokens,
+        hasher=core.hasher,
+        **_mail,
+    )
     code_attempts = providers.Singleton(
-        CodeAttempts, limiter=adapters.rate_limiter, limit=core.auth_config.provided.otp_max_failed_attempts
+        CodeAttempts, limiter=adapters.rate_limiter, limit=core.security.provided.otp_max_failed_attempts
     )
     verify = providers.Singleton(
         Verify,
         uow=adapters.uow,
-        config=core.auth_config,
+        jwt=core.jwt,
+        mailer=core.mail,
+        sms=core.sms,
         clock=core.clock,
         tokens=core.tokens,
         hasher=core.hasher,
         issuer=issuer,
         attempts=code_attempts,
     )
-    pkce_grant = providers.Singleton(PkceGrant, uow=adapters.uow, config=core.auth_config, clock=core.clock, issuer=issuer)
+    pkce_grant = providers.Singleton(
+        PkceGrant, uow=adapters.uow, external=core.external, clock=core.clock, issuer=issuer
+    )
     sign_in_with_password = providers.Singleton(
-        SignInWithPassword, uow=adapters.uow, config=core.auth_config, clock=core.clock, hasher=core.hasher, issuer=issuer
+        SignInWithPassword,
+        uow=adapters.uow,
+        jwt=core.jwt,
+        passwords=core.passwords,
+        external=core.external,
+        clock=core.clock,
+        hasher=core.hasher,
+        issuer=issuer,
     )
     refresh_token_grant = providers.Singleton(
-        RefreshTokenGrant, uow=adapters.uow, config=core.auth_config, clock=core.clock, issuer=issuer
+        RefreshTokenGrant,
+        uow=adapters.uow,
+        security=core.security,
+        sessions=core.sessions,
+        clock=core.clock,
+        issuer=issuer,
     )
     authenticate_user = providers.Singleton(
         AuthenticateUser, uow=adapters.uow, clock=core.clock, verifier=core.verifier
     )
     authorize_admin = providers.Singleton(
-        AuthorizeAdmin, uow=adapters.uow, config=core.auth_config, clock=core.clock, verifier=core.verifier
+        AuthorizeAdmin, uow=adapters.uow, jwt=core.jwt, sessions=core.sessions, clock=core.clock, verifier=core.verifier
     )
     update_user = providers.Singleton(
         UpdateUser,
         uow=adapters.uow,
-        config=core.auth_config,
+        jwt=core.jwt,
+        passwords=core.passwords,
+        mailer=core.mail,
+        sms=core.sms,
+        security=core.security,
+        links=core.links,
         clock=core.clock,
         hasher=core.hasher,
         issuer=issuer,
@@ -237,7 +300,14 @@ class UseCases(containers.DeclarativeContainer):
     logout = providers.Singleton(Logout, uow=adapters.uow, clock=core.clock, issuer=issuer)
     admin_list_users = providers.Singleton(AdminListUsers, uow=adapters.uow)
     admin_get_user = providers.Singleton(AdminGetUser, uow=adapters.uow)
-    _admin = {"uow": adapters.uow, "config": core.auth_config, "clock": core.clock, "tokens": core.tokens, "issuer": issuer}
+    _admin = {
+        "uow": adapters.uow,
+        "jwt": core.jwt,
+        "passwords": core.passwords,
+        "clock": core.clock,
+        "tokens": core.tokens,
+        "issuer": issuer,
+    }
     admin_create_user = providers.Singleton(AdminCreateUser, hasher=core.hasher, **_admin)
     admin_update_user = providers.Singleton(AdminUpdateUser, hasher=core.hasher, **_admin)
     admin_delete_user = providers.Singleton(AdminDeleteUser, **_admin)
@@ -247,12 +317,12 @@ class UseCases(containers.DeclarativeContainer):
         cleaner=adapters.cleaner,
         clock=core.clock,
         rules=providers.Callable(
-            lambda c: cleanup_rules(
-                anonymous_users_enabled=c.external_anonymous_users_enabled,
-                sessions_timebox=c.sessions_timebox,
-                sessions_inactivity_timeout=c.sessions_inactivity_timeout,
+            lambda s: cleanup_rules(
+                anonymous_users_enabled=s.external.anonymous_users.enabled,
+                sessions_timebox=s.sessions.timebox,
+                sessions_inactivity_timeout=s.sessions.inactivity_timeout,
             ),
-            core.auth_config,
+            core.settings,
         ),
     )
 
@@ -267,7 +337,7 @@ class Application(containers.DeclarativeContainer):
 
 
 def adapters_for(settings: Settings) -> type[containers.DeclarativeContainer]:
-    if settings.db_driver == "memory":
+    if settings.db.driver == "memory":
         return InMemoryAdapters
     from pytrue.entrypoints.postgres_container import PostgresAdapters
 

@@ -27,19 +27,19 @@ log = logging.getLogger("pytrue.postgres")
 
 def _policy(settings: Settings) -> ConnectionPolicy:
     return ConnectionPolicy(
-        transaction_pooler=settings.db_pool_mode == "transaction",
-        transaction_timeout=settings.db_transaction_timeout,
+        transaction_pooler=settings.db.pool_mode == "transaction",
+        transaction_timeout=settings.db.transaction_timeout,
     )
 
 
 def _watched_pool(settings: Settings, policy: ConnectionPolicy, size: int, **options: Any) -> AsyncConnectionPool:
     return policy.watch(
         AsyncConnectionPool(
-            settings.database_url,
+            settings.db.url,
             min_size=1,
             max_size=size,
             open=False,
-            timeout=settings.db_pool_timeout,
+            timeout=settings.db.pool_timeout,
             kwargs=policy.connection_kwargs,  # autocommit: units of work BEGIN lazily (adapters/postgres/uow.py)
             **options,
         )
@@ -47,7 +47,7 @@ def _watched_pool(settings: Settings, policy: ConnectionPolicy, size: int, **opt
 
 
 def _pool(settings: Settings, policy: ConnectionPolicy) -> AsyncConnectionPool:
-    return _watched_pool(settings, policy, serving.pool_share(settings.db_max_pool_size).main, configure=types.configure)
+    return _watched_pool(settings, policy, serving.pool_share(settings.db.max_pool_size).main, configure=types.configure)
 
 
 LIMITER_POOL_SIZE = serving.LIMITER_POOL_SIZE
@@ -56,7 +56,7 @@ LIMITER_POOL_SIZE = serving.LIMITER_POOL_SIZE
 def _limiter_pool(settings: Settings, policy: ConnectionPolicy) -> AsyncConnectionPool:
     """The rate limiter's own connections: it runs while a unit of work holds one of the main pool's,
     so sharing that pool could leave every request waiting for a second connection."""
-    return _watched_pool(settings, policy, serving.pool_share(settings.db_max_pool_size).limiter)
+    return _watched_pool(settings, policy, serving.pool_share(settings.db.max_pool_size).limiter)
 
 
 class PgLifecycle:
@@ -69,7 +69,7 @@ class PgLifecycle:
 
     async def start(self) -> None:
         if os.environ.get("PYTRUE_SKIP_MIGRATIONS") != "1":
-            applied = await migrate(self._settings.database_url, namespace=self._settings.db_namespace)
+            applied = await migrate(self._settings.db.url, namespace=self._settings.db.namespace)
             if applied:
                 log.info("applied migrations: %s", ", ".join(applied))
         await self._pool.open(wait=False)
@@ -79,14 +79,14 @@ class PgLifecycle:
     async def _fit_pool(self) -> None:
         """Shrink the pools to this worker's share of the server's connections (a server reached directly:
         behind a transaction-mode pooler `max_connections` is the server's, not the pooler's limit)."""
-        budget = self._settings.db_max_pool_size
+        budget = self._settings.db.max_pool_size
         if budget and budget < 2 * serving.workers():
             log.warning(
                 "GOTRUE_DB_MAX_POOL_SIZE=%d is less than 2 connections for each of %d workers; each opens 2",
                 budget,
                 serving.workers(),
             )
-        if self._settings.db_pool_mode == "transaction":
+        if self._settings.db.pool_mode == "transaction":
             return
         try:
             async with self._pool.connection() as conn:
@@ -120,19 +120,19 @@ class PostgresAdapters(containers.DeclarativeContainer):
     mail_queued = providers.Singleton(MailQueued)
     uow = providers.Singleton(
         lambda pool, s, policy, queued: PgUnitOfWorkFactory(
-            pool, '"' + validate_namespace(s.db_namespace) + '"', policy, queued
+            pool, '"' + validate_namespace(s.db.namespace) + '"', policy, queued
         ),
         pool,
         settings,
         policy,
         mail_queued,
     )
-    mail_queue = providers.Singleton(lambda pool, s: PgMailQueue(pool, s.db_namespace), pool, settings)
+    mail_queue = providers.Singleton(lambda pool, s: PgMailQueue(pool, s.db.namespace), pool, settings)
     limiter_pool = providers.Singleton(_limiter_pool, settings, policy)
     rate_limiter = providers.Singleton(
-        lambda pool, s, policy: PgRateLimiter(pool, s.db_namespace, policy), limiter_pool, settings, policy
+        lambda pool, s, policy: PgRateLimiter(pool, s.db.namespace, policy), limiter_pool, settings, policy
     )
     cleaner = providers.Singleton(
-        lambda pool, s: PgStaleRowCleaner(pool, '"' + validate_namespace(s.db_namespace) + '"'), pool, settings
+        lambda pool, s: PgStaleRowCleaner(pool, '"' + validate_namespace(s.db.namespace) + '"'), pool, settings
     )
     lifecycle = providers.Singleton(PgLifecycle, pool, settings, limiter_pool)

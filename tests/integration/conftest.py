@@ -93,11 +93,11 @@ async def make_rate_limiters(api: Any) -> AsyncIterator[Callable[[int], Any]]:
         limiters = []
         for _ in range(count):
             pool = AsyncConnectionPool(
-                settings.database_url, min_size=1, max_size=4, open=False, kwargs=policy.connection_kwargs
+                settings.db.url, min_size=1, max_size=4, open=False, kwargs=policy.connection_kwargs
             )
             await pool.open()
             pools.append(pool)
-            limiters.append(PgRateLimiter(pool, settings.db_namespace, policy))
+            limiters.append(PgRateLimiter(pool, settings.db.namespace, policy))
         return limiters
 
     yield factory
@@ -169,7 +169,7 @@ async def make_stale_row_cleaner() -> AsyncIterator[Callable[[Any], Any]]:
     async def factory(api: Any) -> PgStaleRowCleaner:
         assert isinstance(api.container.adapters.cleaner(), PgStaleRowCleaner)
         settings = api.container.settings()
-        pool = AsyncConnectionPool(settings.database_url, min_size=1, max_size=2, open=False, kwargs={"autocommit": True})
+        pool = AsyncConnectionPool(settings.db.url, min_size=1, max_size=2, open=False, kwargs={"autocommit": True})
         await pool.open()
         pools.append(pool)
         return PgStaleRowCleaner(pool, '"auth"')

@@ -19,7 +19,7 @@ PASSWORD = "bench-Password-1"
 async def test_seeded_users_are_real_users_that_sign_in_and_refresh(api: Any) -> None:
     created = await api.signup(TEMPLATE_EMAIL, PASSWORD)
     assert created.status_code == 200, created.text
-    dsn = api.container.settings().database_url
+    dsn = api.container.settings().db.url
 
     assert seed_users(dsn, 10) == 10
     assert seed_users(dsn, 12) == 12  # tops up an earlier seeding
@@ -117,7 +117,7 @@ async def _run_each_gotrue_sequence(make_api: Any) -> None:
     api = await make_api({"GOTRUE_JWT_AUD": "authenticated", "GOTRUE_JWT_DEFAULT_GROUP_NAME": "authenticated"})
     created = await api.signup(TEMPLATE_EMAIL, PASSWORD)
     assert created.status_code == 200, created.text
-    dsn = api.container.settings().database_url
+    dsn = api.container.settings().db.url
     assert seed_users(dsn, 12) == 12
     seed_gotrue_rows(dsn, 12, 20)
     variables = {"nusers": 12, "ntokens": 20, "nsessions": 20, "nv2": 20}

@@ -180,7 +180,7 @@ async def test_signup_whose_confirmation_mail_fails_leaves_nothing_behind(
     before = await api.counts()
 
     response = await api.signup("mailfail@example.com")
-    if api.container.settings().mailer_delivery == "outbox":
+    if api.container.settings().mailer.delivery == "outbox":
         # after the response: the request succeeded, the message waits for a mailer that works
         assert response.status_code == 200, response.text
         api.settle_mail()
@@ -237,7 +237,7 @@ async def test_refresh_failing_after_rotation_keeps_the_presented_token_live(
     response = await api.refresh(token)
     assert response.status_code == 500, response.text
     assert await api.counts() == before
-    dsn = api.container.settings().database_url
+    dsn = api.container.settings().db.url
     async with await psycopg.AsyncConnection.connect(dsn) as conn:
         cur = await conn.execute("SELECT revoked FROM auth.refresh_tokens WHERE token = %s", (token,))
         assert await cur.fetchone() == (False,)

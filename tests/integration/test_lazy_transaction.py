@@ -25,7 +25,7 @@ def _entry() -> AuditLogEntry:
 
 async def test_reads_run_outside_a_transaction_and_writes_inside_one(api: Any) -> None:
     uow_factory = api.container.adapters.uow()
-    dsn = api.container.settings().database_url
+    dsn = api.container.settings().db.url
     async with uow_factory() as uow:
         assert await uow.users.get(uuid.uuid4()) is None
         assert await uow.sessions.get(uuid.uuid4()) is None
@@ -58,7 +58,7 @@ async def test_reads_run_outside_a_transaction_and_writes_inside_one(api: Any) -
 
 async def test_a_failing_queued_write_surfaces_at_commit_and_nothing_is_kept(api: Any) -> None:
     uow_factory = api.container.adapters.uow()
-    dsn = api.container.settings().database_url
+    dsn = api.container.settings().db.url
     entry = _entry()
     async with uow_factory() as uow:
         await uow.audit.add(entry)
@@ -85,7 +85,7 @@ async def _two_users(api: Any) -> tuple[uuid.UUID, uuid.UUID]:
 
 async def test_an_update_that_changes_no_address_is_queued(api: Any) -> None:
     first_id, _ = await _two_users(api)
-    dsn = api.container.settings().database_url
+    dsn = api.container.settings().db.url
     async with api.container.adapters.uow()() as uow:
         user = await uow.users.get_for_update(first_id)  # lock and read: one round trip
         assert user is not None

@@ -12,7 +12,7 @@ from pytrue.adapters.postgres import types
 
 
 def _sql(api: Any, query: str, *params: Any) -> None:
-    with psycopg.connect(api.container.settings().database_url, autocommit=True) as conn:
+    with psycopg.connect(api.container.settings().db.url, autocommit=True) as conn:
         conn.execute(query, params)
 
 
@@ -43,7 +43,7 @@ async def test_session_addresses_are_read_as_text(api: Any) -> None:
     async with api.container.adapters.uow()() as uow:
         user, _ = await uow.users.get_with_session(UUID(session["user"]["id"]), None)
         assert user is not None
-    with psycopg.connect(api.container.settings().database_url) as conn:
+    with psycopg.connect(api.container.settings().db.url) as conn:
         row = conn.execute("select id from auth.sessions where user_id = %s", (user.id,)).fetchone()
         assert row is not None
         session_id = row[0]

@@ -88,12 +88,12 @@ def _users_without_identity(admin_dsn: str) -> list[str]:
 
 
 async def test_apps_on_the_pgbouncer_route_connect_through_pgbouncer(api: PostgresApi, pg_route: PgRoute) -> None:
-    url = api.container.settings().database_url
+    url = api.container.settings().db.url
     if pg_route.bouncer is None:
-        assert api.container.settings().db_pool_mode == "session"
+        assert api.container.settings().db.pool_mode == "session"
         return
     assert f":{pg_route.bouncer.port}/" in url
-    assert api.container.settings().db_pool_mode == "transaction"
+    assert api.container.settings().db.pool_mode == "transaction"
     assert (await api.signup("routed@example.com")).status_code == 200
 
 

@@ -52,10 +52,10 @@ async def make_rate_limiters(api: Any, storage: Any) -> AsyncIterator[Callable[[
     async def separate(count: int) -> list[Any]:
         settings = api.container.settings()
         for _ in range(count):
-            pool = AsyncConnectionPool(settings.database_url, min_size=1, max_size=4, open=False)
+            pool = AsyncConnectionPool(settings.db.url, min_size=1, max_size=4, open=False)
             await pool.open()
             pools.append(pool)
-        return [PgRateLimiter(pool, settings.db_namespace) for pool in pools[-count:]]
+        return [PgRateLimiter(pool, settings.db.namespace) for pool in pools[-count:]]
 
     yield separate
     for pool in pools:

@@ -66,7 +66,7 @@ class Api:
     @property
     def inbox(self) -> Any:
         """The development inbox: every message the server sent (no SMTP configured in tests)."""
-        if self.container.settings().mailer_delivery == "outbox":
+        if self.container.settings().mailer.delivery == "outbox":
             self.settle_mail()
         return self.container.core.dev_inbox()
 
@@ -192,7 +192,7 @@ class PostgresApi(Api):
     async def counts(self) -> dict[str, int]:
         import psycopg
 
-        dsn = self.container.settings().database_url
+        dsn = self.container.settings().db.url
         async with await psycopg.AsyncConnection.connect(dsn) as conn:
             result = {}
             for table in TABLES:
@@ -205,7 +205,7 @@ class PostgresApi(Api):
         import psycopg
         from psycopg.rows import dict_row
 
-        dsn = self.container.settings().database_url
+        dsn = self.container.settings().db.url
         async with await psycopg.AsyncConnection.connect(dsn, row_factory=dict_row) as conn:
             cur = await conn.execute(query)  # type: ignore[arg-type]
             return list(await cur.fetchall())
@@ -253,7 +253,7 @@ class PostgresApi(Api):
     async def end_sessions(self, session_ids: list[str], not_after: datetime) -> None:
         import psycopg
 
-        dsn = self.container.settings().database_url
+        dsn = self.container.settings().db.url
         async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
             await conn.execute(
                 "UPDATE auth.sessions SET not_after = %s WHERE id = ANY(%s::uuid[])", (not_after, session_ids)

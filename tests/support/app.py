@@ -33,7 +33,7 @@ def service_role_key(settings: Settings) -> str:
     from pytrue.adapters.jwt.keys import KeySet
     from pytrue.adapters.jwt.tokens import JoserfcTokenSigner
 
-    signer = JoserfcTokenSigner(KeySet(settings.jwt_secret))
+    signer = JoserfcTokenSigner(KeySet(settings.jwt.secret))
     return signer.sign({"role": "service_role", "iss": "supabase", "iat": 1700000000, "exp": 4102444800})
 
 
@@ -41,5 +41,5 @@ def anon_key(settings: Settings) -> str:
     from pytrue.adapters.jwt.keys import KeySet
     from pytrue.adapters.jwt.tokens import JoserfcTokenSigner
 
-    signer = JoserfcTokenSigner(KeySet(settings.jwt_secret))
+    signer = JoserfcTokenSigner(KeySet(settings.jwt.secret))
     return signer.sign({"role": "anon", "iss": "supabase", "iat": 1700000000, "exp": 4102444800})

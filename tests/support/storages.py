@@ -66,7 +66,7 @@ async def postgres_apis(warm_templates: Any, route: Any = None) -> AsyncIterator
     async def factory(env: dict[str, str] | None = None, *, clock: Any = None, share_with: Any = None) -> PostgresApi:
         database = None
         if share_with is not None:
-            dsn = share_with.container.settings().database_url
+            dsn = share_with.container.settings().db.url
         else:
             database = warm_templates.lease()
             dsn = database.dsn if route is None else route.dsn(database)

@@ -140,9 +140,9 @@ async def test_a_failed_step_is_logged_by_type_only(caplog: pytest.LogCaptureFix
 
 
 def test_the_setting_is_a_go_boolean_off_by_default() -> None:
-    assert make_settings().db_cleanup_enabled is False
-    assert make_settings({"GOTRUE_DB_CLEANUP_ENABLED": "true"}).db_cleanup_enabled is True
-    assert make_settings({"GOTRUE_DB_CLEANUP_ENABLED": "0"}).db_cleanup_enabled is False
+    assert make_settings().db.cleanup_enabled is False
+    assert make_settings({"GOTRUE_DB_CLEANUP_ENABLED": "true"}).db.cleanup_enabled is True
+    assert make_settings({"GOTRUE_DB_CLEANUP_ENABLED": "0"}).db.cleanup_enabled is False
     with pytest.raises(SettingsError, match="GOTRUE_DB_CLEANUP_ENABLED"):
         make_settings({"GOTRUE_DB_CLEANUP_ENABLED": "yes please"})
 

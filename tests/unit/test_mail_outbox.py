@@ -121,10 +121,10 @@ def test_outbox_settings() -> None:
             "PYTRUE_MAILER_OUTBOX_FAIL_FAST_AFTER": "0",
         }
     )
-    assert settings.mailer_delivery == "inline" and settings.auth_config().mailer_delivery == "inline"
-    assert settings.mailer_outbox_retry_interval == timedelta(minutes=1)
-    assert settings.mailer_outbox_fail_fast_after is None
+    assert settings.mailer.delivery == "inline"
+    assert settings.mailer.outbox_retry_interval == timedelta(minutes=1)
+    assert settings.mailer.outbox_fail_fast_after is None
     defaults = make_settings()
-    assert (defaults.mailer_delivery, defaults.mailer_outbox_fail_fast_after) == ("outbox", timedelta(minutes=10))
+    assert (defaults.mailer.delivery, defaults.mailer.outbox_fail_fast_after) == ("outbox", timedelta(minutes=10))
     with pytest.raises(SettingsError, match="PYTRUE_MAILER_DELIVERY"):
         make_settings({"PYTRUE_MAILER_DELIVERY": "later"})

@@ -112,8 +112,8 @@ def _grant_over_held_locks(container: Application, clock: Any, limit: timedelta)
     """The container's grant, over a store whose refresh-token locks are always held elsewhere."""
     base = container.use_cases.refresh_token_grant()
     locked = _LockedFactory(container.adapters.uow())
-    config = dataclasses.replace(container.core.auth_config(), refresh_retry_limit=limit)
-    return RefreshTokenGrant(uow=locked, config=config, clock=clock, issuer=base.issuer), locked
+    grant = dataclasses.replace(base, uow=locked, clock=clock, retry_limit=limit)
+    return grant, locked
 
 
 class _TickingClock:

@@ -8,9 +8,12 @@ from datetime import timedelta
 import pytest
 from joserfc.jwk import OctKey, RSAKey
 
-from pytrue.application.config import AuthConfig
+from dataclasses import asdict
+from operator import attrgetter
+
+from pytrue.application.config import RateLimit
 from pytrue.domain.rate import Rate
-from pytrue.entrypoints.settings import Settings, SettingsError, load_settings, read_dotenv
+from pytrue.entrypoints.settings import Settings, SettingsError, key_set, load_settings, read_dotenv
 
 SECRET = "super-secret-jwt-value-0123456789"
 DB_PASSWORD = "db-pass-wordXYZ"
@@ -44,40 +47,40 @@ def jwk(key: RSAKey | OctKey, kid: str, alg: str, ops: list[str]) -> dict[str, o
 
 def test_defaults() -> None:
     s = load()
-    assert s.port == 8081
-    assert s.api_host == ""
-    assert s.jwt_exp == 3600
-    assert s.jwt_aud == ""
-    assert s.jwt_admin_roles == ("service_role", "supabase_admin")
-    assert s.jwt_admin_group_name == "admin"
-    assert s.jwt_default_group_name == ""
-    assert s.jwt_valid_methods is None
-    assert s.jwt_keys == ()
-    assert s.external_email_enabled is True
-    assert s.external_phone_enabled is False
-    assert s.external_anonymous_users_enabled is False
-    assert s.mailer_otp_length == 6
-    assert s.mailer_otp_exp == 86400
-    assert s.password_min_length == 6
-    assert s.refresh_token_rotation_enabled is True
-    assert s.refresh_token_reuse_interval == 0
-    assert s.sessions_timebox is None
-    assert s.sessions_inactivity_timeout is None
-    assert s.log_level == "info"
-    assert s.db_driver == "postgres"
-    assert s.db_namespace == "auth"
-    assert s.db_max_pool_size == 0
-    assert s.smtp_port == 587
-    assert s.smtp_max_frequency == timedelta(minutes=1)
-    assert s.mailer_secure_email_change_enabled is True
-    assert s.rate_limit_email_sent == Rate(30) and s.rate_limit_sms_sent == Rate(30)
-    assert (s.password_hash_memory_kib, s.password_hash_time_cost, s.password_hash_parallelism) == (19456, 2, 1)
+    assert s.api.port == 8081
+    assert s.api.host == ""
+    assert s.jwt.exp == 3600
+    assert s.jwt.aud == ""
+    assert s.jwt.admin_roles == ("service_role", "supabase_admin")
+    assert s.jwt.admin_group_name == "admin"
+    assert s.jwt.default_group_name == ""
+    assert s.jwt.valid_methods is None
+    assert s.jwt.keys == ()
+    assert s.external.email.enabled is True
+    assert s.external.phone.enabled is False
+    assert s.external.anonymous_users.enabled is False
+    assert s.mailer.otp_length == 6
+    assert s.mailer.otp_exp == timedelta(seconds=86400)
+    assert s.password.min_length == 6
+    assert s.security.refresh_token_rotation_enabled is True
+    assert s.security.refresh_token_reuse_interval == timedelta(0)
+    assert s.sessions.timebox is None
+    assert s.sessions.inactivity_timeout is None
+    assert s.logging.level == "info"
+    assert s.db.driver == "postgres"
+    assert s.db.namespace == "auth"
+    assert s.db.max_pool_size == 0
+    assert s.smtp.port == 587
+    assert s.smtp.max_frequency == timedelta(minutes=1)
+    assert s.mailer.secure_email_change_enabled is True
+    assert s.rate_limit.email_sent == Rate(30) and s.rate_limit.sms_sent == Rate(30)
+    assert (s.password.hash_argon2_memory, s.password.hash_argon2_iterations, s.password.hash_argon2_parallelism) == (19456, 2, 1)
 
 
 def test_settings_are_frozen() -> None:
     s = load()
     with pytest.raises(AttributeError):
-        s.port = 1  # type: ignore[misc]
+        s.api.port = 1  # type: ignore[misc]
 
 
 def test_environment_wins_over_dotenv(tmp_path) -> None:
@@ -92,31 +95,31 @@ def test_environment_wins_over_dotenv(tmp_path) -> None:
         "GOTRUE_SMTP_HOST=smtp.example.com # inline comment\n"
     )
     s = load_settings({**BASE, "GOTRUE_JWT_EXP": "600"}, env_file=env_file)
-    assert s.jwt_exp == 600
-    assert s.jwt_aud == "from-file"
-    assert s.jwt_issuer == "https://issuer.example"
-    assert s.jwt_default_group_name == "authenticated"
-    assert s.smtp_host == "smtp.example.com"
+    assert s.jwt.exp == 600
+    assert s.jwt.aud == "from-file"
+    assert s.jwt.issuer == "https://issuer.example"
+    assert s.jwt.default_group_name == "authenticated"
+    assert s.smtp.host == "smtp.example.com"
 
 
 def test_set_but_empty_environment_still_wins_over_dotenv(tmp_path) -> None:
     env_file = tmp_path / ".env"
     env_file.write_text("GOTRUE_JWT_AUD=from-file\n")
     s = load_settings({**BASE, "GOTRUE_JWT_AUD": ""}, env_file=env_file)
-    assert s.jwt_aud == ""
+    assert s.jwt.aud == ""
 
 
 def test_dotenv_supplies_required_values(tmp_path) -> None:
     env_file = tmp_path / ".env"
     env_file.write_text("\n".join(f"{key}={value}" for key, value in BASE.items()))
     s = load_settings({}, env_file=env_file)
-    assert s.jwt_secret == SECRET
-    assert s.site_url == "https://app.example.com"
+    assert s.jwt.secret == SECRET
+    assert s.site.site_url == "https://app.example.com"
 
 
 def test_missing_dotenv_is_fine(tmp_path) -> None:
     s = load_settings(BASE, env_file=tmp_path / "nope.env")
-    assert s.site_url == "https://app.example.com"
+    assert s.site.site_url == "https://app.example.com"
 
 
 def test_dotenv_quoting_rules(tmp_path) -> None:
@@ -151,20 +154,20 @@ def test_malformed_dotenv_names_file_and_line_without_content(tmp_path) -> None:
 @pytest.mark.parametrize(
     ("env", "attribute", "expected"),
     [
-        ({"PORT": "9999"}, "port", 9999),
-        ({"PORT": "9999", "GOTRUE_API_PORT": "7777"}, "port", 7777),
-        ({"REQUEST_ID_HEADER": "X-Req"}, "request_id_header", "X-Req"),
-        ({"REQUEST_ID_HEADER": "X-Req", "GOTRUE_API_REQUEST_ID_HEADER": "X-Other"}, "request_id_header", "X-Other"),
-        ({"DB_NAMESPACE": "other"}, "db_namespace", "other"),
-        ({"GOTRUE_DB_NAMESPACE": "ns2"}, "db_namespace", "ns2"),
-        ({"DB_NAMESPACE": "other", "GOTRUE_DB_DB_NAMESPACE": "mine"}, "db_namespace", "mine"),
-        ({"LOG_LEVEL": "debug"}, "log_level", "debug"),
-        ({"LOG_LEVEL": "debug", "GOTRUE_LOG_LEVEL": "error"}, "log_level", "error"),
-        ({"GOTRUE_LOG_LEVEL": "WARNING"}, "log_level", "warn"),
+        ({"PORT": "9999"}, "api.port", 9999),
+        ({"PORT": "9999", "GOTRUE_API_PORT": "7777"}, "api.port", 7777),
+        ({"REQUEST_ID_HEADER": "X-Req"}, "api.request_id_header", "X-Req"),
+        ({"REQUEST_ID_HEADER": "X-Req", "GOTRUE_API_REQUEST_ID_HEADER": "X-Other"}, "api.request_id_header", "X-Other"),
+        ({"DB_NAMESPACE": "other"}, "db.namespace", "other"),
+        ({"GOTRUE_DB_NAMESPACE": "ns2"}, "db.namespace", "ns2"),
+        ({"DB_NAMESPACE": "other", "GOTRUE_DB_DB_NAMESPACE": "mine"}, "db.namespace", "mine"),
+        ({"LOG_LEVEL": "debug"}, "logging.level", "debug"),
+        ({"LOG_LEVEL": "debug", "GOTRUE_LOG_LEVEL": "error"}, "logging.level", "error"),
+        ({"GOTRUE_LOG_LEVEL": "WARNING"}, "logging.level", "warn"),
     ],
 )
 def test_unprefixed_fallbacks(env: dict[str, str], attribute: str, expected: object) -> None:
-    assert getattr(load(**env), attribute) == expected
+    assert attrgetter(attribute)(load(**env)) == expected
 
 
 def test_prefixed_external_url_and_database_url_win() -> None:
@@ -172,24 +175,24 @@ def test_prefixed_external_url_and_database_url_win() -> None:
         GOTRUE_API_API_EXTERNAL_URL="https://auth.example.com",
         GOTRUE_DB_DATABASE_URL="postgres://u@other/db",
     )
-    assert s.api_external_url == "https://auth.example.com"
-    assert s.database_url == "postgres://u@other/db"
+    assert s.api.external_url == "https://auth.example.com"
+    assert s.db.url == "postgres://u@other/db"
 
 
 def test_external_url_fallback_alone() -> None:
     env = {k: v for k, v in BASE.items() if k != "API_EXTERNAL_URL"}
     s = load_settings({**env, "GOTRUE_API_API_EXTERNAL_URL": "https://auth.example.com"}, env_file=None)
-    assert s.api_external_url == "https://auth.example.com"
+    assert s.api.external_url == "https://auth.example.com"
 
 
 @pytest.mark.parametrize("raw", ["1", "t", "T", "TRUE", "true", "True"])
 def test_go_true_values(raw: str) -> None:
-    assert load(GOTRUE_DISABLE_SIGNUP=raw).disable_signup is True
+    assert load(GOTRUE_DISABLE_SIGNUP=raw).site.disable_signup is True
 
 
 @pytest.mark.parametrize("raw", ["0", "f", "F", "FALSE", "false", "False"])
 def test_go_false_values(raw: str) -> None:
-    assert load(GOTRUE_EXTERNAL_EMAIL_ENABLED=raw).external_email_enabled is False
+    assert load(GOTRUE_EXTERNAL_EMAIL_ENABLED=raw).external.email.enabled is False
 
 
 @pytest.mark.parametrize(
@@ -274,17 +277,17 @@ def test_empty_required_names_the_variable(variable: str) -> None:
 
 def test_database_url_needed_only_for_postgres() -> None:
     env = {k: v for k, v in BASE.items() if k != "DATABASE_URL"}
-    assert load_settings({**env, "GOTRUE_DB_DRIVER": "memory"}, env_file=None).db_driver == "memory"
-    assert load_settings(env, env_file=None, require_database=False).database_url == ""
+    assert load_settings({**env, "GOTRUE_DB_DRIVER": "memory"}, env_file=None).db.driver == "memory"
+    assert load_settings(env, env_file=None, require_database=False).db.url == ""
     del env["GOTRUE_DB_DRIVER"]
     assert load_error(env).variable == "DATABASE_URL"
 
 
 def test_require_false_allows_an_empty_environment() -> None:
     s = load_settings({}, env_file=None, require=False)
-    assert s.site_url == ""
-    assert s.jwt_secret == ""
-    assert s.db_driver == "postgres"
+    assert s.site.site_url == ""
+    assert s.jwt.secret == ""
+    assert s.db.driver == "postgres"
 
 
 def test_require_false_still_validates_given_values() -> None:
@@ -302,16 +305,16 @@ def test_clamps() -> None:
         GOTRUE_JWT_ADMIN_ROLES="",
         GOTRUE_JWT_ADMIN_GROUP_NAME="",
     )
-    assert s.jwt_exp == 3600
-    assert s.mailer_otp_exp == 86400
-    assert s.mailer_otp_length == 6
-    assert s.password_min_length == 6
-    assert s.smtp_max_frequency == timedelta(minutes=1)
-    assert s.jwt_admin_roles == ("service_role", "supabase_admin")
-    assert s.jwt_admin_group_name == "admin"
-    assert load(GOTRUE_MAILER_OTP_LENGTH="5").mailer_otp_length == 6
-    assert load(GOTRUE_MAILER_OTP_LENGTH="8").mailer_otp_length == 8
-    assert load(GOTRUE_PASSWORD_MIN_LENGTH="12").password_min_length == 12
+    assert s.jwt.exp == 3600
+    assert s.mailer.otp_exp == timedelta(seconds=86400)
+    assert s.mailer.otp_length == 6
+    assert s.password.min_length == 6
+    assert s.smtp.max_frequency == timedelta(minutes=1)
+    assert s.jwt.admin_roles == ("service_role", "supabase_admin")
+    assert s.jwt.admin_group_name == "admin"
+    assert load(GOTRUE_MAILER_OTP_LENGTH="5").mailer.otp_length == 6
+    assert load(GOTRUE_MAILER_OTP_LENGTH="8").mailer.otp_length == 8
+    assert load(GOTRUE_PASSWORD_MIN_LENGTH="12").password.min_length == 12
 
 
 def test_lists_are_split_on_commas_without_trimming() -> None:
@@ -320,20 +323,20 @@ def test_lists_are_split_on_commas_without_trimming() -> None:
         GOTRUE_JWT_ADMIN_ROLES="service_role,admin",
         GOTRUE_CORS_ALLOWED_HEADERS="X-One,X-Two",
     )
-    assert s.uri_allow_list == ("https://a.example/**", " http://localhost:3000/**")
-    assert s.jwt_admin_roles == ("service_role", "admin")
-    assert s.cors_allowed_headers == ("X-One", "X-Two")
-    assert load(GOTRUE_URI_ALLOW_LIST="").uri_allow_list == ()
+    assert s.site.uri_allow_list == ("https://a.example/**", " http://localhost:3000/**")
+    assert s.jwt.admin_roles == ("service_role", "admin")
+    assert s.cors.allowed_headers == ("X-One", "X-Two")
+    assert load(GOTRUE_URI_ALLOW_LIST="").site.uri_allow_list == ()
 
 
-def test_send_rates_are_parsed_and_reach_the_auth_config() -> None:
+def test_send_rates_are_parsed_into_the_rate_limit_section() -> None:
     s = load(GOTRUE_RATE_LIMIT_EMAIL_SENT="2.5", GOTRUE_RATE_LIMIT_SMS_SENT="10/1m")
-    assert s.rate_limit_email_sent == Rate(2.5)
-    assert s.rate_limit_sms_sent == Rate(10, timedelta(minutes=1), bucket=True)
-    config = s.auth_config()
-    assert (config.rate_limit_email_sent, config.rate_limit_sms_sent) == (Rate(2.5), Rate(10, timedelta(minutes=1), True))
-    assert load(GOTRUE_RATE_LIMIT_EMAIL_SENT="0").auth_config().rate_limit_email_sent.limit == 0
-    assert AuthConfig().rate_limit_email_sent == Rate(30)
+    assert s.rate_limit.email_sent == Rate(2.5)
+    assert s.rate_limit.sms_sent == Rate(10, timedelta(minutes=1), bucket=True)
+    config = s
+    assert (config.rate_limit.email_sent, config.rate_limit.sms_sent) == (Rate(2.5), Rate(10, timedelta(minutes=1), True))
+    assert load(GOTRUE_RATE_LIMIT_EMAIL_SENT="0").rate_limit.email_sent.limit == 0
+    assert RateLimit().email_sent == Rate(30)
 
 
 def test_durations_and_intervals() -> None:
@@ -343,35 +346,35 @@ def test_durations_and_intervals() -> None:
         GOTRUE_SMTP_MAX_FREQUENCY="900s",
         GOTRUE_SECURITY_REFRESH_TOKEN_REUSE_INTERVAL="10",
     )
-    assert s.sessions_timebox == timedelta(hours=24)
-    assert s.sessions_inactivity_timeout == timedelta(hours=1, minutes=30)
-    assert s.smtp_max_frequency == timedelta(seconds=900)
-    assert s.refresh_token_reuse_interval == 10
-    assert load(GOTRUE_SESSIONS_TIMEBOX="0").sessions_timebox is None
+    assert s.sessions.timebox == timedelta(hours=24)
+    assert s.sessions.inactivity_timeout == timedelta(hours=1, minutes=30)
+    assert s.smtp.max_frequency == timedelta(seconds=900)
+    assert s.security.refresh_token_reuse_interval == timedelta(seconds=10)
+    assert load(GOTRUE_SESSIONS_TIMEBOX="0").sessions.timebox is None
 
 
 def test_refresh_token_algorithm_settings() -> None:
-    default = load().auth_config()
-    assert (default.refresh_token_algorithm_version, default.refresh_token_upgrade_percentage) == (0, 0)
-    assert default.refresh_token_allow_reuse is False
+    default = load()
+    assert (default.security.refresh_token_algorithm_version, default.security.refresh_token_upgrade_percentage) == (0, 0)
+    assert default.security.refresh_token_allow_reuse is False
     config = load(
         GOTRUE_SECURITY_REFRESH_TOKEN_ALGORITHM_VERSION="2",
         GOTRUE_SECURITY_REFRESH_TOKEN_UPGRADE_PERCENTAGE="25",
         GOTRUE_SECURITY_REFRESH_TOKEN_ALLOW_REUSE="true",
-    ).auth_config()
-    assert (config.refresh_token_algorithm_version, config.refresh_token_upgrade_percentage) == (2, 25)
-    assert config.refresh_token_allow_reuse is True
-    assert load(GOTRUE_SECURITY_REFRESH_TOKEN_ALGORITHM_VERSION="1").auth_config().refresh_token_algorithm_version == 1
+    )
+    assert (config.security.refresh_token_algorithm_version, config.security.refresh_token_upgrade_percentage) == (2, 25)
+    assert config.security.refresh_token_allow_reuse is True
+    assert load(GOTRUE_SECURITY_REFRESH_TOKEN_ALGORITHM_VERSION="1").security.refresh_token_algorithm_version == 1
 
 
 def test_verify_confirmation_page_setting() -> None:
-    assert load().auth_config().verify_confirmation_page is False
-    assert load(PYTRUE_VERIFY_CONFIRMATION_PAGE="true").auth_config().verify_confirmation_page is True
+    assert load().mailer.verify_confirmation_page is False
+    assert load(PYTRUE_VERIFY_CONFIRMATION_PAGE="true").mailer.verify_confirmation_page is True
 
 
 def test_valid_methods() -> None:
-    assert load(GOTRUE_JWT_VALID_METHODS="HS256,RS256").jwt_valid_methods == ("HS256", "RS256")
-    assert load(GOTRUE_JWT_VALID_METHODS="").jwt_valid_methods is None
+    assert load(GOTRUE_JWT_VALID_METHODS="HS256,RS256").jwt.valid_methods == ("HS256", "RS256")
+    assert load(GOTRUE_JWT_VALID_METHODS="").jwt.valid_methods is None
 
 
 def test_jwt_keys_are_parsed_and_validated() -> None:
@@ -379,8 +382,8 @@ def test_jwt_keys_are_parsed_and_validated() -> None:
     oct_key = OctKey.generate_key(256)
     keys = [jwk(rsa, "r1", "RS256", ["sign", "verify"]), jwk(oct_key, "o1", "HS256", ["verify"])]
     s = load(GOTRUE_JWT_KEYS=json.dumps(keys))
-    assert [k["kid"] for k in s.jwt_keys] == ["r1", "o1"]
-    assert s.key_set().accepted_algorithms == ("RS256", "HS256")
+    assert [k["kid"] for k in s.jwt.keys] == ["r1", "o1"]
+    assert key_set(s).accepted_algorithms == ("RS256", "HS256")
 
 
 @pytest.mark.parametrize("ops", [[["verify"], ["verify"]], [["sign"], ["sign", "verify"]]])
@@ -408,7 +411,7 @@ def test_secrets_are_absent_from_repr() -> None:
     text = repr(s)
     for secret in (SECRET, DB_PASSWORD, SMTP_PASSWORD, str(rsa["d"]), str(rsa["p"])):
         assert secret not in text
-    assert "jwt_secret='***'" in text
+    assert "secret='***'" in text
     assert "supabase_auth_admin:***@db:5432" in text
     assert SECRET not in str(s)
 
@@ -436,7 +439,7 @@ def test_url_error_hides_embedded_password() -> None:
     assert SECRET not in str(error)
 
 
-def test_auth_config() -> None:
+def test_the_sections_the_use_cases_receive() -> None:
     s = load(
         GOTRUE_JWT_EXP="900",
         GOTRUE_JWT_AUD="authenticated",
@@ -451,26 +454,26 @@ def test_auth_config() -> None:
         GOTRUE_MAILER_OTP_LENGTH="8",
         GOTRUE_EXTERNAL_ANONYMOUS_USERS_ENABLED="true",
     )
-    config = s.auth_config()
-    assert config.external_anonymous_users_enabled is True
-    assert isinstance(config, AuthConfig)
-    assert config.site_url == "https://app.example.com"
-    assert config.jwt_exp == 900
-    assert config.jwt_aud == "authenticated"
-    assert config.jwt_issuer == "https://abc.supabase.co/auth/v1"
-    assert config.jwt_default_group_name == "authenticated"
-    assert config.password_policy.min_length == 8
-    assert config.password_policy.required_characters == ("abc", "ABC", "0123456789", ":")
-    assert config.refresh_token_reuse_interval == timedelta(seconds=10)
-    assert config.sessions_timebox == timedelta(hours=8)
-    assert config.sessions_inactivity_timeout is None
-    assert config.mailer_autoconfirm is True
-    assert config.external_phone_enabled is True
-    assert config.mailer_otp_length == 8
+    config = s
+    assert config.external.anonymous_users.enabled is True
+    assert isinstance(config, Settings)
+    assert config.site.site_url == "https://app.example.com"
+    assert config.jwt.exp == 900
+    assert config.jwt.aud == "authenticated"
+    assert config.jwt.issuer == "https://abc.supabase.co/auth/v1"
+    assert config.jwt.default_group_name == "authenticated"
+    assert config.password.policy.min_length == 8
+    assert config.password.policy.required_characters == ("abc", "ABC", "0123456789", ":")
+    assert config.security.refresh_token_reuse_interval == timedelta(seconds=10)
+    assert config.sessions.timebox == timedelta(hours=8)
+    assert config.sessions.inactivity_timeout is None
+    assert config.mailer.autoconfirm is True
+    assert config.external.phone.enabled is True
+    assert config.mailer.otp_length == 8
 
 
 def test_key_set_from_secret_only() -> None:
-    keys = load().key_set()
+    keys = key_set(load())
     assert keys.accepted_algorithms == ("HS256",)
     assert keys.public_jwks() == {"keys": []}
 
@@ -480,17 +483,17 @@ def test_key_set_from_secret_only() -> None:
 
 def test_mailer_defaults() -> None:
     s = load()
-    assert s.mailer_subjects == {} and s.mailer_templates == {} and s.smtp_headers == {}
-    assert s.mailer_url_paths == {
+    assert s.mailer.subjects.given() == {} and s.mailer.templates.given() == {} and s.smtp.headers == {}
+    assert asdict(s.mailer.url_paths) == {
         "invite": "/verify",
         "confirmation": "/verify",
         "recovery": "/verify",
         "email_change": "/verify",
     }
-    assert s.mailer_template_max_size == 1_000_000
-    assert s.mailer_template_max_age == timedelta(minutes=10)
-    assert s.mailer_template_retry_interval == timedelta(seconds=10)
-    assert s.dev_inbox_file == ""
+    assert s.mailer.template_max_size == 1_000_000
+    assert s.mailer.template_max_age == timedelta(minutes=10)
+    assert s.mailer.template_retry_interval == timedelta(seconds=10)
+    assert s.mailer.dev_inbox_file == ""
 
 
 def test_mailer_subjects_templates_and_url_paths() -> None:
@@ -509,28 +512,28 @@ def test_mailer_subjects_templates_and_url_paths() -> None:
         GOTRUE_MAILER_TEMPLATE_RETRY_INTERVAL="30s",
         PYTRUE_DEV_INBOX_FILE="/tmp/pytrue.mbox",
     )
-    assert s.mailer_subjects == {
+    assert s.mailer.subjects.given() == {
         "invite": "Join {{ .SiteURL }}",
         "magic_link": "Your link",
         "reauthentication": "Code {{ .Token }}",
     }
-    assert s.mailer_templates == {
+    assert s.mailer.templates.given() == {
         "recovery": "/templates/recovery.html",
         "email_change": "https://cdn.example.com/change.html",
     }
-    assert s.mailer_url_paths["confirmation"] == "/auth/v1/verify"
-    assert s.mailer_url_paths["recovery"] == "https://auth.example.com/verify"
-    assert s.mailer_url_paths["invite"] == "/verify"
-    assert s.mailer_template_max_size == 5000
-    assert s.mailer_template_max_age == timedelta(hours=1)
-    assert s.mailer_template_retry_interval == timedelta(seconds=30)
-    assert s.dev_inbox_file == "/tmp/pytrue.mbox"
+    assert s.mailer.url_paths.confirmation == "/auth/v1/verify"
+    assert s.mailer.url_paths.recovery == "https://auth.example.com/verify"
+    assert s.mailer.url_paths.invite == "/verify"
+    assert s.mailer.template_max_size == 5000
+    assert s.mailer.template_max_age == timedelta(hours=1)
+    assert s.mailer.template_retry_interval == timedelta(seconds=30)
+    assert s.mailer.dev_inbox_file == "/tmp/pytrue.mbox"
 
 
 def test_smtp_headers() -> None:
     s = load(GOTRUE_SMTP_HEADERS='{"X-Test": ["a", "$messageType"], "X-Other": []}')
-    assert s.smtp_headers == {"X-Test": ("a", "$messageType"), "X-Other": ()}
-    assert load(GOTRUE_SMTP_HEADERS="").smtp_headers == {}
+    assert s.smtp.headers == {"X-Test": ("a", "$messageType"), "X-Other": ()}
+    assert load(GOTRUE_SMTP_HEADERS="").smtp.headers == {}
 
 
 @pytest.mark.parametrize(
@@ -564,15 +567,15 @@ def test_bad_template_limits_name_the_variable(variable: str, raw: str) -> None:
 
 def test_per_ip_request_limits() -> None:
     s = load()
-    assert (s.rate_limit_header, s.sb_forwarded_for_enabled) == ("", False)
-    assert (s.rate_limit_token_refresh, s.rate_limit_verify, s.rate_limit_otp, s.rate_limit_anonymous_users) == (
+    assert (s.rate_limit.header, s.security.sb_forwarded_for_enabled) == ("", False)
+    assert (s.rate_limit.token_refresh, s.rate_limit.verify, s.rate_limit.otp, s.rate_limit.anonymous_users) == (
         150,
         30,
         30,
         30,
     )
     tuned = load(GOTRUE_RATE_LIMIT_HEADER="X-Forwarded-For", GOTRUE_RATE_LIMIT_OTP="2.5")
-    assert tuned.rate_limit_header == "X-Forwarded-For" and tuned.rate_limit_otp == 2.5
+    assert tuned.rate_limit.header == "X-Forwarded-For" and tuned.rate_limit.otp == 2.5
     for bad in ("many", "-1", "nan", "inf"):
         error = load_error({**BASE, "GOTRUE_RATE_LIMIT_VERIFY": bad})
         assert error.variable == "GOTRUE_RATE_LIMIT_VERIFY"
@@ -586,7 +589,7 @@ def test_per_ip_rate_is_a_bucket_of_the_burst_refilled_over_the_window() -> None
 
 
 def test_otp_max_failed_attempts() -> None:
-    assert load().auth_config().otp_max_failed_attempts == 5
-    assert load(PYTRUE_OTP_MAX_FAILED_ATTEMPTS="3").auth_config().otp_max_failed_attempts == 3
+    assert load().security.otp_max_failed_attempts == 5
+    assert load(PYTRUE_OTP_MAX_FAILED_ATTEMPTS="3").security.otp_max_failed_attempts == 3
     for bad in ("0", "x"):
         assert "PYTRUE_OTP_MAX_FAILED_ATTEMPTS" in str(load_error({**BASE, "PYTRUE_OTP_MAX_FAILED_ATTEMPTS": bad}))

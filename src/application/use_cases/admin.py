@@ -7,7 +7,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from pytrue.application.config import AuthConfig
+from pytrue.application.config import Jwt
+from pytrue.domain.values import PasswordPolicy
 from pytrue.application.ports import Clock, PasswordHasher, TokenGenerator, UnitOfWork, UnitOfWorkFactory, UserListQuery
 from pytrue.application.results import UserPage
 from pytrue.application.sessions import SessionIssuer
@@ -48,7 +49,8 @@ class AdminUserAttributes:
 @dataclass(slots=True, kw_only=True)
 class _AdminBase:
     uow: UnitOfWorkFactory
-    config: AuthConfig
+    jwt: Jwt
+    passwords: PasswordPolicy
     clock: Clock
     tokens: TokenGenerator
     issuer: SessionIssuer
@@ -83,11 +85,11 @@ class AdminCreateUser(_AdminBase):
         ban = parse_ban_duration(attrs.ban_duration) if attrs.ban_duration else None
         password_hash = await self._password_hash(attrs)
         now = self.clock.now()
-        aud = attrs.aud or self.config.jwt_aud
+        aud = attrs.aud or self.jwt.aud
         user = User(
             id=user_id,
             aud=aud,
-            role=attrs.role or self.config.jwt_default_group_name,
+            role=attrs.role or self.jwt.default_group_name,
             email=email,
             phone=phone,
             encrypted_password=password_hash,
@@ -139,7 +141,7 @@ class AdminCreateUser(_AdminBase):
                 raise ValidationFailed("Invalid password hash format")
             return attrs.password_hash
         password = attrs.password or self.tokens.password(RANDOM_PASSWORD_LENGTH)
-        self.config.password_policy.ensure_not_too_long(Password(password))
+        self.passwords.ensure_not_too_long(Password(password))
         return await self.hasher.hash(password)
 
 
@@ -190,7 +192,7 @@ class AdminUpdateUser(_AdminBase):
         ban = parse_ban_duration(attrs.ban_duration) if attrs.ban_duration is not None else None
         new_hash = None
         if attrs.password is not None:
-            self.config.password_policy.enforce(Password(attrs.password))
+            self.passwords.enforce(Password(attrs.password))
             new_hash = await self.hasher.hash(attrs.password)
         async with self.uow() as uow:
             user = await uow.users.get_for_update(user_id)

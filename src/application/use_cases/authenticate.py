@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from pytrue.application.config import AuthConfig
+from pytrue.application.config import Jwt, Sessions
 from pytrue.application.ports import AccessTokenVerifier, Clock, UnitOfWorkFactory
 from pytrue.application.results import Principal
 from pytrue.domain.errors import BadJwt, DomainError, UserNotFound
@@ -66,7 +66,8 @@ class AuthorizeAdmin:
     """An admin is a token whose role is an admin role; one tied to a session needs a live session."""
 
     uow: UnitOfWorkFactory
-    config: AuthConfig
+    jwt: Jwt
+    sessions: Sessions
     clock: Clock
     verifier: AccessTokenVerifier
 
@@ -74,7 +75,7 @@ class AuthorizeAdmin:
         now = self.clock.now()
         claims = self.verifier.verify(token, now)
         role = claims.get("role")
-        if not isinstance(role, str) or role not in self.config.jwt_admin_roles:
+        if not isinstance(role, str) or role not in self.jwt.admin_roles:
             raise DomainError("not_admin", "User not allowed")
         session_id = _uuid_claim(claims, "session_id")
         if session_id is None or session_id == NIL_UUID:
@@ -86,8 +87,8 @@ class AuthorizeAdmin:
         if principal.session is not None:
             principal.session.ensure_valid(
                 now,
-                timebox=self.config.sessions_timebox,
-                inactivity_timeout=self.config.sessions_inactivity_timeout,
+                timebox=self.sessions.timebox,
+                inactivity_timeout=self.sessions.inactivity_timeout,
                 where=BEARER,
             )
         return principal

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from pytrue.application.config import AuthConfig
+from pytrue.application.config import External, Jwt, Links, Mailer
+from pytrue.domain.values import PasswordPolicy
 from pytrue.application.context import RequestContext
 from pytrue.application.email_codes import EmailCodes, Pkce, locked
 from pytrue.application.ports import (
@@ -39,9 +40,9 @@ GENERATED_PASSWORD_LENGTH = 33
 RESEND_TYPES = ("signup", "email_change", "sms", "phone_change")
 
 
-def generated_password(tokens: TokenGenerator, config: AuthConfig) -> str:
+def generated_password(tokens: TokenGenerator, policy: PasswordPolicy) -> str:
     """A random password that also satisfies the configured required character classes."""
-    required = config.password_policy.required_characters
+    required = policy.required_characters
     password = tokens.password(GENERATED_PASSWORD_LENGTH - len(required))
     for alphabet in required:
         password += alphabet[int(tokens.otp(6)) % len(alphabet)]
@@ -69,7 +70,7 @@ async def send_recovery_token(
         kind=kind,
         link_type=link_type,
         address=email,
-        redirect_to=codes.config.redirect_target(request.redirect_to, request.ctx.referer),
+        redirect_to=codes.links.redirect_target(request.redirect_to, request.ctx.referer),
         pkce=pkce,
         now=now,
     )
@@ -89,8 +90,8 @@ class LinkRequest:
     code_challenge_method: str | None = None
     ctx: RequestContext = field(default_factory=RequestContext)
 
-    def audience(self, config: AuthConfig) -> str:
-        return self.aud if self.aud is not None else config.jwt_aud
+    def audience(self, jwt: Jwt) -> str:
+        return self.aud if self.aud is not None else jwt.aud
 
     def pkce(self) -> Pkce | None:
         """The validated challenge, or None without PKCE."""
@@ -113,7 +114,10 @@ class SendMagicLink:
     """
 
     uow: UnitOfWorkFactory
-    config: AuthConfig
+    jwt: Jwt
+    passwords: PasswordPolicy
+    mailer: Mailer
+    external: External
     clock: Clock
     tokens: TokenGenerator
     issuer: SessionIssuer
@@ -122,15 +126,15 @@ class SendMagicLink:
     timing: TimingMask = field(default_factory=TimingMask)  # a link costs what a sign-up does (docs/adr/0017)
 
     async def __call__(self, cmd: MagicLinkCommand) -> None:
-        if not self.config.external_email_enabled:
+        if not self.external.email.enabled:
             raise DomainError("email_provider_disabled", "Email logins are disabled", where="login")
-        if not self.config.external_email_magic_link_enabled:
+        if not self.external.email.magic_link_enabled:
             raise DomainError("email_provider_disabled", "Login with magic link is disabled", where="login")
         if not cmd.email:
             raise ValidationFailed("Password recovery requires an email", where="unprocessable")
         email = Email.parse(cmd.email).value
         pkce = cmd.pkce()
-        aud = cmd.audience(self.config)
+        aud = cmd.audience(self.jwt)
         self.codes.ensure_deliverable(MAIL_MAGIC_LINK)  # known or not: an outage must not tell them apart
         started = self.timing.start()
         async with self.uow() as uow:
@@ -142,14 +146,14 @@ class SendMagicLink:
                 return
         await self._sign_up(email, aud, cmd)
         self.timing.record(started)
-        if self.config.mailer_autoconfirm:
+        if self.mailer.autoconfirm:
             await self(cmd)
 
     async def _sign_up(self, email: str, aud: str, cmd: MagicLinkCommand) -> None:
         await self.sign_up(
             SignUpCommand(
                 email=email,
-                password=generated_password(self.tokens, self.config),
+                password=generated_password(self.tokens, self.passwords),
                 data=cmd.data,
                 aud=aud,
                 redirect_to=cmd.redirect_to,
@@ -178,7 +182,8 @@ class SendOtp:
     """`/otp`: by email it is the magic link; by phone it needs an SMS provider."""
 
     uow: UnitOfWorkFactory
-    config: AuthConfig
+    jwt: Jwt
+    external: External
     magic_link: SendMagicLink
 
     async def __call__(self, cmd: OtpCommand) -> None:
@@ -187,7 +192,7 @@ class SendOtp:
         if cmd.email and cmd.channel:
             raise ValidationFailed("Channel should only be specified with Phone OTP")
         cmd.pkce()
-        aud = cmd.audience(self.config)
+        aud = cmd.audience(self.jwt)
         if cmd.email:
             email = Email.parse(cmd.email).value
             if not cmd.create_user and await self._missing(email, None, aud):
@@ -205,7 +210,7 @@ class SendOtp:
             )
             return
         if cmd.phone:
-            if not self.config.external_phone_enabled:
+            if not self.external.phone.enabled:
                 raise DomainError("phone_provider_disabled", "Unsupported phone provider")
             phone = Phone.parse(cmd.phone).value
             validate_channel(cmd.channel)
@@ -231,20 +236,21 @@ class RecoverPassword:
     """`/recover`: a recovery link for a known address; an unknown one gets the same empty answer."""
 
     uow: UnitOfWorkFactory
-    config: AuthConfig
+    jwt: Jwt
+    external: External
     clock: Clock
     issuer: SessionIssuer
     codes: EmailCodes
     timing: TimingMask = field(default_factory=TimingMask)  # unknown costs what known does (docs/adr/0017)
 
     async def __call__(self, cmd: RecoverCommand) -> None:
-        if not self.config.external_email_enabled:
+        if not self.external.email.enabled:
             raise DomainError("email_provider_disabled", "Email logins are disabled")
         if not cmd.email:
             raise ValidationFailed("Password recovery requires an email")
         email = Email.parse(cmd.email).value
         pkce = cmd.pkce()
-        aud = cmd.audience(self.config)
+        aud = cmd.audience(self.jwt)
         self.codes.ensure_deliverable(MAIL_RECOVERY)  # known or not: an outage must not tell them apart
         started = self.timing.start()
         async with self.uow() as uow:
@@ -272,7 +278,9 @@ class Resend:
     """`/resend`: another copy of a pending confirmation or email-change message; otherwise nothing."""
 
     uow: UnitOfWorkFactory
-    config: AuthConfig
+    jwt: Jwt
+    external: External
+    links: Links
     clock: Clock
     issuer: SessionIssuer
     codes: EmailCodes
@@ -282,8 +290,8 @@ class Resend:
     async def __call__(self, cmd: ResendCommand) -> None:
         address = self._validate(cmd)
         pkce = cmd.pkce()
-        aud = cmd.audience(self.config)
-        redirect_to = self.config.redirect_target(cmd.redirect_to, cmd.ctx.referer)
+        aud = cmd.audience(self.jwt)
+        redirect_to = self.links.redirect_target(cmd.redirect_to, cmd.ctx.referer)
         if cmd.email:  # known or not: an outage must not tell them apart
             self.codes.ensure_deliverable(MAIL_CONFIRMATION if cmd.type == "signup" else MAIL_EMAIL_CHANGE)
         started = self.timing.start()
@@ -342,11 +350,11 @@ class Resend:
             raise ValidationFailed("PKCE not supported for phone")
         validate_pkce_params(cmd.code_challenge, cmd.code_challenge_method)
         if cmd.email:
-            if not self.config.external_email_enabled:
+            if not self.external.email.enabled:
                 raise DomainError("email_provider_disabled", "Email logins are disabled")
             return Email.parse(cmd.email).value
         if cmd.phone:
-            if not self.config.external_phone_enabled:
+            if not self.external.phone.enabled:
                 raise DomainError("phone_provider_disabled", "Phone logins are disabled")
             return Phone.parse(cmd.phone).value
         raise ValidationFailed("Missing email address or phone number")
@@ -356,7 +364,7 @@ class Resend:
 class EmailChangeSender:
     """Mails an email change: the new address, and the current one too under secure email change."""
 
-    config: AuthConfig
+    mailer: Mailer
     clock: Clock
     codes: EmailCodes
 
@@ -367,7 +375,7 @@ class EmailChangeSender:
         self.codes.check_frequency(user, EMAIL_CHANGE_NEW, now)
         user.email_change = new_email
         user.email_change_confirm_status = 0
-        both = self.config.mailer_secure_email_change_enabled and bool(user.email)
+        both = self.mailer.secure_email_change_enabled and bool(user.email)
         copies = [(EMAIL_CHANGE_NEW, new_email)]
         if both:
             copies.append((EMAIL_CHANGE_CURRENT, user.email))
@@ -396,7 +404,7 @@ class Reauthenticate:
     """`/reauthenticate`: a code the user passes as `nonce` to change their password."""
 
     uow: UnitOfWorkFactory
-    config: AuthConfig
+    links: Links
     clock: Clock
     issuer: SessionIssuer
     codes: EmailCodes
@@ -425,6 +433,6 @@ class Reauthenticate:
                 kind=MAIL_REAUTHENTICATION,
                 link_type="",
                 address=user.email,
-                redirect_to=self.config.site_url,
+                redirect_to=self.links.site_url,
             )
             await uow.commit()

@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pytrue.application.config import AuthConfig
+from pytrue.application.config import Jwt, Links, Mailer
+from pytrue.domain.values import PasswordPolicy
 from pytrue.application.email_codes import EmailCodes, locked
 from pytrue.application.ports import MAIL_INVITE, Clock, PasswordHasher, TokenGenerator, UnitOfWork, UnitOfWorkFactory
 from pytrue.application.sessions import SessionIssuer
@@ -21,12 +22,12 @@ LINK_TYPES = ("signup", "invite", "magiclink", "recovery", "email_change_current
 
 
 def _new_email_user(
-    tokens: TokenGenerator, config: AuthConfig, email: str, aud: str, password_hash: str, data: dict[str, Any], now: datetime
+    tokens: TokenGenerator, jwt: Jwt, email: str, aud: str, password_hash: str, data: dict[str, Any], now: datetime
 ) -> User:
     user = User(
         id=tokens.uuid(),
         aud=aud,
-        role=config.jwt_default_group_name,
+        role=jwt.default_group_name,
         email=email,
         encrypted_password=password_hash,
         user_metadata=dict(data),
@@ -55,7 +56,8 @@ class InviteUser:
     """An admin invites an address: a password-less user and an invite link (no per-user frequency)."""
 
     uow: UnitOfWorkFactory
-    config: AuthConfig
+    jwt: Jwt
+    links: Links
     clock: Clock
     tokens: TokenGenerator
     issuer: SessionIssuer
@@ -63,14 +65,14 @@ class InviteUser:
 
     async def __call__(self, cmd: InviteCommand) -> User:
         email = Email.parse(cmd.email).value
-        aud = cmd.aud if cmd.aud is not None else self.config.jwt_aud
+        aud = cmd.aud if cmd.aud is not None else self.jwt.aud
         async with self.uow() as uow:
             now = self.clock.now()
             user = await locked(uow, await uow.users.get_by_email(email, aud))
             if user is not None and user.is_email_confirmed:
                 raise EmailExists()
             if user is None:
-                user = _new_email_user(self.tokens, self.config, email, aud, "", cmd.data, now)
+                user = _new_email_user(self.tokens, self.jwt, email, aud, "", cmd.data, now)
                 await uow.users.add(user)
             user.invited_at = now
             await uow.audit.add(
@@ -85,7 +87,7 @@ class InviteUser:
                 kind=MAIL_INVITE,
                 link_type="invite",
                 address=email,
-                redirect_to=self.config.redirect_target(cmd.redirect_to, cmd.referer),
+                redirect_to=self.links.redirect_target(cmd.redirect_to, cmd.referer),
                 limit_frequency=False,
                 now=now,
             )
@@ -121,7 +123,10 @@ class GenerateLink:
     """`/admin/generate_link`: the link and code a message would carry, stored but not sent."""
 
     uow: UnitOfWorkFactory
-    config: AuthConfig
+    jwt: Jwt
+    passwords: PasswordPolicy
+    mailer: Mailer
+    links: Links
     clock: Clock
     tokens: TokenGenerator
     hasher: PasswordHasher
@@ -133,10 +138,10 @@ class GenerateLink:
             raise ValidationFailed(f"Invalid email action link type requested: {cmd.type}")
         email = Email.parse(cmd.email).value
         new_email = Email.parse(cmd.new_email).value if cmd.type.startswith("email_change") else ""
-        if cmd.type == "email_change_current" and not self.config.mailer_secure_email_change_enabled:
+        if cmd.type == "email_change_current" and not self.mailer.secure_email_change_enabled:
             raise ValidationFailed("Enable secure email change to generate link for current email")
-        aud = cmd.aud if cmd.aud is not None else self.config.jwt_aud
-        redirect_to = self.config.redirect_target(cmd.redirect_to, cmd.referer)
+        aud = cmd.aud if cmd.aud is not None else self.jwt.aud
+        redirect_to = self.links.redirect_target(cmd.redirect_to, cmd.referer)
         async with self.uow() as uow:
             exists = await uow.users.get_by_email(email, aud) is not None
         password_hash = "" if exists else await self._password_hash(cmd)
@@ -148,13 +153,13 @@ class GenerateLink:
                 link_type = "signup"
             if user is None and link_type in ("recovery", "email_change_current", "email_change_new"):
                 raise UserNotFound("User with this email not found")
-            otp = self.tokens.otp(self.config.mailer_otp_length)
+            otp = self.tokens.otp(self.mailer.otp_length)
             user, hashed, link_token = await self._store(uow, user, link_type, email, new_email, otp, password_hash, cmd, aud, now)
             await uow.commit()
         verify_type = "email_change" if link_type.startswith("email_change") else link_type
         return GeneratedLink(
             user=user,
-            action_link=self.config.verify_link(link_token, verify_type, redirect_to),
+            action_link=self.links.verify_link(link_token, verify_type, redirect_to),
             email_otp=otp,
             hashed_token=hashed,
             verification_type=link_type,
@@ -166,10 +171,10 @@ class GenerateLink:
         if cmd.type == "signup":
             if not cmd.password:
                 raise ValidationFailed("Signup requires a valid password")
-            self.config.password_policy.enforce(Password(cmd.password))
+            self.passwords.enforce(Password(cmd.password))
             return await self.hasher.hash(cmd.password)
         if cmd.type == "magiclink":
-            return await self.hasher.hash(generated_password(self.tokens, self.config))
+            return await self.hasher.hash(generated_password(self.tokens, self.passwords))
         return ""
 
     async def _store(
@@ -194,7 +199,7 @@ class GenerateLink:
                 if link_type == "signup" and not password_hash:
                     raise ValidationFailed("Signup requires a valid password")
                 user = _new_email_user(
-                    self.tokens, self.config, email, aud, password_hash if link_type == "signup" else "", data, now
+                    self.tokens, self.jwt, email, aud, password_hash if link_type == "signup" else "", data, now
                 )
                 await uow.users.add(user)
             elif data:

@@ -6,10 +6,10 @@ import asyncio
 import random
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID
 
-from pytrue.application.config import AuthConfig
+from pytrue.application.config import Security, Sessions
 from pytrue.application.context import RequestContext
 from pytrue.application.ports import Clock, RowLocked, UnitOfWork, UnitOfWorkFactory
 from pytrue.application.results import AuthResult, RefreshDiagnostics
@@ -58,13 +58,15 @@ class RefreshTokenGrant:
     """
 
     uow: UnitOfWorkFactory
-    config: AuthConfig
+    security: Security
+    sessions: Sessions
+    retry_limit: timedelta = timedelta(seconds=5)  # how long a locked token is retried
     clock: Clock
     issuer: SessionIssuer
 
     async def __call__(self, cmd: RefreshTokenCommand) -> AuthResult:
         counter_token = self._parse(cmd.refresh_token)
-        deadline = self.clock.now() + self.config.refresh_retry_limit
+        deadline = self.clock.now() + self.retry_limit
         while True:
             try:
                 if counter_token is not None:
@@ -101,11 +103,11 @@ class RefreshTokenGrant:
                 current,
                 now=now,
                 last_refreshed=session.last_refreshed(None),
-                reuse_interval=self.config.refresh_token_reuse_interval,
-                allow_reuse=self.config.refresh_token_allow_reuse,
+                reuse_interval=self.security.refresh_token_reuse_interval,
+                allow_reuse=self.security.refresh_token_allow_reuse,
             )
             if plan.action is CounterAction.REUSE_DETECTED:
-                if self.config.refresh_token_rotation_enabled:
+                if self.security.refresh_token_rotation_enabled:
                     await uow.sessions.delete(session.id)
                     await uow.commit()
                     raise RefreshTokenAlreadyUsed(session_ended=True)
@@ -149,10 +151,10 @@ class RefreshTokenGrant:
                 raise _not_found()
             presented = locked.token
             user, session = await self._checked_owner(uow, presented, now)
-            plan = plan_refresh(presented, locked.newest_live, now, self.config.refresh_token_reuse_interval)
+            plan = plan_refresh(presented, locked.newest_live, now, self.security.refresh_token_reuse_interval)
             actor = Actor.of_user(user)
             if plan.action is RefreshAction.REUSE_DETECTED:
-                if self.config.refresh_token_rotation_enabled:
+                if self.security.refresh_token_rotation_enabled:
                     await uow.refresh_tokens.revoke_live_for_session(session.id, now)
                     await uow.audit.add(self.issuer.audit(actor, "token_revoked", now))
                     await uow.commit()
@@ -173,8 +175,8 @@ class RefreshTokenGrant:
     async def _swap(self, uow: UnitOfWork, user: User, session: Session, presented: RefreshToken, now: datetime) -> str:
         """Use up the presented row and issue its successor: a child row, or for a session chosen
         by `GOTRUE_SECURITY_REFRESH_TOKEN_UPGRADE_PERCENTAGE` its first (or next) v2 token."""
-        if self.config.refresh_token_algorithm_version == 2 and upgrade_selects(
-            session.id, self.config.refresh_token_upgrade_percentage
+        if self.security.refresh_token_algorithm_version == 2 and upgrade_selects(
+            session.id, self.security.refresh_token_upgrade_percentage
         ):
             session.upgrade_to_counter_tokens(self.issuer.tokens.hmac_key())
             await uow.refresh_tokens.swap(presented, None, now)
@@ -216,8 +218,8 @@ class RefreshTokenGrant:
             raise DomainError("user_banned", "Invalid Refresh Token: User Banned")
         session.ensure_valid(
             now,
-            timebox=self.config.sessions_timebox,
-            inactivity_timeout=self.config.sessions_inactivity_timeout,
+            timebox=self.sessions.timebox,
+            inactivity_timeout=self.sessions.inactivity_timeout,
             presented_token_updated_at=presented_updated_at,
         )
 

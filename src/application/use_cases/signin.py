@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from uuid import UUID
 
-from pytrue.application.config import AuthConfig
+from pytrue.application.config import External, Jwt
+from pytrue.domain.values import PasswordPolicy
 from pytrue.application.context import RequestContext
 from pytrue.application.ports import Clock, PasswordHasher, UnitOfWorkFactory
 from pytrue.application.results import AuthResult
@@ -36,14 +37,16 @@ class SignInWithPassword:
     """
 
     uow: UnitOfWorkFactory
-    config: AuthConfig
+    jwt: Jwt
+    passwords: PasswordPolicy
+    external: External
     clock: Clock
     hasher: PasswordHasher
     issuer: SessionIssuer
 
     async def __call__(self, cmd: SignInWithPasswordCommand) -> AuthResult:
         provider, identifier = self._validate(cmd)
-        aud = cmd.aud if cmd.aud is not None else self.config.jwt_aud
+        aud = cmd.aud if cmd.aud is not None else self.jwt.aud
         async with self.uow() as uow:
             if provider == "email":
                 user = await uow.users.get_by_email(identifier, aud)
@@ -59,18 +62,18 @@ class SignInWithPassword:
             raise InvalidCredentials()
         self._ensure_confirmed(user, provider)
         new_hash = await self.hasher.hash(cmd.password) if self.hasher.needs_rehash(stored_hash, cmd.password) else None
-        check = self.config.password_policy.check(Password(cmd.password))
+        check = self.passwords.check(Password(cmd.password))
         return await self._open(user.id, provider, stored_hash, new_hash, cmd, None if check.ok else check)
 
     def _validate(self, cmd: SignInWithPasswordCommand) -> tuple[str, str]:
         if cmd.email and cmd.phone:
             raise ValidationFailed("Only an email address or phone number should be provided on login.")
         if cmd.email:
-            if not self.config.external_email_enabled:
+            if not self.external.email.enabled:
                 raise DomainError("email_provider_disabled", "Email logins are disabled", where="login")
             return "email", cmd.email.strip().lower()
         if cmd.phone:
-            if not self.config.external_phone_enabled:
+            if not self.external.phone.enabled:
                 raise DomainError("phone_provider_disabled", "Phone logins are disabled", where="login")
             return "phone", Phone.normalise(cmd.phone)
         raise ValidationFailed("missing email or phone")

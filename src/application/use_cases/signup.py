@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pytrue.application.config import AuthConfig
+from pytrue.application.config import External, Jwt, Links, Mailer, Site, Sms
+from pytrue.domain.values import PasswordPolicy
 from pytrue.application.context import RequestContext
 from pytrue.application.email_codes import EmailCodes, Pkce
 from pytrue.application.ports import MAIL_CONFIRMATION, Clock, PasswordHasher, TokenGenerator, UnitOfWork, UnitOfWorkFactory
@@ -46,7 +47,13 @@ class SignUp:
     """
 
     uow: UnitOfWorkFactory
-    config: AuthConfig
+    jwt: Jwt
+    passwords: PasswordPolicy
+    mailer: Mailer
+    sms: Sms
+    external: External
+    site: Site
+    links: Links
     clock: Clock
     tokens: TokenGenerator
     hasher: PasswordHasher
@@ -54,14 +61,14 @@ class SignUp:
     codes: EmailCodes
 
     async def __call__(self, cmd: SignUpCommand) -> SignUpResult:
-        if self.config.disable_signup:
+        if self.site.disable_signup:
             raise DomainError("signup_disabled", "Signups not allowed for this instance")
         if not cmd.email and not cmd.phone:
             return await self._anonymous(cmd)
         provider, address = self._validate(cmd)
         password_hash = await self.hasher.hash(cmd.password or "")
         now = self.clock.now()
-        aud = cmd.aud if cmd.aud is not None else self.config.jwt_aud
+        aud = cmd.aud if cmd.aud is not None else self.jwt.aud
         async with self.uow() as uow:
             existing = await (
                 uow.users.get_by_email(address, aud)
@@ -79,7 +86,7 @@ class SignUp:
     def _validate(self, cmd: SignUpCommand) -> tuple[str, str]:
         if not cmd.password:
             raise ValidationFailed("Signup requires a valid password")
-        self.config.password_policy.enforce(Password(cmd.password))
+        self.passwords.enforce(Password(cmd.password))
         if cmd.email and cmd.phone:
             raise ValidationFailed("Only an email address or phone number should be provided on signup.")
         if cmd.phone:
@@ -88,10 +95,10 @@ class SignUp:
                 raise ValidationFailed("PKCE not supported for phone signups")
         validate_pkce_params(cmd.code_challenge, cmd.code_challenge_method)
         if cmd.email:
-            if not self.config.external_email_enabled:
+            if not self.external.email.enabled:
                 raise DomainError("email_provider_disabled", "Email signups are disabled")
             return "email", Email.parse(cmd.email).value
-        if not self.config.external_phone_enabled:
+        if not self.external.phone.enabled:
             raise DomainError("phone_provider_disabled", "Phone signups are disabled")
         return "phone", Phone.parse(cmd.phone).value
 
@@ -108,7 +115,7 @@ class SignUp:
         user = User(
             id=self.tokens.uuid(),
             aud=aud,
-            role=self.config.jwt_default_group_name,
+            role=self.jwt.default_group_name,
             email=address if provider == "email" else "",
             phone=address if provider == "phone" else "",
             encrypted_password=password_hash,
@@ -145,7 +152,7 @@ class SignUp:
         confirmed = user.is_email_confirmed if provider == "email" else user.is_phone_confirmed
         if confirmed:
             await uow.audit.add(self.issuer.audit(Actor.of_user(user), "user_repeated_signup", now, {"provider": provider}))
-            if self.config.mailer_autoconfirm or self.config.sms_autoconfirm:
+            if self.mailer.autoconfirm or self.sms.autoconfirm:
                 await uow.commit()
                 raise DomainError("user_already_exists", "User already registered")
             return SignUpResult(user=self._obfuscated(user, provider, cmd, aud, now))
@@ -176,12 +183,12 @@ class SignUp:
             kind=MAIL_CONFIRMATION,
             link_type="signup",
             address=address,
-            redirect_to=self.config.redirect_target(cmd.redirect_to, cmd.ctx.referer),
+            redirect_to=self.links.redirect_target(cmd.redirect_to, cmd.ctx.referer),
             pkce=Pkce.of(cmd.code_challenge, cmd.code_challenge_method),
         )
 
     def _autoconfirm(self, provider: str) -> bool:
-        return self.config.mailer_autoconfirm if provider == "email" else self.config.sms_autoconfirm
+        return self.mailer.autoconfirm if provider == "email" else self.sms.autoconfirm
 
     async def _confirmed(
         self, uow: UnitOfWork, user: User, provider: str, cmd: SignUpCommand, now: datetime, *, new: bool
@@ -223,13 +230,13 @@ class SignUp:
         )
 
     async def _anonymous(self, cmd: SignUpCommand) -> SignUpResult:
-        if not self.config.external_anonymous_users_enabled:
+        if not self.external.anonymous_users.enabled:
             raise DomainError("anonymous_provider_disabled", "Anonymous sign-ins are disabled")
         now = self.clock.now()
         user = User(
             id=self.tokens.uuid(),
-            aud=cmd.aud if cmd.aud is not None else self.config.jwt_aud,
-            role=self.config.jwt_default_group_name,
+            aud=cmd.aud if cmd.aud is not None else self.jwt.aud,
+            role=self.jwt.default_group_name,
             user_metadata=dict(cmd.data),
             app_metadata={},
             is_anonymous=True,

@@ -7,7 +7,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pytrue.application.code_attempts import CodeAttempts
-from pytrue.application.config import AuthConfig
+from pytrue.application.config import Jwt, Links, Mailer, Security, Sms
+from pytrue.domain.values import PasswordPolicy
 from pytrue.application.context import RequestContext
 from pytrue.application.email_codes import Pkce
 from pytrue.application.ports import Clock, PasswordHasher, UnitOfWork, UnitOfWorkFactory
@@ -51,7 +52,12 @@ class UpdateUser:
     """
 
     uow: UnitOfWorkFactory
-    config: AuthConfig
+    jwt: Jwt
+    passwords: PasswordPolicy
+    mailer: Mailer
+    sms: Sms
+    links: Links
+    security: Security
     clock: Clock
     hasher: PasswordHasher
     issuer: SessionIssuer
@@ -111,9 +117,9 @@ class UpdateUser:
             if new_phone:
                 validate_channel(cmd.channel)
         if cmd.password is not None:
-            self.config.password_policy.enforce(Password(cmd.password))
+            self.passwords.enforce(Password(cmd.password))
         if cmd.app_metadata is not None and not (
-            user.role == self.config.jwt_admin_group_name and user.aud == self.config.jwt_aud
+            user.role == self.jwt.admin_group_name and user.aud == self.jwt.aud
         ):
             raise DomainError("not_admin", "Updating app_metadata requires admin privileges")
         if cmd.password and user.is_anonymous and not user.email and not user.phone and not new_email and not new_phone:
@@ -135,7 +141,7 @@ class UpdateUser:
     async def _new_password_hash(self, user: User, principal: Principal, cmd: UpdateUserCommand) -> str | None:
         if not cmd.password:
             return None
-        if user.has_password and self.config.update_password_require_current_password and not _is_recovery(principal):
+        if user.has_password and self.security.update_password_require_current_password and not _is_recovery(principal):
             if not cmd.current_password:
                 raise DomainError("current_password_required", "Current password required when setting new password.")
             if not await self.hasher.verify(cmd.current_password, user.encrypted_password or ""):
@@ -167,7 +173,7 @@ class UpdateUser:
             raise
 
     def _nonce_needed(self, principal: Principal, now: datetime) -> bool:
-        if not self.config.update_password_require_reauthentication:
+        if not self.security.update_password_require_reauthentication:
             return False
         session = principal.session
         return session is None or now - session.created_at >= REAUTHENTICATION_WINDOW
@@ -182,7 +188,7 @@ class UpdateUser:
         if not cmd.nonce:
             raise DomainError("reauthentication_needed", "Password update requires reauthentication")
         identifier, lifetime = (
-            (user.email, self.config.mailer_otp_exp) if user.email else (user.phone, self.config.sms_otp_exp)
+            (user.email, self.mailer.otp_exp) if user.email else (user.phone, self.sms.otp_exp)
         )
         if not otp_matches(user.reauthentication_token, identifier, cmd.nonce) or is_expired(
             user.reauthentication_sent_at, now, lifetime
@@ -193,11 +199,11 @@ class UpdateUser:
     async def _change_email(
         self, uow: UnitOfWork, user: User, new_email: str, cmd: UpdateUserCommand, pkce: Pkce | None, now: datetime
     ) -> None:
-        if user.is_anonymous and self.config.mailer_autoconfirm:
+        if user.is_anonymous and self.mailer.autoconfirm:
             user.email_change = new_email
             user.apply_email_change(self.issuer.tokens.uuid(), now)
             return
-        redirect_to = self.config.redirect_target(cmd.redirect_to, cmd.ctx.referer)
+        redirect_to = self.links.redirect_target(cmd.redirect_to, cmd.ctx.referer)
         await self.email_change.send(uow, user, new_email, redirect_to, pkce)
 
 

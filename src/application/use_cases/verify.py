@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from enum import Enum
 
 from pytrue.application.code_attempts import CodeAttempts
-from pytrue.application.config import AuthConfig
+from pytrue.application.config import External, Jwt, Mailer, Sms
 from pytrue.application.context import RequestContext
 from pytrue.application.ports import Clock, PasswordHasher, TokenGenerator, UnitOfWork, UnitOfWorkFactory
 from pytrue.application.results import AuthResult
@@ -88,7 +88,9 @@ class Verify:
     """
 
     uow: UnitOfWorkFactory
-    config: AuthConfig
+    jwt: Jwt
+    mailer: Mailer
+    sms: Sms
     clock: Clock
     tokens: TokenGenerator
     hasher: PasswordHasher
@@ -186,7 +188,7 @@ class Verify:
         if kind == "email":
             kind = "magiclink" if ott.token_type == RECOVERY_TOKEN else "signup"
         stored, sent_at = self._stored(user, ott.token_type)
-        if stored != cmd.token_hash or is_expired(sent_at, now, self.config.mailer_otp_exp):
+        if stored != cmd.token_hash or is_expired(sent_at, now, self.mailer.otp_exp):
             raise DomainError("otp_expired", LINK_EXPIRED)
         return user, kind, ott.token_type
 
@@ -202,7 +204,7 @@ class Verify:
         return user.email_change_token_current, user.email_change_sent_at
 
     async def _by_code(self, uow: UnitOfWork, cmd: VerifyCommand, now: datetime) -> tuple[User, str, str]:
-        aud = cmd.aud if cmd.aud is not None else self.config.jwt_aud
+        aud = cmd.aud if cmd.aud is not None else self.jwt.aud
         if cmd.phone:
             if cmd.type not in PHONE_TYPES:
                 raise DomainError("otp_expired", CODE_EXPIRED)
@@ -220,7 +222,7 @@ class Verify:
             "recovery": (RECOVERY_TOKEN,),
             "email": (CONFIRMATION_TOKEN, RECOVERY_TOKEN),
         }[cmd.type]
-        matched = await self._guess(uow, user, types, email, cmd.token, self.config.mailer_otp_exp, now)
+        matched = await self._guess(uow, user, types, email, cmd.token, self.mailer.otp_exp, now)
         if user is None or matched is None:
             raise DomainError("otp_expired", CODE_EXPIRED)
         if cmd.type == "email":
@@ -269,7 +271,7 @@ class Verify:
         hashed = token_hash(email, otp)
         types = (
             (EMAIL_CHANGE_TOKEN_CURRENT, EMAIL_CHANGE_TOKEN_NEW)
-            if self.config.mailer_secure_email_change_enabled
+            if self.mailer.secure_email_change_enabled
             else (EMAIL_CHANGE_TOKEN_NEW,)
         )
         ott = await uow.one_time_tokens.find(hashed, types) or await uow.one_time_tokens.find(PKCE_PREFIX + hashed, types)
@@ -277,20 +279,20 @@ class Verify:
         if ott is None or user is None:
             raise DomainError("otp_expired", CODE_EXPIRED)
         stored, sent_at = self._stored(user, ott.token_type)
-        if stored != ott.token_hash or is_expired(sent_at, now, self.config.mailer_otp_exp):
+        if stored != ott.token_hash or is_expired(sent_at, now, self.mailer.otp_exp):
             raise DomainError("otp_expired", CODE_EXPIRED)
         return user, "email_change", ott.token_type
 
     async def _by_phone_code(self, uow: UnitOfWork, cmd: VerifyCommand, now: datetime) -> tuple[User, str, str]:
         phone = Phone.parse(cmd.phone).value
-        aud = cmd.aud if cmd.aud is not None else self.config.jwt_aud
+        aud = cmd.aud if cmd.aud is not None else self.jwt.aud
         if cmd.type == "sms":
             user = await uow.users.get_by_phone(phone, aud)
             types: tuple[str, ...] = (CONFIRMATION_TOKEN,)
         else:
             user = await uow.users.get_by_phone_change(phone, aud)
             types = (PHONE_CHANGE_TOKEN,)
-        matched = await self._guess(uow, user, types, phone, cmd.token, self.config.sms_otp_exp, now)
+        matched = await self._guess(uow, user, types, phone, cmd.token, self.sms.otp_exp, now)
         if user is None or matched is None:
             raise DomainError("otp_expired", CODE_EXPIRED)
         return user, cmd.type, matched
@@ -337,8 +339,8 @@ class Verify:
 
     def _first_of_two(self, user: User) -> bool:
         return (
-            self.config.mailer_secure_email_change_enabled
-            and not self.config.mailer_autoconfirm
+            self.mailer.secure_email_change_enabled
+            and not self.mailer.autoconfirm
             and user.email_change_confirm_status == 0
             and bool(user.email)
         )
@@ -368,7 +370,7 @@ class PkceGrant:
     """`grant_type=pkce`: the code from a redirect plus the verifier the client kept, once."""
 
     uow: UnitOfWorkFactory
-    config: AuthConfig
+    external: External
     clock: Clock
     issuer: SessionIssuer
 
@@ -380,7 +382,7 @@ class PkceGrant:
             flow = await uow.flow_states.by_auth_code(cmd.auth_code, lock=True)
             if flow is None or flow.user_id is None:
                 raise DomainError("flow_state_not_found", "invalid flow state, no valid flow state found")
-            if flow.is_expired(now, self.config.flow_state_expiry):
+            if flow.is_expired(now, self.external.flow_state_expiry_duration):
                 raise DomainError("flow_state_expired", "invalid flow state, flow state has expired")
             flow.verify(cmd.code_verifier)
             user = await uow.users.get(flow.user_id)

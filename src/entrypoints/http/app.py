@@ -83,11 +83,11 @@ def create_app(container: Application, *, after_shutdown: Callable[[], None] | N
     settings = container.settings()
     use_cases = container.use_cases
     provided: dict[str, Any] = {name: getattr(use_cases, provider)() for name, provider in USE_CASES.items()}
-    auth_config = container.core.auth_config()
-    provided["auth_config"] = auth_config
+    provided["settings"] = settings
+    provided["links"] = container.core.links()
     dependencies = {name: _constant(value) for name, value in provided.items()}
-    cleanup = BackgroundCleanup(container.use_cases.clean_stale_rows().step) if settings.db_cleanup_enabled else None
-    middleware: list[Any] = [cors_middleware_factory(settings.cors_allowed_headers)]
+    cleanup = BackgroundCleanup(container.use_cases.clean_stale_rows().step) if settings.db.cleanup_enabled else None
+    middleware: list[Any] = [cors_middleware_factory(settings.cors.allowed_headers)]
     if cleanup is not None:
         middleware.append(cleanup_middleware_factory(cleanup))
 
@@ -112,7 +112,7 @@ def create_app(container: Application, *, after_shutdown: Callable[[], None] | N
         request_max_body_size=MAX_BODY_BYTES,
         on_startup=[startup],
         on_shutdown=[shutdown],
-        state=_state(container, auth_config, settings.request_id_header, provided),
+        state=_state(container, settings.api.request_id_header, provided),
         openapi_config=None,
         debug=False,
     )
@@ -120,13 +120,13 @@ def create_app(container: Application, *, after_shutdown: Callable[[], None] | N
     return app
 
 
-def _state(container: Application, auth_config: Any, request_id_header: str, provided: dict[str, Any]) -> Any:
+def _state(container: Application, request_id_header: str, provided: dict[str, Any]) -> Any:
     from litestar.datastructures import State
 
     return State(
         {
             "provided": provided,
-            "auth_config": auth_config,
+            "settings": provided["settings"],
             "jwks": container.core.key_set().public_jwks(),
             "request_id_header": request_id_header,
             "ip_limits": IpLimits.from_settings(

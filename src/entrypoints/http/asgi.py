@@ -18,7 +18,7 @@ LOG_LEVELS = {"panic": 50, "fatal": 50, "error": 40, "warn": 30, "info": 20, "de
 
 def configure_logging(settings: Settings) -> None:
     logging.basicConfig(
-        level=LOG_LEVELS.get(settings.log_level, 20),
+        level=LOG_LEVELS.get(settings.logging.level, 20),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )

@@ -43,11 +43,11 @@ class IpLimits:
 
     @classmethod
     def from_settings(cls, settings: Any, limiter: RateLimiter, clock: Clock) -> IpLimits:
-        otp = Rate.per_ip(settings.rate_limit_otp, FIVE_MINUTES, BURST)
-        anonymous = settings.rate_limit_anonymous_users
+        otp = Rate.per_ip(settings.rate_limit.otp, FIVE_MINUTES, BURST)
+        anonymous = settings.rate_limit.anonymous_users
         rates = {
-            TOKEN: Rate.per_ip(settings.rate_limit_token_refresh, FIVE_MINUTES, BURST),
-            VERIFY: Rate.per_ip(settings.rate_limit_verify, FIVE_MINUTES, BURST),
+            TOKEN: Rate.per_ip(settings.rate_limit.token_refresh, FIVE_MINUTES, BURST),
+            VERIFY: Rate.per_ip(settings.rate_limit.verify, FIVE_MINUTES, BURST),
             ANONYMOUS: Rate.per_ip(anonymous, timedelta(hours=1), anonymous),
             **{bucket: otp for bucket in (SIGNUP, OTP, MAGICLINK, RECOVER, RESEND, USER)},
         }
@@ -55,8 +55,8 @@ class IpLimits:
             limiter=limiter,
             clock=clock,
             rates=rates,
-            header=settings.rate_limit_header,
-            sb_forwarded_for=settings.sb_forwarded_for_enabled,
+            header=settings.rate_limit.header,
+            sb_forwarded_for=settings.security.sb_forwarded_for_enabled,
         )
 
     def client_key(self, request: Request[Any, Any, Any]) -> str | None:

@@ -424,7 +424,7 @@ def _litestar_document() -> dict[str, Any]:
 
     app = Litestar(
         route_handlers=ROUTES,
-        dependencies={name: placeholder() for name in [*USE_CASES, "auth_config"]},
+        dependencies={name: placeholder() for name in [*USE_CASES, "settings", "links"]},
         openapi_config=OpenAPIConfig(title="pytrue", version=VERSION.removeprefix("pytrue-"), create_examples=False),
     )
     return app.openapi_schema.to_schema()

@@ -10,7 +10,7 @@ from typing import Any
 import msgspec
 from litestar import Request, Response
 
-from pytrue.application.config import AuthConfig
+from pytrue.application.config import Jwt
 from pytrue.application.context import RequestContext
 from pytrue.domain.errors import DomainError, ValidationFailed
 
@@ -18,7 +18,7 @@ _BEARER = re.compile(r"^bearer (\S+)$", re.IGNORECASE)
 
 
 def provided(request: Request[Any, Any, Any], name: str) -> Any:
-    """A use case (or `auth_config`) by its dependency name, without Litestar's per-request DI.
+    """A use case (or `settings`, `links`) by its dependency name, without Litestar's per-request DI.
 
     The hot handlers (`GET /user`, `POST /token`, `POST /signup`) read their collaborators here:
     Litestar resolves two or more dependencies of a handler in an anyio task group per request,
@@ -34,17 +34,17 @@ def bearer_token(request: Request[Any, Any, Any]) -> str:
     return match.group(1)
 
 
-def request_audience(request: Request[Any, Any, Any], config: AuthConfig, claims: dict[str, Any] | None = None) -> str:
+def request_audience(request: Request[Any, Any, Any], jwt: Jwt, claims: dict[str, Any] | None = None) -> str:
     header = request.headers.get("x-jwt-aud")
     if header:
         return header
-    if claims is not None and claims.get("role") not in config.jwt_admin_roles:
+    if claims is not None and claims.get("role") not in jwt.admin_roles:
         aud = claims.get("aud")
         if isinstance(aud, list):
             aud = aud[0] if aud else ""
         if isinstance(aud, str) and aud:
             return aud
-    return config.jwt_aud
+    return jwt.aud
 
 
 @lru_cache(maxsize=4096)

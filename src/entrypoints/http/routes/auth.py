@@ -8,7 +8,7 @@ from urllib.parse import parse_qsl
 import msgspec
 from litestar import Request, Response, post
 
-from pytrue.application.config import AuthConfig
+from pytrue.application.config import Settings
 from pytrue.application.use_cases.refresh import RefreshTokenCommand, RefreshTokenGrant
 from pytrue.application.use_cases.signin import SignInWithPassword, SignInWithPasswordCommand
 from pytrue.application.use_cases.signup import SignUp, SignUpCommand
@@ -23,11 +23,11 @@ from pytrue.entrypoints.http.serialize import token_headers, token_json, user_js
 @post("/signup", status_code=200)
 async def signup(request: Request[Any, Any, Any]) -> Response[bytes]:
     sign_up: SignUp = provided(request, "sign_up")
-    auth_config: AuthConfig = provided(request, "auth_config")
+    settings: Settings = provided(request, "settings")
     body = decode_body(await request.body(), SignUpBody)
     if body.email or body.phone:
         await limits.limit(request, limits.SIGNUP)
-    elif auth_config.external_anonymous_users_enabled:  # a disabled provider answers before the limiter
+    elif settings.external.anonymous_users.enabled:  # a disabled provider answers before the limiter
         await limits.limit(request, limits.ANONYMOUS)
     result = await sign_up(
         SignUpCommand(
@@ -35,7 +35,7 @@ async def signup(request: Request[Any, Any, Any]) -> Response[bytes]:
             phone=body.phone,
             password=body.password,
             data=body.data or {},
-            aud=request_audience(request, auth_config),
+            aud=request_audience(request, settings.jwt),
             redirect_to=redirect_to(request),
             channel=body.channel,
             code_challenge=body.code_challenge,
@@ -50,7 +50,7 @@ async def signup(request: Request[Any, Any, Any]) -> Response[bytes]:
 
 @post("/token", status_code=200)
 async def token(request: Request[Any, Any, Any]) -> Response[bytes]:
-    auth_config: AuthConfig = provided(request, "auth_config")
+    settings: Settings = provided(request, "settings")
     await limits.limit(request, limits.TOKEN)
     raw = await request.body()
     form = _form_fields(request, raw)
@@ -65,7 +65,7 @@ async def token(request: Request[Any, Any, Any]) -> Response[bytes]:
                 email=body.email,
                 phone=body.phone,
                 password=body.password or "",
-                aud=request_audience(request, auth_config),
+                aud=request_audience(request, settings.jwt),
                 ctx=request_context(request),
             )
         )

@@ -8,8 +8,9 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from litestar import Request, Response, get, post
+from litestar.di import NamedDependency
 
-from pytrue.application.config import AuthConfig
+from pytrue.application.config import Settings
 from pytrue.application.results import AuthResult
 from pytrue.application.use_cases.authenticate import AuthenticateUser, AuthorizeAdmin
 from pytrue.application.use_cases.email_links import (
@@ -32,6 +33,7 @@ from pytrue.entrypoints.http.errors import status_of
 from pytrue.entrypoints.http.requests import (
     bearer_token,
     json_response,
+    provided,
     redirect_to,
     request_audience,
     request_context,
@@ -62,17 +64,21 @@ OAUTH_ERROR = {
 
 
 @post("/verify", status_code=200)
-async def verify_post(request: Request[Any, Any, Any], verify: Verify, auth_config: AuthConfig) -> Response[bytes]:
+async def verify_post(
+    request: Request[Any, Any, Any],
+    verify: NamedDependency[Verify],
+    settings: NamedDependency[Settings],
+) -> Response[bytes]:
     await limits.limit(request, limits.VERIFY)
     raw = await request.body()
-    form = _confirmation_form(request, raw) if auth_config.verify_confirmation_page else None
+    form = _confirmation_form(request, raw) if settings.mailer.verify_confirmation_page else None
     if form is not None:
         token, kind = form.get("token", ""), form.get("type", "")
         if not kind:
             raise ValidationFailed("Verify requires a verification type")
         if not token:
             raise ValidationFailed("Verify requires a token or a token hash")
-        return await _finish_link(request, verify, auth_config, token, kind, form.get("redirect_to"), None)
+        return await _finish_link(request, verify, settings, token, kind, form.get("redirect_to"), None)
     body = decode_body(raw, VerifyBody)
     result = await verify(
         VerifyCommand(
@@ -82,7 +88,7 @@ async def verify_post(request: Request[Any, Any, Any], verify: Verify, auth_conf
             email=body.email or "",
             phone=body.phone or "",
             redirect_to=body.redirect_to or "",
-            aud=request_audience(request, auth_config),
+            aud=request_audience(request, settings.jwt),
             ctx=request_context(request),
         )
     )
@@ -93,7 +99,11 @@ async def verify_post(request: Request[Any, Any, Any], verify: Verify, auth_conf
 
 
 @get("/verify")
-async def verify_get(request: Request[Any, Any, Any], verify: Verify, auth_config: AuthConfig) -> Response[bytes]:
+async def verify_get(
+    request: Request[Any, Any, Any],
+    verify: NamedDependency[Verify],
+    settings: NamedDependency[Settings],
+) -> Response[bytes]:
     await limits.limit(request, limits.VERIFY)
     query = request.query_params
     token = query.get("token", "")
@@ -102,29 +112,29 @@ async def verify_get(request: Request[Any, Any, Any], verify: Verify, auth_confi
         raise ValidationFailed("Verify requires a verification type")
     if not token:
         raise ValidationFailed("Verify requires a token or a token hash")
-    if auth_config.verify_confirmation_page:
+    if settings.mailer.verify_confirmation_page:
         return _confirmation_page(token, kind, query.get("redirect_to", ""))
-    return await _finish_link(request, verify, auth_config, token, kind, query.get("redirect_to"), request.headers.get("referer"))
+    return await _finish_link(request, verify, settings, token, kind, query.get("redirect_to"), request.headers.get("referer"))
 
 
 async def _finish_link(
     request: Request[Any, Any, Any],
     verify: Verify,
-    auth_config: AuthConfig,
+    settings: Settings,
     token: str,
     kind: str,
     redirect_to: str | None,
     referer: str | None,
 ) -> Response[bytes]:
     """Spend an emailed link's token and redirect with the session (or the error), as GoTrue's GET does."""
-    target = auth_config.redirect_target(redirect_to, referer)
+    target = provided(request, "links").redirect_target(redirect_to, referer)
     pkce = is_pkce(token)
     try:
         result = await verify.link(
             VerifyCommand(
                 type=kind,
                 token_hash=token,
-                aud=request_audience(request, auth_config),
+                aud=request_audience(request, settings.jwt),
                 ctx=request_context(request),
             )
         )
@@ -226,10 +236,10 @@ def _error_url(target: str, error: DomainError, pkce: bool) -> str:
 # --- asking for links and codes -------------------------------------------------------------
 
 
-def _link_request(request: Request[Any, Any, Any], body: Any, auth_config: AuthConfig) -> dict[str, Any]:
+def _link_request(request: Request[Any, Any, Any], body: Any, settings: Settings) -> dict[str, Any]:
     """The fields every emailed-link request shares (`LinkRequest`)."""
     return {
-        "aud": request_audience(request, auth_config),
+        "aud": request_audience(request, settings.jwt),
         "redirect_to": redirect_to(request),
         "code_challenge": body.code_challenge,
         "code_challenge_method": body.code_challenge_method,
@@ -238,7 +248,11 @@ def _link_request(request: Request[Any, Any, Any], body: Any, auth_config: AuthC
 
 
 @post("/otp", status_code=200)
-async def otp(request: Request[Any, Any, Any], send_otp: SendOtp, auth_config: AuthConfig) -> Response[bytes]:
+async def otp(
+    request: Request[Any, Any, Any],
+    send_otp: NamedDependency[SendOtp],
+    settings: NamedDependency[Settings],
+) -> Response[bytes]:
     await limits.limit(request, limits.OTP)
     body = decode_body(await request.body(), OtpBody)
     await send_otp(
@@ -248,7 +262,7 @@ async def otp(request: Request[Any, Any, Any], send_otp: SendOtp, auth_config: A
             create_user=True if body.create_user is None else body.create_user,
             data=body.data or {},
             channel=body.channel,
-            **_link_request(request, body, auth_config),
+            **_link_request(request, body, settings),
         )
     )
     return json_response({})
@@ -256,7 +270,9 @@ async def otp(request: Request[Any, Any, Any], send_otp: SendOtp, auth_config: A
 
 @post("/magiclink", status_code=200)
 async def magiclink(
-    request: Request[Any, Any, Any], send_magic_link: SendMagicLink, auth_config: AuthConfig
+    request: Request[Any, Any, Any],
+    send_magic_link: NamedDependency[SendMagicLink],
+    settings: NamedDependency[Settings],
 ) -> Response[bytes]:
     await limits.limit(request, limits.MAGICLINK)
     body = decode_body(await request.body(), MagicLinkBody)
@@ -264,7 +280,7 @@ async def magiclink(
         MagicLinkCommand(
             email=body.email,
             data=body.data or {},
-            **_link_request(request, body, auth_config),
+            **_link_request(request, body, settings),
         )
     )
     return json_response({})
@@ -272,21 +288,27 @@ async def magiclink(
 
 @post("/recover", status_code=200)
 async def recover(
-    request: Request[Any, Any, Any], recover_password: RecoverPassword, auth_config: AuthConfig
+    request: Request[Any, Any, Any],
+    recover_password: NamedDependency[RecoverPassword],
+    settings: NamedDependency[Settings],
 ) -> Response[bytes]:
     await limits.limit(request, limits.RECOVER)
     body = decode_body(await request.body(), RecoverBody)
     await recover_password(
         RecoverCommand(
             email=body.email,
-            **_link_request(request, body, auth_config),
+            **_link_request(request, body, settings),
         )
     )
     return json_response({})
 
 
 @post("/resend", status_code=200)
-async def resend(request: Request[Any, Any, Any], resend_use_case: Resend, auth_config: AuthConfig) -> Response[bytes]:
+async def resend(
+    request: Request[Any, Any, Any],
+    resend_use_case: NamedDependency[Resend],
+    settings: NamedDependency[Settings],
+) -> Response[bytes]:
     await limits.limit(request, limits.RESEND)
     body = decode_body(await request.body(), ResendBody)
     await resend_use_case(
@@ -294,7 +316,7 @@ async def resend(request: Request[Any, Any, Any], resend_use_case: Resend, auth_
             type=body.type or "",
             email=body.email,
             phone=body.phone,
-            **_link_request(request, body, auth_config),
+            **_link_request(request, body, settings),
         )
     )
     return json_response({})
@@ -302,7 +324,9 @@ async def resend(request: Request[Any, Any, Any], resend_use_case: Resend, auth_
 
 @get("/reauthenticate")
 async def reauthenticate(
-    request: Request[Any, Any, Any], authenticate_user: AuthenticateUser, reauthenticate_use_case: Reauthenticate
+    request: Request[Any, Any, Any],
+    authenticate_user: NamedDependency[AuthenticateUser],
+    reauthenticate_use_case: NamedDependency[Reauthenticate],
 ) -> Response[bytes]:
     principal = await authenticate_user(bearer_token(request))
     await reauthenticate_use_case(principal)
@@ -314,7 +338,10 @@ async def reauthenticate(
 
 @post("/invite", status_code=200)
 async def invite(
-    request: Request[Any, Any, Any], authorize_admin: AuthorizeAdmin, invite_user: InviteUser, auth_config: AuthConfig
+    request: Request[Any, Any, Any],
+    authorize_admin: NamedDependency[AuthorizeAdmin],
+    invite_user: NamedDependency[InviteUser],
+    settings: NamedDependency[Settings],
 ) -> Response[bytes]:
     principal = await authorize_admin(bearer_token(request))
     body = decode_body(await request.body(), InviteBody)
@@ -322,7 +349,7 @@ async def invite(
         InviteCommand(
             email=body.email,
             data=body.data or {},
-            aud=request_audience(request, auth_config, principal.claims),
+            aud=request_audience(request, settings.jwt, principal.claims),
             redirect_to=redirect_to(request),
             referer=request.headers.get("referer"),
             admin_role=principal.role,
@@ -334,9 +361,9 @@ async def invite(
 @post("/admin/generate_link", status_code=200)
 async def generate_link(
     request: Request[Any, Any, Any],
-    authorize_admin: AuthorizeAdmin,
-    generate_link_use_case: GenerateLink,
-    auth_config: AuthConfig,
+    authorize_admin: NamedDependency[AuthorizeAdmin],
+    generate_link_use_case: NamedDependency[GenerateLink],
+    settings: NamedDependency[Settings],
 ) -> Response[bytes]:
     principal = await authorize_admin(bearer_token(request))
     body = decode_body(await request.body(), GenerateLinkBody)
@@ -347,8 +374,8 @@ async def generate_link(
             new_email=body.new_email,
             password=body.password,
             data=body.data,
-            aud=request_audience(request, auth_config, principal.claims),
-            redirect_to=body.redirect_to if auth_config.redirects.is_valid(body.redirect_to) else redirect_to(request),
+            aud=request_audience(request, settings.jwt, principal.claims),
+            redirect_to=body.redirect_to if provided(request, "links").redirects.is_valid(body.redirect_to) else redirect_to(request),
             referer=request.headers.get("referer"),
             admin_role=principal.role,
         )

@@ -6,7 +6,7 @@ from typing import Any
 
 from litestar import Request, Response, get
 
-from pytrue.application.config import AuthConfig
+from pytrue.application.config import Settings
 from pytrue.entrypoints.http.requests import json_response
 
 VERSION = "pytrue-0.1.0"
@@ -21,7 +21,7 @@ def health() -> Response[bytes]:
 
 @get("/settings", sync_to_thread=False)
 def settings(request: Request[Any, Any, Any]) -> Response[bytes]:
-    config: AuthConfig = request.app.state.auth_config
+    config: Settings = request.app.state.settings
     providers = dict.fromkeys(
         (
             "apple azure bitbucket discord facebook snapchat figma fly github gitlab google keycloak kakao "
@@ -30,17 +30,17 @@ def settings(request: Request[Any, Any, Any]) -> Response[bytes]:
         False,
     )
     external: dict[str, bool] = {
-        "anonymous_users": config.external_anonymous_users_enabled,
+        "anonymous_users": config.external.anonymous_users.enabled,
         **providers,
-        "email": config.external_email_enabled,
-        "phone": config.external_phone_enabled,
+        "email": config.external.email.enabled,
+        "phone": config.external.phone.enabled,
     }
     return json_response(
         {
             "external": external,
-            "disable_signup": config.disable_signup,
-            "mailer_autoconfirm": config.mailer_autoconfirm,
-            "phone_autoconfirm": config.sms_autoconfirm,
+            "disable_signup": config.site.disable_signup,
+            "mailer_autoconfirm": config.mailer.autoconfirm,
+            "phone_autoconfirm": config.sms.autoconfirm,
             "sms_provider": "twilio",
             "saml_enabled": False,
             "saml_private_key_next_configured": False,

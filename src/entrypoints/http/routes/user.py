@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Response, get, post, put
+from litestar.di import NamedDependency
 
-from pytrue.application.config import AuthConfig
+from pytrue.application.config import Settings
 from pytrue.application.use_cases.authenticate import AuthenticateUser
 from pytrue.application.use_cases.user import Logout, UpdateUser, UpdateUserCommand
 from pytrue.domain.errors import ValidationFailed
@@ -26,12 +27,12 @@ from pytrue.entrypoints.http.serialize import user_json
 @get("/user")
 async def get_user(request: Request[Any, Any, Any]) -> Response[bytes]:
     authenticate_user: AuthenticateUser = provided(request, "authenticate_user")
-    auth_config: AuthConfig = provided(request, "auth_config")
+    settings: Settings = provided(request, "settings")
     principal = await authenticate_user(bearer_token(request))
     token_aud = principal.claims.get("aud")
     if isinstance(token_aud, list):
         token_aud = token_aud[0] if token_aud else None
-    if not isinstance(token_aud, str) or request_audience(request, auth_config, principal.claims) != token_aud:
+    if not isinstance(token_aud, str) or request_audience(request, settings.jwt, principal.claims) != token_aud:
         raise ValidationFailed("Token audience doesn't match request audience")
     assert principal.user is not None
     return json_response(user_json(principal.user))
@@ -39,7 +40,9 @@ async def get_user(request: Request[Any, Any, Any]) -> Response[bytes]:
 
 @put("/user")
 async def update_user(
-    request: Request[Any, Any, Any], authenticate_user: AuthenticateUser, update_user_use_case: UpdateUser
+    request: Request[Any, Any, Any],
+    authenticate_user: NamedDependency[AuthenticateUser],
+    update_user_use_case: NamedDependency[UpdateUser],
 ) -> Response[bytes]:
     await limits.limit(request, limits.USER)
     principal = await authenticate_user(bearer_token(request))
@@ -66,7 +69,9 @@ async def update_user(
 
 @post("/logout", status_code=200)
 async def logout(
-    request: Request[Any, Any, Any], authenticate_user: AuthenticateUser, logout_use_case: Logout
+    request: Request[Any, Any, Any],
+    authenticate_user: NamedDependency[AuthenticateUser],
+    logout_use_case: NamedDependency[Logout],
 ) -> Response[bytes]:
     principal = await authenticate_user(bearer_token(request))
     await logout_use_case(principal, request.query_params.get("scope", ""))

@@ -1,0 +1,374 @@
+"""One loader for every declared section (config.md §1).
+
+`variables()` walks the declaration in `pytrue.application.config` and names each field's
+variable the way GoTrue's envconfig does; `load_settings()` reads them from the environment
+(completed by `.env`) with GoTrue's value syntax. Every error is a `SettingsError` naming the
+variable; a secret's value never appears in a message.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import typing
+from collections import ChainMap
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, fields, is_dataclass
+from datetime import timedelta
+from functools import cache
+from typing import Any
+from urllib.parse import urlsplit
+
+from pytrue.adapters.jwt.keys import KeySet, parse_jwks
+from pytrue.application.config import PREFIX, Settings, Var, leaf_default, redact_url
+from pytrue.domain.rate import Rate
+from pytrue.domain.redirects import compile_allow_list
+from pytrue.domain.values import parse_go_duration
+from pytrue.entrypoints.settings.dotenv import read_dotenv
+from pytrue.entrypoints.settings.errors import SettingsError
+
+LOG_LEVELS = ("panic", "fatal", "error", "warn", "info", "debug", "trace")
+
+_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
+_FALSE = frozenset({"0", "f", "F", "FALSE", "false", "False"})
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
+@dataclass(frozen=True, slots=True)
+class Variable:
+    """One declared field: where it sits, the names it is read from, and how."""
+
+    path: tuple[str, ...]  # attributes from the root: ("mailer", "otp_exp")
+    names: tuple[str, ...]  # the name first, then its fallbacks
+    var: Var
+    type: Any
+    default: Any
+
+    @property
+    def name(self) -> str:
+        return self.names[0]
+
+    @property
+    def kind(self) -> str:
+        return kind_of(self.type, self.var)
+
+
+def kind_of(annotation: Any, var: Var) -> str:
+    """The parser a field needs: its declared kind, else the one its type implies."""
+    if var.kind:
+        return var.kind
+    if annotation is timedelta:
+        return "seconds" if var.unit == "s" else "duration"
+    if annotation == (timedelta | None):
+        return "duration"
+    simple = {str: "choice" if var.choices else "string", bool: "bool", int: "int", float: "float", Rate: "rate"}
+    if annotation in simple:
+        return simple[annotation]
+    if annotation == tuple[str, ...]:
+        return "list"
+    raise TypeError(f"no parser for {annotation!r}")
+
+
+@cache
+def variables(root: type = Settings) -> tuple[Variable, ...]:
+    """Every variable the declaration names, in declaration order."""
+    return tuple(_walk(root, (), ()))
+
+
+def _walk(cls: type, path: tuple[str, ...], segments: tuple[str, ...]) -> Iterator[Variable]:
+    hints = typing.get_type_hints(cls)
+    for item in fields(cls):
+        info = item.metadata.get("section")
+        if info is not None:
+            segment = item.name.upper() if info.env is None else info.env
+            yield from _walk(hints[item.name], (*path, item.name), (*segments, segment) if segment else segments)
+            continue
+        var: Var = item.metadata["var"]
+        name = var.env or PREFIX + "_".join((*segments, item.name.upper()))
+        yield Variable((*path, item.name), (name, *var.also), var, hints[item.name], leaf_default(item))
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None,
+    *,
+    env_file: str | os.PathLike[str] | None = ".env",
+    require: bool = True,
+    require_database: bool = True,
+) -> Settings:
+    """Read the settings; `.env` fills only keys the environment does not set."""
+    dotenv = read_dotenv(env_file) if env_file is not None else {}
+    values = ChainMap(os.environ if environ is None else environ, dotenv)  # type: ignore[arg-type]
+    return _Loader(values, require=require).load(require_database=require_database)
+
+
+class _Loader:
+    def __init__(self, values: Mapping[str, str], *, require: bool) -> None:
+        self._values = values
+        self._require = require
+
+    def lookup(self, variable: Variable) -> tuple[str, str | None]:
+        for name in variable.names:
+            if name in self._values:
+                return name, self._values[name]
+        return variable.names[0], None
+
+    def load(self, *, require_database: bool) -> Settings:
+        parsed: dict[tuple[str, ...], Any] = {}
+        for variable in variables():
+            parsed[variable.path] = self.read(variable, needed=self._require and variable.var.required)
+        settings = _build(Settings, (), parsed)
+        database = _find(("db", "url"))
+        if settings.db.driver == "postgres":
+            self.read(database, needed=self._require and require_database, when=" when GOTRUE_DB_DRIVER is postgres")
+        _check_keys(settings)
+        return settings
+
+    def read(self, variable: Variable, *, needed: bool, when: str = "") -> Any:
+        name, raw = self.lookup(variable)
+        if needed and not raw:
+            names = variable.names
+            state = "not set" if raw is None else "empty"
+            also = f"; also read as {', '.join(names[:-1])}" if len(names) > 1 and raw is None else ""
+            raise SettingsError(names[-1] if raw is None else name, f"required{when} but {state}{also}")
+        value = variable.default if raw is None else PARSERS[variable.kind](_Raw(name, raw, variable))
+        return value if variable.var.fix is None else variable.var.fix(value)
+
+
+def _build(cls: type, path: tuple[str, ...], parsed: Mapping[tuple[str, ...], Any]) -> Any:
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for item in fields(cls):
+        here = (*path, item.name)
+        is_section = "section" in item.metadata and is_dataclass(hints[item.name])
+        kwargs[item.name] = _build(hints[item.name], here, parsed) if is_section else parsed[here]
+    return cls(**kwargs)
+
+
+def _find(path: tuple[str, ...]) -> Variable:
+    return next(variable for variable in variables() if variable.path == path)
+
+
+def _check_keys(settings: Settings) -> None:
+    jwt = settings.jwt
+    if jwt.secret:
+        try:
+            KeySet(jwt.secret)
+        except ValueError as error:
+            raise SettingsError("GOTRUE_JWT_SECRET", str(error)) from None
+    if jwt.keys:
+        try:
+            KeySet(jwt.secret, list(jwt.keys), jwt.key_id, jwt.valid_methods)
+        except ValueError as error:
+            raise SettingsError("GOTRUE_JWT_KEYS", str(error)) from None
+
+
+def key_set(settings: Settings) -> KeySet:
+    """The JWT key set (secret, `GOTRUE_JWT_KEYS`, key id, accepted algorithms)."""
+    jwt = settings.jwt
+    return KeySet(jwt.secret, list(jwt.keys), jwt.key_id, jwt.valid_methods)
+
+
+# ---------------------------------------------------------------------------------------------
+# GoTrue's value syntax, one parser per kind.
+
+
+@dataclass(frozen=True, slots=True)
+class _Raw:
+    name: str  # the variable the value was found under
+    text: str
+    variable: Variable
+
+    def bad(self, expected: str) -> SettingsError:
+        if self.variable.var.secret:
+            return SettingsError(self.name, f"expected {expected}")
+        return SettingsError(self.name, f"expected {expected}, got {self.text!r}")
+
+    def bounded(self, value: Any) -> Any:
+        var = self.variable.var
+        if var.minimum is not None and value < var.minimum:
+            raise SettingsError(self.name, f"must be at least {_number(var.minimum)}, got {value}")
+        if var.maximum is not None and value > var.maximum:
+            raise SettingsError(self.name, f"must be at most {_number(var.maximum)}, got {value}")
+        if var.choices is not None and value not in var.choices:
+            raise SettingsError(self.name, f"must be one of {', '.join(map(str, var.choices))}, got {value}")
+        return value
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _string(raw: _Raw) -> str:
+    return raw.text
+
+
+def _choice(raw: _Raw) -> str:
+    choices = raw.variable.var.choices or ()
+    if raw.text not in choices:
+        raise SettingsError(raw.name, f"expected one of {', '.join(choices)}, got {raw.text!r}")
+    return raw.text
+
+
+def _lower_choice(raw: _Raw) -> str:
+    value = raw.text.strip().lower() or raw.variable.default
+    choices = raw.variable.var.choices or ()
+    if value not in choices:
+        raise SettingsError(raw.name, f"expected one of {', '.join(choices)}, got {raw.text!r}")
+    return str(value)
+
+
+def _bool(raw: _Raw) -> bool:
+    if raw.text in _TRUE:
+        return True
+    if raw.text in _FALSE:
+        return False
+    raise raw.bad("a boolean (true/false/1/0/t/f)")
+
+
+def _int(raw: _Raw) -> int:
+    if not _INTEGER.fullmatch(raw.text):
+        raise raw.bad("an integer")
+    return int(raw.bounded(int(raw.text)))
+
+
+def _seconds(raw: _Raw) -> timedelta:
+    return timedelta(seconds=_int(raw))
+
+
+def _float(raw: _Raw) -> float:
+    if not raw.text.strip():
+        return float(raw.variable.default)
+    try:
+        value = float(raw.text)
+    except ValueError:
+        raise raw.bad("a number") from None
+    if not math.isfinite(value) or value < 0:
+        raise raw.bad("a finite number >= 0")
+    return value
+
+
+def _duration(raw: _Raw) -> timedelta:
+    try:
+        return parse_go_duration(raw.text)
+    except ValueError:
+        raise raw.bad("a duration such as 300ms, 60s, 1m30s or 24h") from None
+
+
+def _seconds_float(raw: _Raw) -> float:
+    seconds = _duration(raw).total_seconds()
+    if seconds <= 0:
+        raise SettingsError(raw.name, f"must be positive, got {raw.text!r}")
+    return seconds
+
+
+def _list(raw: _Raw) -> tuple[str, ...]:
+    return tuple(raw.text.split(",")) if raw.text.strip() else ()
+
+
+def _rate(raw: _Raw) -> Rate:
+    try:
+        return Rate.parse(raw.text)
+    except ValueError:
+        raise raw.bad("a rate such as 30 (per hour) or 10/1m (token bucket)") from None
+
+
+def _url(raw: _Raw) -> str:
+    if not raw.text:
+        return raw.text
+    try:
+        parts = urlsplit(raw.text)
+        valid = bool(parts.scheme) and bool(parts.hostname)
+    except ValueError:
+        valid = False
+    if not valid:
+        raise SettingsError(raw.name, f"expected an absolute URL with scheme and host, got {redact_url(raw.text)!r}")
+    return raw.text
+
+
+def _port(raw: _Raw) -> int:
+    if not _INTEGER.fullmatch(raw.text) or not 1 <= int(raw.text) <= 65535:
+        raise raw.bad("a port number between 1 and 65535")
+    return int(raw.text)
+
+
+def _log_level(raw: _Raw) -> str:
+    if not raw.text:
+        return str(raw.variable.default)
+    level = raw.text.lower()
+    level = "warn" if level == "warning" else level
+    if level not in LOG_LEVELS:
+        raise raw.bad(f"one of {', '.join(LOG_LEVELS)}")
+    return level
+
+
+def _allow_list(raw: _Raw) -> tuple[str, ...]:
+    patterns = _list(raw)
+    try:
+        compile_allow_list(patterns)
+    except ValueError as error:
+        raise SettingsError(raw.name, str(error)) from None
+    return patterns
+
+
+def _valid_methods(raw: _Raw) -> tuple[str, ...] | None:
+    methods = _list(raw)
+    if "none" in methods:
+        raise SettingsError(raw.name, "the 'none' algorithm cannot be accepted")
+    return methods or None
+
+
+def _jwks(raw: _Raw) -> tuple[dict[str, Any], ...]:
+    if not raw.text.strip():
+        return ()
+    try:
+        return tuple(parse_jwks(raw.text))
+    except ValueError as error:
+        raise SettingsError(raw.name, str(error)) from None
+
+
+def _smtp_headers(raw: _Raw) -> dict[str, tuple[str, ...]]:
+    if not raw.text.strip():
+        return {}
+    try:
+        parsed = json.loads(raw.text)
+    except ValueError:
+        raise SettingsError(raw.name, 'expected JSON such as {"X-Header": ["value"]}') from None
+    if not isinstance(parsed, dict):
+        raise SettingsError(raw.name, 'expected a JSON object such as {"X-Header": ["value"]}')
+    headers: dict[str, tuple[str, ...]] = {}
+    for header, values in parsed.items():
+        if not _HEADER_NAME.fullmatch(header):
+            raise SettingsError(raw.name, f"invalid header name {header!r}")
+        if not isinstance(values, list) or not all(isinstance(value, str) for value in values):
+            raise SettingsError(raw.name, f"the value of {header!r} must be a list of strings")
+        if any("\r" in value or "\n" in value for value in values):
+            raise SettingsError(raw.name, f"the value of {header!r} contains a line break")
+        headers[header] = tuple(values)
+    return headers
+
+
+PARSERS: dict[str, Callable[[_Raw], Any]] = {
+    "string": _string,
+    "dsn": _string,
+    "jwt_secret": _string,
+    "choice": _choice,
+    "lower_choice": _lower_choice,
+    "bool": _bool,
+    "int": _int,
+    "seconds": _seconds,
+    "float": _float,
+    "duration": _duration,
+    "seconds_float": _seconds_float,
+    "list": _list,
+    "rate": _rate,
+    "url": _url,
+    "port": _port,
+    "log_level": _log_level,
+    "allow_list": _allow_list,
+    "valid_methods": _valid_methods,
+    "jwks": _jwks,
+    "smtp_headers": _smtp_headers,
+}

@@ -96,5 +96,10 @@ def ensure_send_allowed(
         return
     ready = last_sent + frequency
     if ready > now:
-        remaining = int((ready - now).total_seconds())
-        raise DomainError(code, f"For security purposes, you can only request this after {remaining} seconds.")
+        raise DomainError(code, too_soon(ready, now))
+
+
+def too_soon(ready: datetime, now: datetime) -> str:
+    """GoTrue's frequency message: the whole seconds left until `ready` (Go truncates the duration)."""
+    remaining = (ready - now) // timedelta(seconds=1)
+    return f"For security purposes, you can only request this after {remaining} seconds."

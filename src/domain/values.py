@@ -201,6 +201,10 @@ def parse_go_duration(raw: str) -> timedelta:
 _CHALLENGE = re.compile(r"^[A-Za-z0-9._~-]{43,128}$")
 PKCE_METHODS = ("s256", "plain")
 CHANNELS = ("sms", "whatsapp")
+INVALID_CHANNEL = (
+    "Invalid channel, supported values are 'sms' or 'whatsapp'. "
+    "'whatsapp' is only supported if Twilio or Twilio Verify is used as the provider."
+)
 
 
 def validate_pkce_params(challenge: str | None, method: str | None) -> str | None:
@@ -217,7 +221,9 @@ def validate_pkce_params(challenge: str | None, method: str | None) -> str | Non
 
 
 def validate_channel(channel: str | None) -> str:
+    """The channel's name check alone, with GoTrue's message; `phone.message_channel` also applies
+    the provider rule (`whatsapp` only with Twilio or Twilio Verify, anything with the SMS hook)."""
     value = channel or "sms"
     if value not in CHANNELS:
-        raise ValidationFailed("Invalid channel: only 'sms' and 'whatsapp' are supported")
+        raise ValidationFailed(INVALID_CHANNEL)
     return value

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import MISSING, dataclass, field, fields
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
+from pytrue.domain.phone import DEFAULT_SMS_TEMPLATE, SMS_PROVIDERS, SmsTestOtps
 from pytrue.domain.links import DEFAULT_VERIFY_PATH, verify_link
 from pytrue.domain.rate import Rate
 from pytrue.domain.redirects import RedirectPolicy
@@ -283,11 +284,62 @@ class Mailer(Section):
 
 
 @declared
+class TwilioSms(Section):
+    account_sid: str = setting("", "Twilio account SID.")
+    auth_token: str = setting("", "Twilio auth token.", secret=True)
+    message_service_sid: str = setting("", "Sender number or Messaging Service SID.")
+    content_sid: str = setting("", "WhatsApp content template SID (WhatsApp messages use it instead of the text).")
+
+
+@declared
+class TwilioVerifySms(Section):
+    account_sid: str = setting("", "Twilio account SID.")
+    auth_token: str = setting("", "Twilio auth token.", secret=True)
+    message_service_sid: str = setting("", "Twilio Verify service SID.")
+
+
+@declared
+class MessageBirdSms(Section):
+    access_key: str = setting("", "MessageBird access key.", secret=True)
+    originator: str = setting("", "Sender shown to the user.")
+
+
+@declared
+class TextlocalSms(Section):
+    api_key: str = setting("", "Textlocal API key.", secret=True)
+    sender: str = setting("", "Sender shown to the user.")
+
+
+@declared
+class VonageSms(Section):
+    api_key: str = setting("", "Vonage API key.")
+    api_secret: str = setting("", "Vonage API secret.", secret=True)
+    sender: str = setting("", "Sender shown to the user.", env="GOTRUE_SMS_VONAGE_FROM")
+
+
+@declared
 class Sms(Section):
     """SmsProviderConfiguration (config.md §9)."""
 
     autoconfirm: bool = setting(False, "Skip phone confirmation.")
     otp_exp: timedelta = setting(timedelta(seconds=60), "SMS code validity in seconds (0: 60).", unit="s", minimum=0, fix=_or(timedelta(seconds=60)))
+    otp_length: int = setting(6, "SMS code digits (outside 6–10: 6).", fix=lambda v: v if 6 <= v <= 10 else 6)
+    max_frequency: timedelta = setting(
+        timedelta(minutes=1), "Minimum interval between SMS of one kind to one user.", fix=_positive_or(timedelta(minutes=1))
+    )
+    provider: str = setting("", "twilio, twilio_verify, messagebird, textlocal or vonage (empty: none).", choices=("", *SMS_PROVIDERS))
+    template: str = setting(DEFAULT_SMS_TEMPLATE, "SMS text, a Go template with {{ .Code }}.", fix=_or(DEFAULT_SMS_TEMPLATE))
+    test_otp: dict[str, str] = setting({}, "Fixed codes for test numbers (phone:code,…); nothing is sent to them.", kind="map")
+    test_otp_valid_until: datetime | None = setting(None, "When the test codes stop working (RFC 3339; unset: never).", kind="time")
+    twilio: TwilioSms = section(TwilioSms)
+    twilio_verify: TwilioVerifySms = section(TwilioVerifySms)
+    messagebird: MessageBirdSms = section(MessageBirdSms)
+    textlocal: TextlocalSms = section(TextlocalSms)
+    vonage: VonageSms = section(VonageSms)
+
+    @property
+    def test_otps(self) -> SmsTestOtps:
+        return SmsTestOtps.of(self.test_otp, self.test_otp_valid_until)
 
 
 @declared

@@ -152,6 +152,12 @@ class SmsTestOtps:
             expiry = None  # Go's zero time means "no expiry"
         return cls(MappingProxyType(codes), expiry)
 
+    @classmethod
+    def of(cls, codes: Mapping[str, str], valid_until: datetime | None = None) -> SmsTestOtps:
+        """From an already split map (the loader's): keys normalised as `parse` does."""
+        normalised = {Phone.normalise(number): code for number, code in codes.items()}
+        return cls(MappingProxyType(normalised), None if valid_until == _GO_ZERO_TIME else valid_until)
+
     def active(self, now: datetime) -> bool:
         return self.valid_until is None or now < self.valid_until
 

@@ -45,7 +45,7 @@ async def test_settings_shape_with_defaults(make_api: Any) -> None:
     assert body["disable_signup"] is False
     assert body["mailer_autoconfirm"] is False
     assert body["phone_autoconfirm"] is False
-    assert body["sms_provider"] == "twilio"
+    assert body["sms_provider"] == ""  # GOTRUE_SMS_PROVIDER as configured, empty when unset
 
 
 async def test_settings_reflect_configuration(make_api: Any) -> None:
@@ -55,9 +55,11 @@ async def test_settings_reflect_configuration(make_api: Any) -> None:
             "GOTRUE_MAILER_AUTOCONFIRM": "true",
             "GOTRUE_EXTERNAL_ANONYMOUS_USERS_ENABLED": "true",
             "GOTRUE_EXTERNAL_EMAIL_ENABLED": "false",
+            "GOTRUE_SMS_PROVIDER": "vonage",
         }
     )
     body = (await api.client.get("/settings")).json()
+    assert body["sms_provider"] == "vonage"
     assert body["disable_signup"] is True
     assert body["mailer_autoconfirm"] is True
     assert body["external"]["anonymous_users"] is True

@@ -16,13 +16,14 @@ import typing
 from collections import ChainMap
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, fields, is_dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
 
 from pytrue.adapters.jwt.keys import KeySet, parse_jwks
 from pytrue.application.config import PREFIX, Settings, Var, leaf_default, redact_url
+from pytrue.domain.phone import parse_rfc3339
 from pytrue.domain.rate import Rate
 from pytrue.domain.redirects import compile_allow_list
 from pytrue.domain.values import parse_go_duration
@@ -350,6 +351,28 @@ def _smtp_headers(raw: _Raw) -> dict[str, tuple[str, ...]]:
     return headers
 
 
+def _map(raw: _Raw) -> dict[str, str]:
+    """envconfig's map syntax: `key:value,key2:value2`, nothing trimmed."""
+    if not raw.text.strip():
+        return {}
+    pairs: dict[str, str] = {}
+    for item in raw.text.split(","):
+        parts = item.split(":")
+        if len(parts) != 2:
+            raise SettingsError(raw.name, "invalid map item, expected key:value pairs separated by commas")
+        pairs[parts[0]] = parts[1]
+    return pairs
+
+
+def _time(raw: _Raw) -> datetime | None:
+    if not raw.text.strip():
+        return None
+    try:
+        return parse_rfc3339(raw.text.strip())
+    except ValueError:
+        raise raw.bad("an RFC 3339 time such as 2030-01-01T00:00:00Z") from None
+
+
 PARSERS: dict[str, Callable[[_Raw], Any]] = {
     "string": _string,
     "dsn": _string,
@@ -371,4 +394,6 @@ PARSERS: dict[str, Callable[[_Raw], Any]] = {
     "valid_methods": _valid_methods,
     "jwks": _jwks,
     "smtp_headers": _smtp_headers,
+    "map": _map,
+    "time": _time,
 }

@@ -30,6 +30,8 @@ TYPE_LABELS = {
     "valid_methods": "list",
     "jwks": "JSON (JWKS)",
     "smtp_headers": "JSON",
+    "map": "map",
+    "time": "RFC 3339 time",
 }
 
 

@@ -41,7 +41,7 @@ def settings(request: Request[Any, Any, Any]) -> Response[bytes]:
             "disable_signup": config.site.disable_signup,
             "mailer_autoconfirm": config.mailer.autoconfirm,
             "phone_autoconfirm": config.sms.autoconfirm,
-            "sms_provider": "twilio",
+            "sms_provider": config.sms.provider,
             "saml_enabled": False,
             "saml_private_key_next_configured": False,
             "passkeys_enabled": False,

@@ -9,6 +9,8 @@ from urllib.parse import urlencode
 from uuid import UUID
 
 from litestar import Request, Response, delete, get, post, put
+from litestar.di import NamedDependency
+from litestar.params import FromPath
 
 from pytrue.application.config import AuthConfig
 from pytrue.application.ports import UserListQuery
@@ -99,9 +101,9 @@ async def _admin(request: Request[Any, Any, Any], authorize_admin: AuthorizeAdmi
 @get("/admin/users")
 async def list_users(
     request: Request[Any, Any, Any],
-    authorize_admin: AuthorizeAdmin,
-    admin_list_users: AdminListUsers,
-    auth_config: AuthConfig,
+    authorize_admin: NamedDependency[AuthorizeAdmin],
+    admin_list_users: NamedDependency[AdminListUsers],
+    auth_config: NamedDependency[AuthConfig],
 ) -> Response[bytes]:
     principal = await _admin(request, authorize_admin)
     page = _int_param(request, "page", 1)
@@ -123,9 +125,9 @@ async def list_users(
 @post("/admin/users", status_code=200)
 async def create_user(
     request: Request[Any, Any, Any],
-    authorize_admin: AuthorizeAdmin,
-    admin_create_user: AdminCreateUser,
-    auth_config: AuthConfig,
+    authorize_admin: NamedDependency[AuthorizeAdmin],
+    admin_create_user: NamedDependency[AdminCreateUser],
+    auth_config: NamedDependency[AuthConfig],
 ) -> Response[bytes]:
     principal = await _admin(request, authorize_admin)
     body = decode_body(await request.body(), AdminUserBody)
@@ -138,7 +140,10 @@ async def create_user(
 
 @get("/admin/users/{user_id:str}")
 async def get_user(
-    request: Request[Any, Any, Any], user_id: str, authorize_admin: AuthorizeAdmin, admin_get_user: AdminGetUser
+    request: Request[Any, Any, Any],
+    user_id: FromPath[str],
+    authorize_admin: NamedDependency[AuthorizeAdmin],
+    admin_get_user: NamedDependency[AdminGetUser],
 ) -> Response[bytes]:
     await _admin(request, authorize_admin)
     return json_response(user_json(await admin_get_user(_user_id(user_id))))
@@ -146,7 +151,10 @@ async def get_user(
 
 @put("/admin/users/{user_id:str}")
 async def update_user(
-    request: Request[Any, Any, Any], user_id: str, authorize_admin: AuthorizeAdmin, admin_update_user: AdminUpdateUser
+    request: Request[Any, Any, Any],
+    user_id: FromPath[str],
+    authorize_admin: NamedDependency[AuthorizeAdmin],
+    admin_update_user: NamedDependency[AdminUpdateUser],
 ) -> Response[bytes]:
     principal = await _admin(request, authorize_admin)
     uid = _user_id(user_id)
@@ -157,7 +165,10 @@ async def update_user(
 
 @delete("/admin/users/{user_id:str}", status_code=200)
 async def delete_user(
-    request: Request[Any, Any, Any], user_id: str, authorize_admin: AuthorizeAdmin, admin_delete_user: AdminDeleteUser
+    request: Request[Any, Any, Any],
+    user_id: FromPath[str],
+    authorize_admin: NamedDependency[AuthorizeAdmin],
+    admin_delete_user: NamedDependency[AdminDeleteUser],
 ) -> Response[bytes]:
     principal = await _admin(request, authorize_admin)
     uid = _user_id(user_id)

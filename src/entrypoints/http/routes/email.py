@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from litestar import Request, Response, get, post
+from litestar.di import NamedDependency
 
 from pytrue.application.config import AuthConfig
 from pytrue.application.results import AuthResult
@@ -62,7 +63,11 @@ OAUTH_ERROR = {
 
 
 @post("/verify", status_code=200)
-async def verify_post(request: Request[Any, Any, Any], verify: Verify, auth_config: AuthConfig) -> Response[bytes]:
+async def verify_post(
+    request: Request[Any, Any, Any],
+    verify: NamedDependency[Verify],
+    auth_config: NamedDependency[AuthConfig],
+) -> Response[bytes]:
     await limits.limit(request, limits.VERIFY)
     raw = await request.body()
     form = _confirmation_form(request, raw) if auth_config.verify_confirmation_page else None
@@ -93,7 +98,11 @@ async def verify_post(request: Request[Any, Any, Any], verify: Verify, auth_conf
 
 
 @get("/verify")
-async def verify_get(request: Request[Any, Any, Any], verify: Verify, auth_config: AuthConfig) -> Response[bytes]:
+async def verify_get(
+    request: Request[Any, Any, Any],
+    verify: NamedDependency[Verify],
+    auth_config: NamedDependency[AuthConfig],
+) -> Response[bytes]:
     await limits.limit(request, limits.VERIFY)
     query = request.query_params
     token = query.get("token", "")
@@ -238,7 +247,11 @@ def _link_request(request: Request[Any, Any, Any], body: Any, auth_config: AuthC
 
 
 @post("/otp", status_code=200)
-async def otp(request: Request[Any, Any, Any], send_otp: SendOtp, auth_config: AuthConfig) -> Response[bytes]:
+async def otp(
+    request: Request[Any, Any, Any],
+    send_otp: NamedDependency[SendOtp],
+    auth_config: NamedDependency[AuthConfig],
+) -> Response[bytes]:
     await limits.limit(request, limits.OTP)
     body = decode_body(await request.body(), OtpBody)
     await send_otp(
@@ -256,7 +269,9 @@ async def otp(request: Request[Any, Any, Any], send_otp: SendOtp, auth_config: A
 
 @post("/magiclink", status_code=200)
 async def magiclink(
-    request: Request[Any, Any, Any], send_magic_link: SendMagicLink, auth_config: AuthConfig
+    request: Request[Any, Any, Any],
+    send_magic_link: NamedDependency[SendMagicLink],
+    auth_config: NamedDependency[AuthConfig],
 ) -> Response[bytes]:
     await limits.limit(request, limits.MAGICLINK)
     body = decode_body(await request.body(), MagicLinkBody)
@@ -272,7 +287,9 @@ async def magiclink(
 
 @post("/recover", status_code=200)
 async def recover(
-    request: Request[Any, Any, Any], recover_password: RecoverPassword, auth_config: AuthConfig
+    request: Request[Any, Any, Any],
+    recover_password: NamedDependency[RecoverPassword],
+    auth_config: NamedDependency[AuthConfig],
 ) -> Response[bytes]:
     await limits.limit(request, limits.RECOVER)
     body = decode_body(await request.body(), RecoverBody)
@@ -286,7 +303,11 @@ async def recover(
 
 
 @post("/resend", status_code=200)
-async def resend(request: Request[Any, Any, Any], resend_use_case: Resend, auth_config: AuthConfig) -> Response[bytes]:
+async def resend(
+    request: Request[Any, Any, Any],
+    resend_use_case: NamedDependency[Resend],
+    auth_config: NamedDependency[AuthConfig],
+) -> Response[bytes]:
     await limits.limit(request, limits.RESEND)
     body = decode_body(await request.body(), ResendBody)
     await resend_use_case(
@@ -302,7 +323,9 @@ async def resend(request: Request[Any, Any, Any], resend_use_case: Resend, auth_
 
 @get("/reauthenticate")
 async def reauthenticate(
-    request: Request[Any, Any, Any], authenticate_user: AuthenticateUser, reauthenticate_use_case: Reauthenticate
+    request: Request[Any, Any, Any],
+    authenticate_user: NamedDependency[AuthenticateUser],
+    reauthenticate_use_case: NamedDependency[Reauthenticate],
 ) -> Response[bytes]:
     principal = await authenticate_user(bearer_token(request))
     await reauthenticate_use_case(principal)
@@ -314,7 +337,10 @@ async def reauthenticate(
 
 @post("/invite", status_code=200)
 async def invite(
-    request: Request[Any, Any, Any], authorize_admin: AuthorizeAdmin, invite_user: InviteUser, auth_config: AuthConfig
+    request: Request[Any, Any, Any],
+    authorize_admin: NamedDependency[AuthorizeAdmin],
+    invite_user: NamedDependency[InviteUser],
+    auth_config: NamedDependency[AuthConfig],
 ) -> Response[bytes]:
     principal = await authorize_admin(bearer_token(request))
     body = decode_body(await request.body(), InviteBody)
@@ -334,9 +360,9 @@ async def invite(
 @post("/admin/generate_link", status_code=200)
 async def generate_link(
     request: Request[Any, Any, Any],
-    authorize_admin: AuthorizeAdmin,
-    generate_link_use_case: GenerateLink,
-    auth_config: AuthConfig,
+    authorize_admin: NamedDependency[AuthorizeAdmin],
+    generate_link_use_case: NamedDependency[GenerateLink],
+    auth_config: NamedDependency[AuthConfig],
 ) -> Response[bytes]:
     principal = await authorize_admin(bearer_token(request))
     body = decode_body(await request.body(), GenerateLinkBody)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Response, get, post, put
+from litestar.di import NamedDependency
 
 from pytrue.application.config import AuthConfig
 from pytrue.application.use_cases.authenticate import AuthenticateUser
@@ -39,7 +40,9 @@ async def get_user(request: Request[Any, Any, Any]) -> Response[bytes]:
 
 @put("/user")
 async def update_user(
-    request: Request[Any, Any, Any], authenticate_user: AuthenticateUser, update_user_use_case: UpdateUser
+    request: Request[Any, Any, Any],
+    authenticate_user: NamedDependency[AuthenticateUser],
+    update_user_use_case: NamedDependency[UpdateUser],
 ) -> Response[bytes]:
     await limits.limit(request, limits.USER)
     principal = await authenticate_user(bearer_token(request))
@@ -66,7 +69,9 @@ async def update_user(
 
 @post("/logout", status_code=200)
 async def logout(
-    request: Request[Any, Any, Any], authenticate_user: AuthenticateUser, logout_use_case: Logout
+    request: Request[Any, Any, Any],
+    authenticate_user: NamedDependency[AuthenticateUser],
+    logout_use_case: NamedDependency[Logout],
 ) -> Response[bytes]:
     principal = await authenticate_user(bearer_token(request))
     await logout_use_case(principal, request.query_params.get("scope", ""))

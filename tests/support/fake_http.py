@@ -56,7 +56,7 @@ Handler = Callable[[Seen], Reply]
 class FakeHttpServer:
     """Answers every request with `handle(seen)`; `requests` keeps them in order; `url` is its base."""
 
-    def __init__(self, handle: Handler) -> None:
+    def __init__(self, handle: Handler, *, port: int = 0) -> None:
         self.handle = handle
         self.requests: list[Seen] = []
         outer = self
@@ -92,7 +92,7 @@ class FakeHttpServer:
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
         self._server.daemon_threads = True
         self._server.block_on_close = False
         self.port = int(self._server.server_address[1])

@@ -450,7 +450,9 @@ class HookFailed(Exception):
     `unexpected_failure` for 500 and `unknown` otherwise, as GoTrue renders a code-less error.
     """
 
-    def __init__(self, message: str, *, status: int = 500, code: str = "unexpected_failure", rejected: bool = False):
+    def __init__(
+        self, message: str, *, status: int = 500, code: str = "unexpected_failure", rejected: bool = False
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.status = status

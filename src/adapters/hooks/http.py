@@ -69,7 +69,7 @@ class HttpHook:
 
     async def invoke(self, payload: Mapping[str, Any]) -> dict[str, Any]:
         try:
-            body = msgspec.json.encode(payload)
+            body = msgspec.json.encode(dict(payload))
         except (TypeError, ValueError, OverflowError):
             raise HookFailed("Error marshaling JSON input.") from None
         message_id = self._new_id()
@@ -94,7 +94,7 @@ class HttpHook:
                     outcome = await self._answer(response)
             except httpx.TimeoutException:
                 raise self._timed_out() from None
-            except httpx.HTTPError as error:
+            except (httpx.HTTPError, httpx.InvalidURL) as error:
                 log.warning("hook attempt %d failed: %s", attempt + 1, type(error).__name__)
                 if attempt == self._retries - 1:
                     raise HookFailed(

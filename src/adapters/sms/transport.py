@@ -52,7 +52,7 @@ class ProviderCall:
             )
         except httpx.TimeoutException:
             raise self.error(f"no answer within {self._timeout:g} seconds") from None
-        except httpx.HTTPError as error:
+        except (httpx.HTTPError, httpx.InvalidURL) as error:
             raise self.error(f"could not reach the provider ({type(error).__name__})") from None
 
     def json(self, response: httpx.Response) -> Any:

@@ -390,3 +390,79 @@ class MailQueue(Protocol):
         ...
 
     async def stats(self) -> OutboxStats: ...
+
+
+# --- SMS -----------------------------------------------------------------------------------
+SMS_CHANNEL = "sms"
+WHATSAPP_CHANNEL = "whatsapp"
+
+
+class SmsProviderError(Exception):
+    """The SMS provider refused the request or could not be reached.
+
+    `str(error)` is the provider's own explanation where it gives one (GoTrue shows it to the
+    caller after "Error sending <kind> OTP to provider: "), never a credential or the code.
+    `message_id` is the provider's id when it accepted the request but reported a failure.
+    """
+
+    def __init__(self, message: str, *, message_id: str = "") -> None:
+        super().__init__(message)
+        self.message_id = message_id
+
+
+class SmsSender(Protocol):
+    """Hands one text to a provider.
+
+    `channels` are the channels it can send on (`sms`, and `whatsapp` for Twilio and Twilio
+    Verify): the use case refuses others with GoTrue's "Invalid channel" before sending.
+    `phone` is GoTrue's stored form, E.164 digits without `+`.
+    """
+
+    channels: frozenset[str]
+
+    async def send(self, *, phone: str, message: str, channel: str, otp: str) -> str:
+        """The provider's message id; `SmsProviderError` on any failure.
+
+        `otp` is the code inside `message`, for providers that template it themselves
+        (Twilio WhatsApp content templates); Twilio Verify ignores both and sends its own code."""
+        ...
+
+
+class SmsOtpVerifier(Protocol):
+    """Checks a code that the provider generated and sent itself (Twilio Verify).
+
+    Only wired when the provider is `twilio_verify`; the stored token hash is not used then."""
+
+    async def verify(self, *, phone: str, code: str) -> bool:
+        """True when the provider approves `code` for `phone`; False when it refuses it or has no
+        pending verification; `SmsProviderError` when it cannot be asked. GoTrue answers both
+        failures with 403 `otp_expired` "Token has expired or is invalid"."""
+        ...
+
+
+# --- auth hooks (Standard Webhooks over HTTP, or a PostgreSQL function) ---------------------
+class HookFailed(Exception):
+    """A hook refused the request, answered badly, or could not be reached: GoTrue's answer.
+
+    `status` and `code` are the HTTP status and wire code GoTrue sends; `str(error)` its message.
+    `rejected` is True when the hook itself answered `{"error": {"http_code", "message"}}`:
+    the message is the hook's and the status its `http_code` (500 when absent), with code
+    `unexpected_failure` for 500 and `unknown` otherwise, as GoTrue renders a code-less error.
+    """
+
+    def __init__(
+        self, message: str, *, status: int = 500, code: str = "unexpected_failure", rejected: bool = False
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.code = code
+        self.rejected = rejected
+
+
+class Hook(Protocol):
+    """One configured extension point (send-SMS, send-email, custom access token, …)."""
+
+    async def invoke(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """The hook's JSON object answer (`{}` when it answers nothing); `HookFailed` otherwise."""
+        ...

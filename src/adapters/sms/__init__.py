@@ -1,0 +1,1 @@
+"""SMS providers: Twilio, Twilio Verify, MessageBird, Textlocal, Vonage, and the development outbox."""

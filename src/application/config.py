@@ -149,6 +149,10 @@ class Api(Section):
         "", "Request header whose value becomes the request id (logs, error_id).",
         env="GOTRUE_API_REQUEST_ID_HEADER", also=("REQUEST_ID_HEADER",),
     )
+    internal_http_timeout: timedelta = setting(
+        timedelta(seconds=10), "Timeout of outbound calls to SMS and OAuth providers.", env="GOTRUE_INTERNAL_HTTP_TIMEOUT",
+        fix=_positive_or(timedelta(seconds=10)),
+    )
 
 
 @declared
@@ -289,6 +293,7 @@ class TwilioSms(Section):
     auth_token: str = setting("", "Twilio auth token.", secret=True)
     message_service_sid: str = setting("", "Sender number or Messaging Service SID.")
     content_sid: str = setting("", "WhatsApp content template SID (WhatsApp messages use it instead of the text).")
+    api_url: str = setting("https://api.twilio.com", "Base URL of the provider's API (a proxy, or a stand-in in tests).", env="PYTRUE_SMS_TWILIO_API_URL", kind="url")
 
 
 @declared
@@ -296,18 +301,21 @@ class TwilioVerifySms(Section):
     account_sid: str = setting("", "Twilio account SID.")
     auth_token: str = setting("", "Twilio auth token.", secret=True)
     message_service_sid: str = setting("", "Twilio Verify service SID.")
+    api_url: str = setting("https://verify.twilio.com", "Base URL of the provider's API (a proxy, or a stand-in in tests).", env="PYTRUE_SMS_TWILIO_VERIFY_API_URL", kind="url")
 
 
 @declared
 class MessageBirdSms(Section):
     access_key: str = setting("", "MessageBird access key.", secret=True)
     originator: str = setting("", "Sender shown to the user.")
+    api_url: str = setting("https://rest.messagebird.com", "Base URL of the provider's API (a proxy, or a stand-in in tests).", env="PYTRUE_SMS_MESSAGEBIRD_API_URL", kind="url")
 
 
 @declared
 class TextlocalSms(Section):
     api_key: str = setting("", "Textlocal API key.", secret=True)
     sender: str = setting("", "Sender shown to the user.")
+    api_url: str = setting("https://api.textlocal.in", "Base URL of the provider's API (a proxy, or a stand-in in tests).", env="PYTRUE_SMS_TEXTLOCAL_API_URL", kind="url")
 
 
 @declared
@@ -315,6 +323,7 @@ class VonageSms(Section):
     api_key: str = setting("", "Vonage API key.")
     api_secret: str = setting("", "Vonage API secret.", secret=True)
     sender: str = setting("", "Sender shown to the user.", env="GOTRUE_SMS_VONAGE_FROM")
+    api_url: str = setting("https://rest.nexmo.com", "Base URL of the provider's API (a proxy, or a stand-in in tests).", env="PYTRUE_SMS_VONAGE_API_URL", kind="url")
 
 
 @declared
@@ -439,6 +448,22 @@ class RateLimit(Section):
 
 
 @declared
+class HookEndpoint(Section):
+    """One auth hook (GOTRUE_HOOK_<NAME>_*): an http(s) URI or pg-functions://postgres/<schema>/<function>."""
+
+    enabled: bool = setting(False, "Call this hook.")
+    uri: str = setting("", "Where the hook runs (http only to a local host).", kind="hook_uri")
+    secrets: str = setting("", "Standard Webhooks secrets, v1,whsec_<base64>, separated by |.", secret=True, kind="hook_secrets")
+
+
+@declared
+class Hook(Section):
+    """HookConfiguration (config.md §12): the hooks pytrue runs."""
+
+    send_sms: HookEndpoint = section(HookEndpoint, doc="Sends every SMS instead of the provider.")
+
+
+@declared
 class Settings(Section):
     """GoTrue's GlobalConfiguration, as pytrue reads it."""
 
@@ -456,6 +481,7 @@ class Settings(Section):
     security: Security = section(Security)
     sessions: Sessions = section(Sessions)
     rate_limit: RateLimit = section(RateLimit)
+    hook: Hook = section(Hook)
 
 
 # ---------------------------------------------------------------------------------------------

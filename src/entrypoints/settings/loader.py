@@ -21,6 +21,7 @@ from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
 
+from pytrue.adapters.hooks.config import HTTP_HOOK, parse_hook_secrets, parse_hook_uri
 from pytrue.adapters.jwt.keys import KeySet, parse_jwks
 from pytrue.application.config import PREFIX, Settings, Var, leaf_default, redact_url
 from pytrue.domain.phone import parse_rfc3339
@@ -125,6 +126,7 @@ class _Loader:
         if settings.db.driver == "postgres":
             self.read(database, needed=self._require and require_database, when=" when GOTRUE_DB_DRIVER is postgres")
         _check_keys(settings)
+        _check_hooks(settings)
         return settings
 
     def read(self, variable: Variable, *, needed: bool, when: str = "") -> Any:
@@ -164,6 +166,19 @@ def _check_keys(settings: Settings) -> None:
             KeySet(jwt.secret, list(jwt.keys), jwt.key_id, jwt.valid_methods)
         except ValueError as error:
             raise SettingsError("GOTRUE_JWT_KEYS", str(error)) from None
+
+
+def _check_hooks(settings: Settings) -> None:
+    """An enabled hook needs a URI, and an HTTP one at least one secret (as GoTrue refuses to start)."""
+    for item in fields(settings.hook):
+        hook = getattr(settings.hook, item.name)
+        prefix = f"GOTRUE_HOOK_{item.name.upper()}"
+        if not hook.enabled:
+            continue
+        if not hook.uri:
+            raise SettingsError(f"{prefix}_URI", "required when the hook is enabled")
+        if parse_hook_uri(hook.uri).kind == HTTP_HOOK and not parse_hook_secrets(hook.secrets):
+            raise SettingsError(f"{prefix}_SECRETS", "an HTTP hook needs at least one v1,whsec_ secret")
 
 
 def key_set(settings: Settings) -> KeySet:
@@ -351,6 +366,23 @@ def _smtp_headers(raw: _Raw) -> dict[str, tuple[str, ...]]:
     return headers
 
 
+def _hook_uri(raw: _Raw) -> str:
+    if raw.text:
+        try:
+            parse_hook_uri(raw.text)
+        except ValueError as error:
+            raise SettingsError(raw.name, str(error)) from None
+    return raw.text
+
+
+def _hook_secrets(raw: _Raw) -> str:
+    try:
+        parse_hook_secrets(raw.text)
+    except ValueError as error:
+        raise SettingsError(raw.name, str(error)) from None
+    return raw.text
+
+
 def _map(raw: _Raw) -> dict[str, str]:
     """envconfig's map syntax: `key:value,key2:value2`, nothing trimmed."""
     if not raw.text.strip():
@@ -395,5 +427,7 @@ PARSERS: dict[str, Callable[[_Raw], Any]] = {
     "jwks": _jwks,
     "smtp_headers": _smtp_headers,
     "map": _map,
+    "hook_uri": _hook_uri,
+    "hook_secrets": _hook_secrets,
     "time": _time,
 }

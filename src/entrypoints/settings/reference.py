@@ -31,6 +31,8 @@ TYPE_LABELS = {
     "jwks": "JSON (JWKS)",
     "smtp_headers": "JSON",
     "map": "map",
+    "hook_uri": "URI",
+    "hook_secrets": "secrets",
     "time": "RFC 3339 time",
 }
 

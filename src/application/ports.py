@@ -11,6 +11,7 @@ from uuid import UUID
 
 from pytrue.domain.audit import AuditLogEntry
 from pytrue.domain.cleanup import CleanupRule
+from pytrue.domain.external import UserProvidedData
 from pytrue.domain.flow_state import FlowState
 from pytrue.domain.one_time_token import OneTimeToken
 from pytrue.domain.rate import Rate
@@ -465,4 +466,102 @@ class Hook(Protocol):
 
     async def invoke(self, payload: Mapping[str, Any]) -> dict[str, Any]:
         """The hook's JSON object answer (`{}` when it answers nothing); `HookFailed` otherwise."""
+        ...
+
+
+# --- external OAuth / OIDC providers (issue 11) ----------------------------------------------
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuthorizationRequest:
+    """What `/authorize` asks of a provider's authorization URL.
+
+    `scopes` are the caller's extra scopes (GoTrue splits them on commas and appends them to the
+    provider's defaults); `code_verifier` is pytrue's own PKCE verifier for providers that
+    require PKCE (its S256 challenge is sent); `extra_params` are forwarded query parameters."""
+
+    state: str
+    scopes: str = ""
+    code_verifier: str = ""
+    nonce: str = ""
+    extra_params: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProviderTokens:
+    """A provider's token response; `extra` keeps the fields beyond OAuth's (WorkOS `profile`)."""
+
+    access_token: str
+    token_type: str = ""
+    refresh_token: str = ""
+    expires_in: int | None = None
+    id_token: str = ""
+    scope: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IdTokenCheck:
+    """How to judge an id_token beyond signature, issuer and lifetime.
+
+    `audiences`: any one must be in `aud` (empty: not checked). `nonce`: None skips the check;
+    a string applies GoTrue's id_token-grant rule (token and request both have a nonce or
+    neither; the token's is hex(SHA-256(nonce))). `access_token`, when given and the token has
+    `at_hash`, must match it."""
+
+    audiences: tuple[str, ...] = ()
+    nonce: str | None = None
+    access_token: str = ""
+
+
+class OAuthProviderError(Exception):
+    """A provider could not be used: unreachable, too slow, an error status, an unreadable answer.
+
+    `reason` is one of `unreachable`, `timeout`, `status`, `malformed`, `missing`; `status`
+    the provider's HTTP status when it answered. The message never carries a secret."""
+
+    def __init__(self, message: str, *, reason: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.status = status
+
+
+class IdTokenRejected(Exception):
+    """An id_token failed verification; `error`/`description` are GoTrue's OAuth error fields
+    for the id_token grant (`invalid request` / `Bad ID token`, `invalid nonce` / `Nonces mismatch`, …)."""
+
+    def __init__(self, description: str, *, error: str = "invalid request", detail: str = "") -> None:
+        super().__init__(f"{description}: {detail}" if detail else description)
+        self.error = error
+        self.description = description
+        self.detail = detail
+
+
+class OAuthProvider(Protocol):
+    """One external provider for the authorization-code flow (GoTrue's `OAuthProvider`).
+
+    `requires_pkce`: `/authorize` must generate a verifier, keep it (`oauth_client_states`) and
+    pass it to `exchange_code`. `form_post`: the provider answers `/callback` with a POST form."""
+
+    name: str
+    requires_pkce: bool
+    form_post: bool
+
+    def authorization_url(self, request: AuthorizationRequest) -> str: ...
+
+    async def exchange_code(self, code: str, *, code_verifier: str = "") -> ProviderTokens:
+        """Raises `OAuthProviderError` (a failed exchange is GoTrue's 500 "Unable to exchange external code")."""
+        ...
+
+    async def user_data(self, tokens: ProviderTokens, callback: Mapping[str, str] | None = None) -> UserProvidedData:
+        """The person behind `tokens`; `callback` is the callback's parameters (Apple's `user`).
+        Raises `OAuthProviderError` or `IdTokenRejected`."""
+        ...
+
+
+class IdTokenProvider(Protocol):
+    """A provider whose id_tokens sign people in directly (`POST /token?grant_type=id_token`)."""
+
+    name: str
+
+    async def verify_id_token(self, id_token: str, check: IdTokenCheck) -> UserProvidedData:
+        """Raises `IdTokenRejected` for a bad token, `OAuthProviderError` when discovery/JWKS fail."""
         ...

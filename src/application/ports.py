@@ -545,7 +545,9 @@ class OAuthProvider(Protocol):
     requires_pkce: bool
     form_post: bool
 
-    def authorization_url(self, request: AuthorizationRequest) -> str: ...
+    async def authorization_url(self, request: AuthorizationRequest) -> str:
+        """Async: an OIDC provider may need its discovery document first."""
+        ...
 
     async def exchange_code(self, code: str, *, code_verifier: str = "") -> ProviderTokens:
         """Raises `OAuthProviderError` (a failed exchange is GoTrue's 500 "Unable to exchange external code")."""

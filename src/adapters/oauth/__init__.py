@@ -1,0 +1,1 @@
+"""External OAuth 2.0 / OpenID Connect providers over one shared httpx client (issue 11)."""

@@ -567,3 +567,18 @@ class IdTokenProvider(Protocol):
     async def verify_id_token(self, id_token: str, check: IdTokenCheck) -> UserProvidedData:
         """Raises `IdTokenRejected` for a bad token, `OAuthProviderError` when discovery/JWKS fail."""
         ...
+
+
+class OAuth1Provider(Protocol):
+    """Twitter's OAuth 1.0a sign-in (GoTrue's `twitter` provider): `/authorize` asks for a request
+    token and redirects to the provider; `/callback` gets `oauth_token` and `oauth_verifier`."""
+
+    name: str
+
+    async def authorization_url(self, request: AuthorizationRequest) -> str: ...
+
+    async def access_token(self, oauth_token: str, oauth_verifier: str) -> ProviderTokens:
+        """The access token (`extra["oauth_token_secret"]` keeps its secret). Raises `OAuthProviderError`."""
+        ...
+
+    async def user_data(self, tokens: ProviderTokens, callback: Mapping[str, str] | None = None) -> UserProvidedData: ...

@@ -12,12 +12,13 @@ import httpx
 from pytrue.adapters.oauth import claims as claim_maps
 from pytrue.adapters.oauth import oidc_providers as op
 from pytrue.adapters.oauth import social
+from pytrue.adapters.oauth.twitter import Twitter
 from pytrue.adapters.oauth.base import OAuth2Provider, OidcProvider, choose_host
 from pytrue.adapters.oauth.http import DEFAULT_TIMEOUT, ProviderHttp
 from pytrue.adapters.oauth.oauth2 import ClientAuth, OAuth2Client
 from pytrue.adapters.oauth.oidc import OidcProviderCache
 from pytrue.application.config import OAuthProvider as ProviderSettings
-from pytrue.application.ports import IdTokenProvider, OAuthProvider
+from pytrue.application.ports import IdTokenProvider, OAuth1Provider, OAuthProvider
 
 
 class ProviderUnavailable(ValueError):
@@ -48,7 +49,7 @@ class ExternalProvider:
     and its id_token verifier (None when the provider has no id_token sign-in)."""
 
     name: str
-    oauth: OAuthProvider | None
+    oauth: OAuthProvider | OAuth1Provider | None
     id_token: IdTokenProvider | None
     oauth_unavailable: str = ""
     email_optional: bool = False
@@ -167,6 +168,14 @@ CODE_FLOW: dict[str, CodeFactory] = {
     "snapchat": _social(social.Snapchat),
     "spotify": _social(social.Spotify),
     "twitch": _social(social.Twitch),
+    "twitter": lambda name, settings, deps: Twitter(  # type: ignore[dict-item]
+        name=name,
+        consumer_key=settings.client_id[0],
+        consumer_secret=settings.secret,
+        redirect_uri=settings.redirect_uri,
+        http=deps.http(name, settings),
+        url=settings.url,
+    ),
     "workos": _social(social.WorkOS),
     "x": _social(social.X),
     "zoom": _social(social.Zoom),
@@ -190,7 +199,7 @@ def build_provider(name: str, settings: ProviderSettings, deps: ProviderDeps) ->
     if not settings.enabled:
         raise ProviderUnavailable("provider is not enabled")
     problem = oauth_problem(settings) if name in CODE_FLOW else "provider has no authorization-code flow"
-    oauth: OAuthProvider | None = None
+    oauth: OAuthProvider | OAuth1Provider | None = None
     if not problem:
         try:
             oauth = CODE_FLOW[name](name, settings, deps)
@@ -205,7 +214,7 @@ def build_provider(name: str, settings: ProviderSettings, deps: ProviderDeps) ->
     )
 
 
-def _id_token(name: str, settings: ProviderSettings, deps: ProviderDeps, oauth: OAuthProvider | None) -> IdTokenProvider | None:
+def _id_token(name: str, settings: ProviderSettings, deps: ProviderDeps, oauth: object) -> IdTokenProvider | None:
     if name not in ID_TOKEN_PROVIDERS:
         return None
     if name in _ID_TOKEN_ISSUERS:

@@ -36,7 +36,8 @@ class Claims:
     """The identity data a provider gives: OIDC standard claims and GoTrue's legacy keys.
 
     `identity_data()` is the JSON object stored in `auth.identities.identity_data` and merged
-    into `user_metadata`: empty values are left out except `email_verified`/`phone_verified`.
+    into `user_metadata`: empty values are left out except `email_verified`/`phone_verified`;
+    `aud` is an array and whole-second `iat`/`exp` are integers, as Go writes them.
     """
 
     iss: str = ""
@@ -76,7 +77,10 @@ class Claims:
                 data[f.name] = bool(value)
             elif f.name == "aud":
                 if value:
-                    data["aud"] = value[0] if len(value) == 1 else list(value)
+                    data["aud"] = list(value)
+            elif f.name in ("iat", "exp"):
+                if value:
+                    data[f.name] = int(value) if float(value).is_integer() else value
             elif f.name == "custom_claims":
                 if value:
                     data["custom_claims"] = dict(value)

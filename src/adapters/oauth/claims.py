@@ -76,7 +76,8 @@ def apple(raw: Mapping[str, Any]) -> UserProvidedData:
     if private is not None:
         custom["is_private_email"] = private
     if isinstance(raw.get("auth_time"), (int, float)) and not isinstance(raw.get("auth_time"), bool):
-        custom["auth_time"] = float(raw["auth_time"])
+        auth_time = raw["auth_time"]
+        custom["auth_time"] = int(auth_time) if float(auth_time).is_integer() else float(auth_time)
     if _s(raw, "transfer_sub"):
         custom["transfer_sub"] = _s(raw, "transfer_sub")
     claims = Claims(iss=_s(raw, "iss"), sub=sub, provider_id=sub, custom_claims=custom)

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
+from pytrue.domain.external import parse_linking_domains
 from pytrue.domain.phone import DEFAULT_SMS_TEMPLATE, SMS_PROVIDERS, SmsTestOtps
 from pytrue.domain.links import DEFAULT_VERIFY_PATH, verify_link
 from pytrue.domain.rate import Rate
@@ -24,7 +25,33 @@ from pytrue.domain.values import PasswordPolicy
 
 PREFIX = "GOTRUE_"
 DEFAULT_ADMIN_ROLES = ("service_role", "supabase_admin")
-DEFAULT_SITE_URL = "http://localhost:3000"  # links and redirects when GOTRUE_SITE_URL is not required (tests, scripts)
+DEFAULT_SITE_URL = "http://localhost:3000"
+DEFAULT_ID_TOKEN_ISSUERS = ("https://appleid.apple.com", "https://accounts.google.com")
+OAUTH_PROVIDERS = (
+    "apple",
+    "azure",
+    "bitbucket",
+    "discord",
+    "facebook",
+    "figma",
+    "fly",
+    "github",
+    "gitlab",
+    "google",
+    "kakao",
+    "keycloak",
+    "linkedin_oidc",
+    "notion",
+    "slack_oidc",
+    "snapchat",
+    "spotify",
+    "twitch",
+    "twitter",
+    "vercel_marketplace",
+    "workos",
+    "x",
+    "zoom",
+)  # links and redirects when GOTRUE_SITE_URL is not required (tests, scripts)
 
 T = TypeVar("T")
 
@@ -253,6 +280,7 @@ class Mailer(Section):
     """MailerConfiguration (config.md §8) and pytrue's mail outbox."""
 
     autoconfirm: bool = setting(False, "Skip email confirmation.")
+    allow_unverified_email_sign_ins: bool = setting(False, "OAuth users whose provider email is unverified may sign in.")
     secure_email_change_enabled: bool = setting(True, "An email change needs confirming from both addresses.")
     otp_exp: timedelta = setting(timedelta(seconds=86400), "Email code and link validity in seconds (0: 86400).", unit="s", minimum=0, fix=_or(timedelta(seconds=86400)))
     otp_length: int = setting(6, "Email code digits (outside 6–10: 6).", fix=lambda v: v if 6 <= v <= 10 else 6)
@@ -391,6 +419,60 @@ class External(Section):
     flow_state_expiry_duration: timedelta = setting(
         timedelta(seconds=300), "Lifetime of a PKCE flow state (at least 300s).", fix=lambda v: max(v or timedelta(0), timedelta(seconds=300))
     )
+    apple: OAuthProvider = section(OAuthProvider)
+    azure: OAuthProvider = section(OAuthProvider)
+    bitbucket: OAuthProvider = section(OAuthProvider)
+    discord: OAuthProvider = section(OAuthProvider)
+    facebook: OAuthProvider = section(OAuthProvider)
+    figma: OAuthProvider = section(OAuthProvider)
+    fly: OAuthProvider = section(OAuthProvider)
+    github: OAuthProvider = section(OAuthProvider)
+    gitlab: OAuthProvider = section(OAuthProvider)
+    google: OAuthProvider = section(OAuthProvider)
+    kakao: OAuthProvider = section(OAuthProvider)
+    keycloak: OAuthProvider = section(OAuthProvider)
+    linkedin_oidc: OAuthProvider = section(OAuthProvider)
+    notion: OAuthProvider = section(OAuthProvider)
+    slack_oidc: OAuthProvider = section(OAuthProvider)
+    snapchat: OAuthProvider = section(OAuthProvider)
+    spotify: OAuthProvider = section(OAuthProvider)
+    twitch: OAuthProvider = section(OAuthProvider)
+    twitter: OAuthProvider = section(OAuthProvider)
+    vercel_marketplace: OAuthProvider = section(OAuthProvider)
+    workos: OAuthProvider = section(OAuthProvider)
+    x: OAuthProvider = section(OAuthProvider)
+    zoom: OAuthProvider = section(OAuthProvider)
+    redirect_url: str = setting("", "Where /callback always redirects (overrides redirect_to and SITE_URL).", env="GOTRUE_EXTERNAL_REDIRECTURL")
+    ios_bundle_id: str = setting("", "Extra audience accepted in Apple id_tokens (the iOS app's bundle id).")
+    allowed_id_token_issuers: tuple[str, ...] = setting(
+        DEFAULT_ID_TOKEN_ISSUERS, "Issuers accepted by the id_token grant's deprecated client_id + issuer form.",
+        fix=_or(DEFAULT_ID_TOKEN_ISSUERS),
+    )
+    oidc_provider_cache_ttl: timedelta = setting(
+        timedelta(hours=1), "How long OIDC discovery documents and key sets are cached.", fix=_positive_or(timedelta(hours=1))
+    )
+
+    @property
+    def provider_names(self) -> tuple[str, ...]:
+        """Every external OAuth/OIDC provider declared here."""
+        return OAUTH_PROVIDERS
+
+    def provider(self, name: str) -> OAuthProvider | None:
+        """The section of provider `name`, None when pytrue knows no such provider."""
+        return getattr(self, name) if name in OAUTH_PROVIDERS else None
+
+
+@declared
+class Experimental(Section):
+    """ExperimentalConfiguration: features GoTrue marks experimental."""
+
+    provider_linking_domains: str = setting(
+        "", "provider=domain pairs (comma-separated): providers sharing a domain link accounts by email only among themselves."
+    )
+
+    @property
+    def linking_domains(self) -> dict[str, str]:
+        return parse_linking_domains(self.provider_linking_domains)
 
 
 @declared
@@ -423,6 +505,7 @@ class Security(Section):
     update_password_require_reauthentication: bool = setting(False, "A password change needs a reauthentication nonce.")
     update_password_require_current_password: bool = setting(False, "A password change needs the current password.")
     sb_forwarded_for_enabled: bool = setting(False, "Trust Sb-Forwarded-For as the client IP.")
+    manual_linking_enabled: bool = setting(False, "Signed-in users may link and unlink identities (/user/identities).")
     otp_max_failed_attempts: int = setting(5, "Wrong guesses after which a code is spent.", env="PYTRUE_OTP_MAX_FAILED_ATTEMPTS", minimum=1)
 
 
@@ -477,6 +560,7 @@ class Settings(Section):
     mailer: Mailer = section(Mailer)
     sms: Sms = section(Sms)
     external: External = section(External)
+    experimental: Experimental = section(Experimental)
     password: Password = section(Password)
     security: Security = section(Security)
     sessions: Sessions = section(Sessions)

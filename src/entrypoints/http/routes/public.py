@@ -22,6 +22,7 @@ def health() -> Response[bytes]:
 @get("/settings", sync_to_thread=False)
 def settings(request: Request[Any, Any, Any]) -> Response[bytes]:
     config: Settings = request.app.state.settings
+    # GoTrue's keys; linkedin and slack are its deprecated providers, which pytrue does not offer
     providers = dict.fromkeys(
         (
             "apple azure bitbucket discord facebook snapchat figma fly github gitlab google keycloak kakao "
@@ -29,6 +30,9 @@ def settings(request: Request[Any, Any, Any]) -> Response[bytes]:
         ).split(),
         False,
     )
+    for name in config.external.provider_names:
+        if name in providers:
+            providers[name] = config.external.provider(name).enabled  # type: ignore[union-attr]
     external: dict[str, bool] = {
         "anonymous_users": config.external.anonymous_users.enabled,
         **providers,

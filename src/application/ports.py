@@ -12,11 +12,11 @@ from uuid import UUID
 from pytrue.domain.audit import AuditLogEntry
 from pytrue.domain.cleanup import CleanupRule
 from pytrue.domain.external import UserProvidedData
-from pytrue.domain.flow_state import FlowState
+from pytrue.domain.flow_state import FlowState, OAuthClientState
 from pytrue.domain.one_time_token import OneTimeToken
 from pytrue.domain.rate import Rate
 from pytrue.domain.session import RefreshToken, Session
-from pytrue.domain.user import User
+from pytrue.domain.user import Identity, User
 
 
 class RowLocked(Exception):
@@ -84,6 +84,18 @@ class UserRepository(Protocol):
 
     async def list(self, query: UserListQuery) -> tuple[list[User], int]: ...
 
+    async def get_by_identity(self, provider_id: str, provider: str) -> User | None:
+        """The user owning the identity `(provider_id, provider)`, with its identities."""
+        ...
+
+    async def identities_with_emails(self, emails: tuple[str, ...]) -> list[Identity]:
+        """Every identity whose (lower-cased) email is one of `emails`, of any user."""
+        ...
+
+    async def users_with_emails(self, emails: tuple[str, ...]) -> list[User]:
+        """Every non-SSO user whose email (lower-cased) is one of `emails`, with identities."""
+        ...
+
 
 class SessionRepository(Protocol):
     async def get(self, session_id: UUID) -> Session | None: ...
@@ -147,9 +159,13 @@ class OneTimeTokenRepository(Protocol):
 
 
 class FlowStateRepository(Protocol):
-    """PKCE flow states (`auth.flow_state`)."""
+    """PKCE and OAuth flow states (`auth.flow_state`)."""
 
     async def add(self, flow: FlowState) -> None: ...
+
+    async def get(self, flow_id: UUID, *, lock: bool = False) -> FlowState | None:
+        """With `lock`, the row stays locked until the unit of work ends (one callback claims it)."""
+        ...
 
     async def update(self, flow: FlowState) -> None: ...
 
@@ -160,6 +176,16 @@ class FlowStateRepository(Protocol):
     async def latest_for_user(self, user_id: UUID, authentication_method: str) -> FlowState | None: ...
 
     async def delete(self, flow_id: UUID) -> None: ...
+
+
+class OAuthClientStateRepository(Protocol):
+    """`auth.oauth_client_states`: verifiers for providers that require PKCE."""
+
+    async def add(self, state: OAuthClientState) -> None: ...
+
+    async def take(self, state_id: UUID) -> OAuthClientState | None:
+        """Delete the row and return it (None when there is none): a verifier is used once."""
+        ...
 
 
 class AuditLog(Protocol):
@@ -174,6 +200,7 @@ class UnitOfWork(Protocol):
     refresh_tokens: RefreshTokenRepository
     one_time_tokens: OneTimeTokenRepository
     flow_states: FlowStateRepository
+    oauth_client_states: OAuthClientStateRepository
     audit: AuditLog
     outbox: MailOutbox
 
@@ -582,3 +609,15 @@ class OAuth1Provider(Protocol):
         ...
 
     async def user_data(self, tokens: ProviderTokens, callback: Mapping[str, str] | None = None) -> UserProvidedData: ...
+
+
+class ProviderNotUsable(Exception):
+    """The provider is unknown, disabled or misconfigured; the message is GoTrue's reason."""
+
+
+class ExternalProviders(Protocol):
+    """The configured providers by name (adapters build them from the `External` section)."""
+
+    def code_flow(self, name: str) -> OAuthProvider | OAuth1Provider:
+        """The provider's code flow; `ProviderNotUsable` when it cannot run."""
+        ...

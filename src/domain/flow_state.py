@@ -44,9 +44,9 @@ def parse_challenge_method(raw: str) -> str:
 class FlowState:
     id: UUID
     user_id: UUID | None
-    auth_code: str
-    code_challenge_method: str
-    code_challenge: str
+    auth_code: str | None
+    code_challenge_method: str | None
+    code_challenge: str | None
     provider_type: str
     authentication_method: str
     provider_access_token: str | None = None
@@ -54,6 +54,16 @@ class FlowState:
     auth_code_issued_at: datetime | None = None
     created_at: datetime
     updated_at: datetime
+    # OAuth context (`/authorize` → `/callback`)
+    invite_token: str | None = None
+    referrer: str | None = None
+    oauth_client_state_id: UUID | None = None
+    linking_target_id: UUID | None = None
+    email_optional: bool = False
+
+    @property
+    def is_pkce(self) -> bool:
+        return bool(self.code_challenge)
 
     def is_expired(self, now: datetime, lifetime: timedelta) -> bool:
         """GoTrue's rule: magic links count from when the code was issued, everything else from creation."""
@@ -68,5 +78,21 @@ class FlowState:
             expected = base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
         else:
             expected = code_verifier
-        if not hmac.compare_digest(expected.encode("utf-8"), self.code_challenge.encode("utf-8")):
+        if not hmac.compare_digest(expected.encode("utf-8"), (self.code_challenge or "").encode("utf-8")):
             raise DomainError("bad_code_verifier", "code challenge does not match previously saved code verifier")
+
+
+OAUTH_CLIENT_STATE_TIMEOUT = timedelta(minutes=5)
+
+
+@dataclass(slots=True, kw_only=True)
+class OAuthClientState:
+    """`auth.oauth_client_states`: pytrue's own PKCE verifier towards a provider that requires PKCE."""
+
+    id: UUID
+    provider_type: str
+    code_verifier: str | None
+    created_at: datetime
+
+    def is_expired(self, now: datetime) -> bool:
+        return now - self.created_at > OAUTH_CLIENT_STATE_TIMEOUT

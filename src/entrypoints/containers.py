@@ -5,12 +5,16 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict
 
+import httpx
 from dependency_injector import containers, providers
 
 from pytrue.adapters.crypto.passwords import Argon2PasswordHasher
 from pytrue.adapters.jwt.tokens import JoserfcTokenSigner, JoserfcTokenVerifier
 from pytrue.adapters.mail.dev import DevTransport
 from pytrue.adapters.mail.inbox import DevInbox
+from pytrue.adapters.oauth.directory import ProviderDirectory
+from pytrue.adapters.oauth.oidc import OidcProviderCache
+from pytrue.adapters.oauth.registry import ProviderDeps
 from pytrue.adapters.memory.cleanup import InMemoryStaleRowCleaner
 from pytrue.adapters.memory.outbox import InMemoryMailQueue
 from pytrue.adapters.memory.rate_limiter import InMemoryRateLimiter
@@ -45,6 +49,7 @@ from pytrue.application.use_cases.email_links import (
     SendMagicLink,
     SendOtp,
 )
+from pytrue.application.use_cases.external import Authorize, ExternalCallback
 from pytrue.application.use_cases.invite import GenerateLink, InviteUser
 from pytrue.application.use_cases.refresh import RefreshTokenGrant
 from pytrue.application.use_cases.signin import SignInWithPassword
@@ -141,6 +146,30 @@ class Core(containers.DeclarativeContainer):
     dev_inbox = providers.Singleton(DevInbox)
     mailer = providers.Singleton(template_mailer, settings, dev_inbox)
     mail_health = providers.Singleton(MailHealth)
+    # one client for every outbound call to OAuth providers, closed at stop
+    http_client = providers.Singleton(
+        lambda s: httpx.AsyncClient(timeout=s.api.internal_http_timeout.total_seconds()), settings
+    )
+    oidc_cache = providers.Singleton(
+        lambda s, client, clock: OidcProviderCache(
+            client=client, clock=clock, ttl=s.external.oidc_provider_cache_ttl, timeout=s.api.internal_http_timeout.total_seconds()
+        ),
+        settings,
+        http_client,
+        clock,
+    )
+    # well-known provider addresses replaced per provider (tests point them at local stand-ins)
+    oauth_overrides = providers.Singleton(dict)
+    oauth_providers = providers.Singleton(
+        lambda s, client, cache, overrides: ProviderDirectory(
+            s.external,
+            ProviderDeps(client=client, cache=cache, timeout=s.api.internal_http_timeout.total_seconds(), overrides=overrides),
+        ),
+        settings,
+        http_client,
+        oidc_cache,
+        oauth_overrides,
+    )
 
 
 class InMemoryAdapters(containers.DeclarativeContainer):
@@ -258,6 +287,30 @@ class UseCases(containers.DeclarativeContainer):
     pkce_grant = providers.Singleton(
         PkceGrant, uow=adapters.uow, external=core.external, clock=core.clock, issuer=issuer
     )
+    authorize_external = providers.Singleton(
+        Authorize,
+        uow=adapters.uow,
+        external=core.external,
+        links=core.links,
+        clock=core.clock,
+        tokens=core.tokens,
+        providers=core.oauth_providers,
+    )
+    external_callback = providers.Singleton(
+        ExternalCallback,
+        uow=adapters.uow,
+        site=core.site,
+        jwt=core.jwt,
+        mailer=core.mail,
+        external=core.external,
+        linking_domains=core.settings.provided.experimental.linking_domains,
+        links=core.links,
+        clock=core.clock,
+        tokens=core.tokens,
+        issuer=issuer,
+        codes=codes,
+        providers=core.oauth_providers,
+    )
     sign_in_with_password = providers.Singleton(
         SignInWithPassword,
         uow=adapters.uow,
@@ -363,6 +416,7 @@ async def stop(container: Application) -> None:
     container.adapters.mail_queued().target = None
     await container.use_cases.outbox_sender().stop()
     await container.adapters.lifecycle().stop()
+    await container.core.http_client().aclose()
     hasher = container.core.hasher()
     close = getattr(hasher, "close", None)
     if close is not None:

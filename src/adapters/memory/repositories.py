@@ -11,10 +11,10 @@ from pytrue.adapters.memory.store import InMemoryStore, Undo, delete_item, set_i
 from pytrue.application.ports import LockedRefreshToken, UserListQuery
 from pytrue.domain.audit import AuditLogEntry
 from pytrue.domain.errors import EmailExists, PhoneExists
-from pytrue.domain.flow_state import FlowState
+from pytrue.domain.flow_state import FlowState, OAuthClientState
 from pytrue.domain.one_time_token import OneTimeToken
 from pytrue.domain.session import RefreshToken, Session
-from pytrue.domain.user import User
+from pytrue.domain.user import Identity, User
 
 
 class InMemoryUserRepository:
@@ -108,6 +108,23 @@ class InMemoryUserRepository:
         users.sort(key=lambda u: (u.created_at, str(u.id)), reverse=query.descending)
         start = (query.page - 1) * query.per_page
         return [copy.deepcopy(u) for u in users[start : start + query.per_page]], len(users)
+
+    async def get_by_identity(self, provider_id: str, provider: str) -> User | None:
+        for user in self._store.users.values():
+            if any(i.provider_id == provider_id and i.provider == provider for i in user.identities):
+                return copy.deepcopy(user)
+        return None
+
+    async def identities_with_emails(self, emails: tuple[str, ...]) -> list[Identity]:
+        wanted = set(emails)
+        found = [i for u in self._store.users.values() for i in u.identities if i.email is not None and i.email in wanted]
+        return copy.deepcopy(found)
+
+    async def users_with_emails(self, emails: tuple[str, ...]) -> list[User]:
+        wanted = set(emails)
+        return [
+            copy.deepcopy(u) for u in self._store.users.values() if not u.is_sso_user and u.email and u.email.lower() in wanted
+        ]
 
 
 def _like_pattern(pattern: str) -> re.Pattern[str]:
@@ -245,6 +262,10 @@ class InMemoryFlowStateRepository:
     async def update(self, flow: FlowState) -> None:
         set_item(self._store.flow_states, flow.id, copy.deepcopy(flow), self._undo)
 
+    async def get(self, flow_id: UUID, *, lock: bool = False) -> FlowState | None:
+        flow = self._store.flow_states.get(flow_id)
+        return copy.deepcopy(flow) if flow is not None else None
+
     async def by_auth_code(self, auth_code: str, *, lock: bool = False) -> FlowState | None:
         # units of work run one at a time here: every read is as good as locked
         for flow in self._store.flow_states.values():
@@ -262,6 +283,22 @@ class InMemoryFlowStateRepository:
 
     async def delete(self, flow_id: UUID) -> None:
         delete_item(self._store.flow_states, flow_id, self._undo)
+
+
+class InMemoryOAuthClientStateRepository:
+    def __init__(self, store: InMemoryStore, undo: list[Undo]) -> None:
+        self._store = store
+        self._undo = undo
+
+    async def add(self, state: OAuthClientState) -> None:
+        set_item(self._store.oauth_client_states, state.id, copy.deepcopy(state), self._undo)
+
+    async def take(self, state_id: UUID) -> OAuthClientState | None:
+        state = self._store.oauth_client_states.get(state_id)
+        if state is None:
+            return None
+        delete_item(self._store.oauth_client_states, state_id, self._undo)
+        return copy.deepcopy(state)
 
 
 class InMemoryAuditLog:

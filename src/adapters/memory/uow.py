@@ -8,6 +8,7 @@ from types import TracebackType
 from pytrue.adapters.memory.repositories import (
     InMemoryAuditLog,
     InMemoryFlowStateRepository,
+    InMemoryOAuthClientStateRepository,
     InMemoryOneTimeTokenRepository,
     InMemoryRefreshTokenRepository,
     InMemorySessionRepository,
@@ -30,6 +31,7 @@ class InMemoryUnitOfWork:
         self.refresh_tokens = InMemoryRefreshTokenRepository(store, self._undo)
         self.one_time_tokens = InMemoryOneTimeTokenRepository(store, self._undo)
         self.flow_states = InMemoryFlowStateRepository(store, self._undo)
+        self.oauth_client_states = InMemoryOAuthClientStateRepository(store, self._undo)
         self.audit = InMemoryAuditLog(store, self._undo)
         self.outbox = InMemoryOutbox(store, self._undo, self._queued)
 

@@ -27,7 +27,7 @@ from pytrue.adapters.postgres.rows import (
 from pytrue.application.ports import LockedRefreshToken, RowLocked, UserListQuery
 from pytrue.domain.audit import AuditLogEntry
 from pytrue.domain.errors import EmailExists, PhoneExists
-from pytrue.domain.flow_state import FlowState
+from pytrue.domain.flow_state import FlowState, OAuthClientState
 from pytrue.domain.one_time_token import OneTimeToken
 from pytrue.domain.session import AmrClaim, RefreshToken, Session
 from pytrue.domain.user import NIL_UUID, Identity, User
@@ -309,6 +309,25 @@ class PgUserRepository(_Repository):
             "UNION ALL SELECT user_id FROM {s}.identities WHERE email = %(email)s)",
             {"nil": NIL_UUID, "aud": aud, "email": email.lower()},
         )
+
+    async def get_by_identity(self, provider_id: str, provider: str) -> User | None:
+        return await self._one_user(
+            "id = (SELECT user_id FROM {s}.identities WHERE provider_id = %s AND provider = %s)", (provider_id, provider)
+        )
+
+    async def identities_with_emails(self, emails: tuple[str, ...]) -> list[Identity]:
+        rows = await self._rows(
+            "SELECT * FROM {s}.identities WHERE email = ANY(%s) ORDER BY created_at, id", (list(emails),)
+        )
+        return [identity_from_row(row) for row in rows]
+
+    async def users_with_emails(self, emails: tuple[str, ...]) -> list[User]:
+        rows = await self._rows(
+            f"SELECT {USER_COLUMNS} FROM {{s}}.users WHERE lower(email) = ANY(%s) AND is_sso_user = false "
+            "ORDER BY created_at, id",
+            (list(emails),),
+        )
+        return await self._with_identities(rows)
 
     async def get_by_phone(self, phone: str, aud: str) -> User | None:
         return await self._one_user(
@@ -595,7 +614,8 @@ def _one_time_token(row: dict[str, Any]) -> OneTimeToken:
 _FLOW_COLUMNS = (
     "id, user_id, auth_code, code_challenge_method::text AS code_challenge_method, code_challenge, "
     "provider_type, provider_access_token, provider_refresh_token, created_at, updated_at, "
-    "authentication_method, auth_code_issued_at"
+    "authentication_method, auth_code_issued_at, invite_token, referrer, oauth_client_state_id, linking_target_id, "
+    "email_optional"
 )
 
 
@@ -613,6 +633,11 @@ def _flow_state(row: dict[str, Any]) -> FlowState:
         auth_code_issued_at=utc(row["auth_code_issued_at"]),
         created_at=utc(row["created_at"]),  # type: ignore[arg-type]
         updated_at=utc(row["updated_at"]),  # type: ignore[arg-type]
+        invite_token=row["invite_token"],
+        referrer=row["referrer"],
+        oauth_client_state_id=row["oauth_client_state_id"],
+        linking_target_id=row["linking_target_id"],
+        email_optional=row["email_optional"],
     )
 
 
@@ -621,17 +646,26 @@ class PgFlowStateRepository(_Repository):
         await self._rows(
             "INSERT INTO {s}.flow_state (id, user_id, auth_code, code_challenge_method, code_challenge, "
             "provider_type, provider_access_token, provider_refresh_token, created_at, updated_at, "
-            "authentication_method, auth_code_issued_at) "
-            "VALUES (%s, %s, %s, %s::{s}.code_challenge_method, %s, %s, %s, %s, %s, %s, %s, %s)",
+            "authentication_method, auth_code_issued_at, invite_token, referrer, oauth_client_state_id, "
+            "linking_target_id, email_optional) "
+            "VALUES (%s, %s, %s, %s::{s}.code_challenge_method, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             (flow.id, flow.user_id, flow.auth_code, flow.code_challenge_method, flow.code_challenge,
              flow.provider_type, flow.provider_access_token, flow.provider_refresh_token,
-             flow.created_at, flow.updated_at, flow.authentication_method, flow.auth_code_issued_at),
+             flow.created_at, flow.updated_at, flow.authentication_method, flow.auth_code_issued_at,
+             flow.invite_token, flow.referrer, flow.oauth_client_state_id, flow.linking_target_id, flow.email_optional),
         )
+
+    async def get(self, flow_id: UUID, *, lock: bool = False) -> FlowState | None:
+        locking = " FOR UPDATE" if lock else ""
+        row = await self._one(f"SELECT {_FLOW_COLUMNS} FROM {{s}}.flow_state WHERE id = %s{locking}", (flow_id,))
+        return _flow_state(row) if row else None
 
     async def update(self, flow: FlowState) -> None:
         await self._rows(
-            "UPDATE {s}.flow_state SET user_id = %s, auth_code_issued_at = %s, updated_at = %s WHERE id = %s",
-            (flow.user_id, flow.auth_code_issued_at, flow.updated_at, flow.id),
+            "UPDATE {s}.flow_state SET user_id = %s, auth_code_issued_at = %s, updated_at = %s, "
+            "provider_access_token = %s, provider_refresh_token = %s WHERE id = %s",
+            (flow.user_id, flow.auth_code_issued_at, flow.updated_at, flow.provider_access_token,
+             flow.provider_refresh_token, flow.id),
         )
 
     async def by_auth_code(self, auth_code: str, *, lock: bool = False) -> FlowState | None:
@@ -651,6 +685,26 @@ class PgFlowStateRepository(_Repository):
 
     async def delete(self, flow_id: UUID) -> None:
         await self._rows("DELETE FROM {s}.flow_state WHERE id = %s", (flow_id,))
+
+
+class PgOAuthClientStateRepository(_Repository):
+    async def add(self, state: OAuthClientState) -> None:
+        await self._rows(
+            "INSERT INTO {s}.oauth_client_states (id, provider_type, code_verifier, created_at) VALUES (%s, %s, %s, %s)",
+            (state.id, state.provider_type, state.code_verifier, state.created_at),
+        )
+
+    async def take(self, state_id: UUID) -> OAuthClientState | None:
+        rows = await self._rows(
+            "DELETE FROM {s}.oauth_client_states WHERE id = %s RETURNING id, provider_type, code_verifier, created_at",
+            (state_id,),
+        )
+        if not rows:
+            return None
+        row = rows[0]
+        return OAuthClientState(
+            id=row["id"], provider_type=row["provider_type"], code_verifier=row["code_verifier"], created_at=utc(row["created_at"])  # type: ignore[arg-type]
+        )
 
 
 class PgAuditLog(_Repository):

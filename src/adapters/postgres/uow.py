@@ -18,6 +18,7 @@ from pytrue.adapters.postgres.pooling import ConnectionPolicy, Deadline
 from pytrue.adapters.postgres.repositories import (
     PgAuditLog,
     PgFlowStateRepository,
+    PgOAuthClientStateRepository,
     PgOneTimeTokenRepository,
     PgRefreshTokenRepository,
     PgSessionRepository,
@@ -81,6 +82,7 @@ class PgUnitOfWork:
         self.refresh_tokens = PgRefreshTokenRepository(conn, schema, self)
         self.one_time_tokens = PgOneTimeTokenRepository(conn, schema, self)
         self.flow_states = PgFlowStateRepository(conn, schema, self)
+        self.oauth_client_states = PgOAuthClientStateRepository(conn, schema, self)
         self.audit = PgAuditLog(conn, schema, self)
         self.outbox = PgOutbox(conn, schema, self, self._queued)
         return self

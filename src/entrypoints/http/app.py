@@ -16,7 +16,7 @@ from pytrue.entrypoints.http.errors import EXCEPTION_HANDLERS
 from pytrue.entrypoints.http.limits import IpLimits
 from pytrue.entrypoints.http.requests import refuse_nul_in_query
 from pytrue.entrypoints.http.openapi import openapi_json
-from pytrue.entrypoints.http.routes import admin, auth, email, public, user
+from pytrue.entrypoints.http.routes import admin, auth, email, external, public, user
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -35,6 +35,8 @@ USE_CASES = {
     "admin_delete_user": "admin_delete_user",
     "verify": "verify",
     "pkce_grant": "pkce_grant",
+    "authorize_external": "authorize_external",
+    "external_callback": "external_callback",
     "send_otp": "send_otp",
     "send_magic_link": "send_magic_link",
     "recover_password": "recover_password",
@@ -67,6 +69,8 @@ ROUTES = [
     email.reauthenticate,
     email.invite,
     email.generate_link,
+    external.authorize,
+    external.callback,
     openapi_json,
 ]
 

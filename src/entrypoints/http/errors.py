@@ -64,6 +64,14 @@ STATUS: dict[str, int] = {
     "user_sso_managed": 422,
     "over_sms_send_rate_limit": 429,
     "request_timeout": 504,
+    "bad_oauth_callback": 400,
+    "bad_oauth_state": 400,
+    "flow_state_already_used": 400,
+    "oauth_invalid_state": 400,
+    "oauth_client_state_not_found": 422,
+    "oauth_client_state_expired": 422,
+    "provider_email_needs_verification": 422,
+    "provider_disabled": 400,
 }
 
 STATUS_IN_CONTEXT: dict[tuple[str, str], int] = {

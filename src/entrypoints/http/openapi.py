@@ -100,6 +100,30 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("GET", "/reauthenticate"): Op(
         "Send a reauthentication code to the signed-in user", EMPTY, errors=(400, 401, 403, 422, 429, 500), auth="user"
     ),
+    ("GET", "/authorize"): Op(
+        "Start signing in with an external provider: redirects to the provider",
+        (302, "Redirect to the provider's authorization URL", None),
+        errors=(400, 404, 500),
+        params=(
+            Param("provider", "github, google, apple, … (GOTRUE_EXTERNAL_<P>_ENABLED)", required=True),
+            Param("scopes", "Extra scopes"),
+            Param("redirect_to", "Where /callback leads; must match GOTRUE_SITE_URL or GOTRUE_URI_ALLOW_LIST"),
+            Param("code_challenge", "PKCE challenge"),
+            Param("code_challenge_method", "s256 or plain"),
+        ),
+    ),
+    ("GET", "/callback"): Op(
+        "The provider's redirect back: redirects with a session, a PKCE code or an error",
+        (302, "Redirect to redirect_to (or GOTRUE_SITE_URL)", None),
+        errors=(500,),
+        params=(Param("state", "The flow state id /authorize sent"), Param("code", "The provider's code")),
+    ),
+    ("POST", "/callback"): Op(
+        "The provider's form_post back (Apple): redirects with a session, a PKCE code or an error",
+        (302, "Redirect to redirect_to (or GOTRUE_SITE_URL)", None),
+        errors=(500,),
+        form=True,
+    ),
     ("POST", "/verify"): Op(
         "Verify an emailed or texted code or a token hash",
         (200, "A session, or a message when one more confirmation is needed", "SessionOrMessage"),

@@ -258,3 +258,39 @@ async def test_no_email_fails_unless_the_provider_is_email_optional(make_api: An
         response = await optional.client.get("/callback", params={"code": CODE, "state": state}, follow_redirects=False)
         assert "access_token=" in response.headers["location"]
         assert (await optional.users())[0]["email"] == ""
+
+
+async def test_google_oidc_sign_in_reads_the_verified_id_token(make_api: Any) -> None:
+    fake = FakeProvider(
+        with_id_token=True, id_token_claims={"email": "g@example.com", "email_verified": True, "name": "G"}
+    )
+    with fake:
+        api = await make_api(_env("google", fake))
+        api.container.core.oauth_overrides()["google"] = {"issuer": fake.issuer, "userinfo_url": fake.url + "/userinfo"}
+        response = await _authorize(api, "google")
+        assert response.status_code == 302, response.text
+        url = response.headers["location"]
+        assert url.startswith(fake.url + "/authorize?")
+        state = query_of(url)["state"]
+        callback = await api.client.get("/callback", params={"code": CODE, "state": state}, follow_redirects=False)
+        fragment = _fragment(callback.headers["location"])
+        assert "access_token" in fragment, callback.headers["location"]
+        users = await api.users()
+        assert users[0]["email"] == "g@example.com"
+        assert users[0]["app_metadata"]["provider"] == "google"
+
+
+async def test_apple_answers_with_a_form_post(make_api: Any) -> None:
+    fake = FakeProvider(with_id_token=True, id_token_claims={"email": "a@example.com", "email_verified": True})
+    with fake:
+        api = await make_api(_env("apple", fake))
+        api.container.core.oauth_overrides()["apple"] = {"issuer": fake.issuer}
+        response = await _authorize(api, "apple")
+        assert response.status_code == 302, response.text
+        state = query_of(response.headers["location"])["state"]
+        callback = await api.client.post(
+            "/callback", data={"code": CODE, "state": state}, follow_redirects=False
+        )
+        assert callback.status_code == 302
+        assert "access_token" in _fragment(callback.headers["location"]), callback.headers["location"]
+        assert (await api.users())[0]["email"] == "a@example.com"

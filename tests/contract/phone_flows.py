@@ -500,6 +500,24 @@ async def test_twilio_verify_checks_the_code_it_sent(make_api: Any, verify_api: 
     assert_error(await verify(api, code), 403, "otp_expired")
 
 
+async def test_twilio_verify_checks_a_phone_only_users_reauthentication_nonce(
+    make_api: Any, verify_api: TwilioVerifyApi
+) -> None:
+    clock = FixedClock(START)
+    api = await make_api(verify_env(verify_api, GOTRUE_SECURITY_UPDATE_PASSWORD_REQUIRE_REAUTHENTICATION="true"), clock=clock)
+    await post(api, "/signup", {"phone": PHONE, "password": PASSWORD})
+    session = (await verify(api, verify_api.pending["+" + PHONE])).json()
+    clock.advance(hours=25)
+    token = (await api.refresh(session["refresh_token"])).json()["access_token"]
+    assert (await api.client.get("/reauthenticate", headers=api.headers(token))).status_code == 200
+    nonce = verify_api.pending["+" + PHONE]
+    wrong = "000000" if nonce != "000000" else "111111"
+    refused = await api.client.put("/user", json={"password": "n3w-pass-word", "nonce": wrong}, headers=api.headers(token))
+    assert_error(refused, 403, "otp_expired", CODE_EXPIRED)
+    changed = await api.client.put("/user", json={"password": "n3w-pass-word", "nonce": nonce}, headers=api.headers(token))
+    assert changed.status_code == 200, changed.text
+
+
 # --- the send-SMS hook ------------------------------------------------------------------------------
 
 

@@ -33,6 +33,12 @@ def sms_sender(settings: Settings, outbound: OutboundHttp, outbox: DevSmsOutbox)
             )
         return LoggingSmsSender(outbox=outbox)
     timeout = settings.api.internal_http_timeout.total_seconds()
+    if settings.db.driver == "postgres" and timeout >= settings.db.transaction_timeout:
+        log.warning(
+            "GOTRUE_INTERNAL_HTTP_TIMEOUT (%ss) is not below PYTRUE_DB_TRANSACTION_TIMEOUT (%ss): texts are sent "
+            "inside the request's transaction, so a slow provider will be answered 503",
+            timeout, settings.db.transaction_timeout,
+        )
     client = outbound.client
     try:
         if provider == "twilio":

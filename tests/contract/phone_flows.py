@@ -610,3 +610,43 @@ async def test_admin_creates_and_updates_phone_users_as_gotrue_does(make_api: An
     [identity] = await api.identity_rows()
     assert identity["identity_data"]["phone"] == OTHER and identity["identity_data"]["phone_verified"] is False
     assert texts(twilio_api) == []
+
+
+# --- message_id for test numbers; the template; the hook on a phone change ------------------------
+
+
+async def test_test_numbers_answer_test_otp_on_resend_and_reauthenticate(make_api: Any, twilio_api: TwilioApi) -> None:
+    clock = FixedClock(START)
+    api = await make_api(twilio_env(twilio_api, GOTRUE_SMS_TEST_OTP=f"{PHONE}:424242,{OTHER}:515151"), clock=clock)
+    await post(api, "/otp", {"phone": PHONE})
+    token = (await verify(api, "424242")).json()["access_token"]
+    reauth = await api.client.get("/reauthenticate", headers=api.headers(token))
+    assert reauth.status_code == 200 and reauth.json() == {"message_id": "test-otp"}
+    [row] = await api.phone_rows()
+    assert row["reauthentication_token"] == sha224(PHONE, "424242")
+    changed = await api.client.put("/user", json={"phone": OTHER}, headers=api.headers(token))
+    assert changed.status_code == 200 and "message_id" not in changed.json()
+    clock.advance(seconds=61)
+    resent = await post(api, "/resend", {"type": "phone_change", "phone": PHONE})
+    assert resent.status_code == 200 and resent.json() == {"message_id": "test-otp"}
+    assert (await verify(api, "515151", OTHER, "phone_change")).status_code == 200
+    assert texts(twilio_api) == []
+
+
+async def test_the_sms_template_shapes_the_text(make_api: Any, twilio_api: TwilioApi) -> None:
+    api = await make_api(twilio_env(twilio_api, GOTRUE_SMS_TEMPLATE="Acme: {{ .Code }} (do not share)"))
+    await post(api, "/otp", {"phone": PHONE})
+    body = texts(twilio_api)[-1]["Body"]
+    assert re.fullmatch(r"Acme: [0-9]{6} \(do not share\)", body), body
+
+
+async def test_the_hook_sees_the_pending_number_on_a_phone_change(make_api: Any, sms_hook: HookReceiver) -> None:
+    api = await make_api(sms_hook.env())
+    await post(api, "/otp", {"phone": PHONE})
+    token = (await verify(api, sms_hook.payloads[-1]["sms"]["otp"])).json()["access_token"]
+    response = await api.client.put("/user", json={"phone": OTHER}, headers=api.headers(token))
+    assert response.status_code == 200, response.text
+    payload = sms_hook.payloads[-1]
+    assert payload["sms"]["phone"] == OTHER and payload["user"]["phone"] == PHONE
+    assert payload["user"]["new_phone"] == OTHER
+    assert (await verify(api, payload["sms"]["otp"], OTHER, "phone_change")).status_code == 200

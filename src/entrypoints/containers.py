@@ -47,8 +47,8 @@ from pytrue.application.use_cases.email_links import (
     RecoverPassword,
     Resend,
     SendMagicLink,
-    SendOtp,
 )
+from pytrue.application.use_cases.otp import SendOtp
 from pytrue.application.use_cases.invite import GenerateLink, InviteUser
 from pytrue.application.use_cases.refresh import RefreshTokenGrant
 from pytrue.application.use_cases.signin import SignInWithPassword

@@ -15,15 +15,14 @@ from pytrue.application.results import AuthResult
 from pytrue.application.use_cases.authenticate import AuthenticateUser, AuthorizeAdmin
 from pytrue.application.use_cases.email_links import (
     MagicLinkCommand,
-    OtpCommand,
     Reauthenticate,
     RecoverCommand,
     RecoverPassword,
     Resend,
     ResendCommand,
     SendMagicLink,
-    SendOtp,
 )
+from pytrue.application.use_cases.otp import OtpCommand, SendOtp
 from pytrue.application.use_cases.invite import GenerateLink, GenerateLinkCommand, InviteCommand, InviteUser
 from pytrue.application.use_cases.verify import Flow, Verify, VerifyCommand, VerifyResult
 from pytrue.domain.errors import DomainError, ValidationFailed

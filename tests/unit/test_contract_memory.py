@@ -19,3 +19,4 @@ from contract.openapi_fuzz import *  # noqa: F403
 from contract.pre_registration import *  # noqa: F403
 from contract.code_attempts import *  # noqa: F403
 from contract.verify_confirmation_page import *  # noqa: F403
+from contract.phone_flows import *  # noqa: F403

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from pytrue.application.config import Mailer as MailerSection
 from pytrue.application.config import Links, RateLimit, Smtp
+from pytrue.application.codes import locked, store_code
 from pytrue.application.mail_health import MailHealth
 from pytrue.application.ports import (
     Clock,
@@ -19,8 +20,10 @@ from pytrue.application.ports import (
 )
 from pytrue.domain.errors import DomainError
 from pytrue.domain.flow_state import AUTH_METHOD_OF_LINK, PROVIDER_TYPE_OF_LINK, FlowState, parse_challenge_method
-from pytrue.domain.one_time_token import OneTimeToken, TokenPurpose, ensure_send_allowed, stored_hash
+from pytrue.domain.one_time_token import TokenPurpose, ensure_send_allowed
 from pytrue.domain.user import User
+
+__all__ = ["EMAIL_SENT_KEY", "EmailCodes", "Pkce", "locked", "send_failure"]
 
 EMAIL_SENT_KEY = "email_sent"
 
@@ -33,12 +36,6 @@ SEND_FAILURE = {
     "email_change": "Error sending email change email",
     "reauthentication": "Error sending reauthentication email",
 }
-
-
-async def locked(uow: UnitOfWork, user: User | None) -> User | None:
-    """The same user re-read under its row lock, so that what this request writes back is current
-    (a user found by address was read without one)."""
-    return None if user is None else await uow.users.get_for_update(user.id)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -104,22 +101,7 @@ class EmailCodes:
     ) -> tuple[str, str]:
         """Store a fresh code for `purpose`; returns (otp, stored hash)."""
         code = otp or self.tokens.otp(self.mail.otp_length)
-        stored = stored_hash(address, code, pkce=pkce)
-        setattr(user, purpose.column, stored)
-        setattr(user, purpose.sent_at, now)
-        user.touch(now)
-        await uow.users.update(user)
-        await uow.one_time_tokens.replace(
-            OneTimeToken(
-                id=self.tokens.uuid(),
-                user_id=user.id,
-                token_type=purpose.token_type,
-                token_hash=stored,
-                relates_to=address,
-                created_at=now,
-                updated_at=now,
-            )
-        )
+        stored = await store_code(uow, self.tokens, user, purpose, address, code, now, pkce=pkce)
         return code, stored
 
     async def deliver(self, uow: UnitOfWork, mail: Mail, now: datetime) -> None:

@@ -168,25 +168,24 @@ class User:
         """`user_metadata` and the `provider` identity become what one sign-up with `data` writes."""
         identity = self.identity_for(provider)
         if identity is None and identity_id is not None:
-            identity = new_identity(identity_id=identity_id, user=self, provider=provider, data=data, now=now)
+            identity = new_identity(
+                identity_id=identity_id, user=self, provider=provider, data=data, now=now, sign_up=True
+            )
             self.identities = [identity]
             self.recompute_providers()
         elif identity is not None:
-            fresh = new_identity(identity_id=identity.id, user=self, provider=provider, data=data, now=now)
+            fresh = new_identity(identity_id=identity.id, user=self, provider=provider, data=data, now=now, sign_up=True)
             identity.identity_data = fresh.identity_data
             identity.updated_at = now
         self.user_metadata = dict(identity.identity_data) if identity is not None else dict(data)
         self.touch(now)
 
     def confirm_phone(self, now: datetime) -> None:
-        if self.phone_confirmed_at is None:
-            self.phone_confirmed_at = now
+        """GoTrue's `ConfirmPhone`: the sign-up code is spent and the phone confirmed as of now (again
+        on every texted sign-in); `phone_verified` in the metadata and identity is left as it is
+        (only a phone change or an admin update sets it)."""
+        self.phone_confirmed_at = now
         self.confirmation_token = ""
-        self.user_metadata["phone_verified"] = True
-        for identity in self.identities:
-            if identity.provider == "phone":
-                identity.identity_data["phone_verified"] = True
-                identity.updated_at = now
         self.touch(now)
 
     def _verified_identity(self, provider: str, address: str, identity_id: UUID, now: datetime) -> None:
@@ -324,14 +323,18 @@ def _merge(target: dict[str, Any], changes: dict[str, Any]) -> None:
 
 
 def new_identity(
-    *, identity_id: UUID, user: User, provider: str, data: dict[str, Any], now: datetime
+    *, identity_id: UUID, user: User, provider: str, data: dict[str, Any], now: datetime, sign_up: bool = False
 ) -> Identity:
-    """An `email`/`phone` identity: keyed by the user id, `sub` and verification flags set."""
+    """An `email`/`phone` identity: keyed by the user id, `sub` and verification flags set.
+
+    The address is in `identity_data` too, except for a phone sign-up's (GoTrue builds that one
+    from claims with an empty email and no phone); admin-created and phone-change identities name it.
+    """
     identity_data: dict[str, Any] = dict(data)
     identity_data.update({"sub": str(user.id), "email_verified": False, "phone_verified": False})
     if provider == "email":
         identity_data["email"] = user.email
-    elif provider == "phone":
+    elif provider == "phone" and not sign_up:
         identity_data["phone"] = user.phone
     return Identity(
         id=identity_id,

@@ -98,6 +98,7 @@ def _dev_environment(data_dir: Path, port: int | None = None) -> dict[str, str]:
         "GOTRUE_JWT_AUD": "authenticated",
         "GOTRUE_JWT_DEFAULT_GROUP_NAME": "authenticated",
         "GOTRUE_MAILER_AUTOCONFIRM": "true",
+        "GOTRUE_EXTERNAL_PHONE_ENABLED": "true",  # texts go to the log (no GOTRUE_SMS_PROVIDER)
     }
     for key, value in defaults.items():
         env.setdefault(key, value)

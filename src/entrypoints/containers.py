@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict
+from typing import Any
 
-import httpx
 from dependency_injector import containers, providers
 
 from pytrue.adapters.crypto.passwords import Argon2PasswordHasher
@@ -15,6 +15,8 @@ from pytrue.adapters.mail.inbox import DevInbox
 from pytrue.adapters.oauth.directory import ProviderDirectory
 from pytrue.adapters.oauth.oidc import OidcProviderCache
 from pytrue.adapters.oauth.registry import ProviderDeps
+from pytrue.adapters.outbound_http import OutboundHttp
+from pytrue.adapters.sms.dev import DevSmsOutbox
 from pytrue.adapters.memory.cleanup import InMemoryStaleRowCleaner
 from pytrue.adapters.memory.outbox import InMemoryMailQueue
 from pytrue.adapters.memory.rate_limiter import InMemoryRateLimiter
@@ -31,6 +33,7 @@ from pytrue.application.email_codes import EmailCodes
 from pytrue.application.mail_health import MailHealth
 from pytrue.application.mail_sender import MailQueued, OutboxSender
 from pytrue.application.sessions import SessionIssuer
+from pytrue.application.sms_codes import SmsCodes
 from pytrue.application.use_cases.admin import (
     AdminCreateUser,
     AdminDeleteUser,
@@ -47,9 +50,9 @@ from pytrue.application.use_cases.email_links import (
     RecoverPassword,
     Resend,
     SendMagicLink,
-    SendOtp,
 )
 from pytrue.application.use_cases.external import Authorize, ExternalCallback
+from pytrue.application.use_cases.otp import SendOtp
 from pytrue.application.use_cases.invite import GenerateLink, InviteUser
 from pytrue.application.use_cases.refresh import RefreshTokenGrant
 from pytrue.application.use_cases.signin import SignInWithPassword
@@ -58,6 +61,7 @@ from pytrue.application.use_cases.user import Logout, UpdateUser
 from pytrue.application.use_cases.verify import PkceGrant, Verify
 from pytrue.domain.cleanup import cleanup_rules
 from pytrue.entrypoints import serving
+from pytrue.entrypoints import sms_wiring
 from pytrue.entrypoints.settings import Settings
 from pytrue.entrypoints.settings import key_set as build_key_set
 
@@ -103,6 +107,13 @@ def template_mailer(settings: Settings, inbox: DevInbox) -> TemplateMailer:
     )
 
 
+def hook_user_json(user: Any) -> dict[str, Any]:
+    """The `user` of a hook payload: the user as the API renders it (GoTrue sends `models.User`)."""
+    from pytrue.entrypoints.http.serialize import user_json
+
+    return user_json(user)
+
+
 class NoLifecycle:
     """Adapters with nothing to open or close."""
 
@@ -146,10 +157,15 @@ class Core(containers.DeclarativeContainer):
     dev_inbox = providers.Singleton(DevInbox)
     mailer = providers.Singleton(template_mailer, settings, dev_inbox)
     mail_health = providers.Singleton(MailHealth)
-    # one client for every outbound call to OAuth providers, closed at stop
-    http_client = providers.Singleton(
-        lambda s: httpx.AsyncClient(timeout=s.api.internal_http_timeout.total_seconds()), settings
-    )
+    # outbound HTTP: one client for the SMS provider and the hooks, closed by `stop`
+    outbound = providers.Singleton(lambda s: OutboundHttp(timeout=s.api.internal_http_timeout.total_seconds()), settings)
+    dev_sms_outbox = providers.Singleton(DevSmsOutbox)
+    sms_sender = providers.Singleton(sms_wiring.sms_sender, settings, outbound, dev_sms_outbox)
+    sms_verifier = providers.Singleton(sms_wiring.sms_verifier, settings, sms_sender)
+    send_sms_hook = providers.Singleton(sms_wiring.send_sms_hook, settings, outbound)
+    sms_render = providers.Singleton(sms_wiring.sms_render, settings)
+    # OAuth providers share the outbound client
+    http_client = providers.Singleton(lambda outbound: outbound.client, outbound)
     oidc_cache = providers.Singleton(
         lambda s, client, clock: OidcProviderCache(
             client=client, clock=clock, ttl=s.external.oidc_provider_cache_ttl, timeout=s.api.internal_http_timeout.total_seconds()
@@ -206,6 +222,19 @@ class UseCases(containers.DeclarativeContainer):
         limiter=adapters.rate_limiter,
         health=core.mail_health,
     )
+    sms_codes = providers.Singleton(
+        SmsCodes,
+        sms=core.sms,
+        rate_limit=core.rate_limit,
+        clock=core.clock,
+        tokens=core.tokens,
+        limiter=adapters.rate_limiter,
+        sender=core.sms_sender,
+        render=core.sms_render,
+        hook=core.send_sms_hook,
+        user_json=providers.Object(hook_user_json),
+        verifier=core.sms_verifier,
+    )
     outbox_sender = providers.Singleton(
         lambda s, queue, mailer, clock, health: OutboxSender(
             queue=queue,
@@ -238,6 +267,7 @@ class UseCases(containers.DeclarativeContainer):
         hasher=core.hasher,
         issuer=issuer,
         codes=codes,
+        sms_codes=sms_codes,
     )
     _mail = {"uow": adapters.uow, "clock": core.clock, "issuer": issuer, "codes": codes}
     send_magic_link = providers.Singleton(
@@ -251,13 +281,30 @@ class UseCases(containers.DeclarativeContainer):
         **_mail,
     )
     send_otp = providers.Singleton(
-        SendOtp, uow=adapters.uow, jwt=core.jwt, external=core.external, magic_link=send_magic_link
+        SendOtp,
+        uow=adapters.uow,
+        jwt=core.jwt,
+        passwords=core.passwords,
+        external=core.external,
+        sms=core.sms,
+        clock=core.clock,
+        tokens=core.tokens,
+        issuer=issuer,
+        magic_link=send_magic_link,
+        sign_up=sign_up,
+        sms_codes=sms_codes,
     )
     recover_password = providers.Singleton(RecoverPassword, jwt=core.jwt, external=core.external, **_mail)
     resend = providers.Singleton(
-        Resend, jwt=core.jwt, external=core.external, links=core.links, email_change=email_change_sender, **_mail
+        Resend,
+        jwt=core.jwt,
+        external=core.external,
+        links=core.links,
+        email_change=email_change_sender,
+        sms_codes=sms_codes,
+        **_mail,
     )
-    reauthenticate = providers.Singleton(Reauthenticate, links=core.links, **_mail)
+    reauthenticate = providers.Singleton(Reauthenticate, links=core.links, sms_codes=sms_codes, **_mail)
     invite_user = providers.Singleton(InviteUser, jwt=core.jwt, links=core.links, tokens=core.tokens, **_mail)
     generate_link = providers.Singleton(
         GenerateLink,
@@ -283,6 +330,7 @@ class UseCases(containers.DeclarativeContainer):
         hasher=core.hasher,
         issuer=issuer,
         attempts=code_attempts,
+        sms_codes=sms_codes,
     )
     pkce_grant = providers.Singleton(
         PkceGrant, uow=adapters.uow, external=core.external, clock=core.clock, issuer=issuer
@@ -349,6 +397,7 @@ class UseCases(containers.DeclarativeContainer):
         issuer=issuer,
         email_change=email_change_sender,
         attempts=code_attempts,
+        sms_codes=sms_codes,
     )
     logout = providers.Singleton(Logout, uow=adapters.uow, clock=core.clock, issuer=issuer)
     admin_list_users = providers.Singleton(AdminListUsers, uow=adapters.uow)
@@ -404,7 +453,10 @@ def build_container(settings: Settings, adapters: type[containers.DeclarativeCon
 
 
 async def start(container: Application, *, deliver_mail: bool = True) -> None:
-    """Open the adapters; with `deliver_mail`, run this process's outbox sender (docs/adr/0017)."""
+    """Open the adapters; with `deliver_mail`, run this process's outbox sender (docs/adr/0017).
+
+    The SMS sender, hook and template are built first, so a wrong SMS setting stops the start."""
+    container.use_cases.sms_codes()
     await container.adapters.lifecycle().start()
     if deliver_mail:
         sender = container.use_cases.outbox_sender()
@@ -416,7 +468,7 @@ async def stop(container: Application) -> None:
     container.adapters.mail_queued().target = None
     await container.use_cases.outbox_sender().stop()
     await container.adapters.lifecycle().stop()
-    await container.core.http_client().aclose()
+    await container.core.outbound().aclose()
     hasher = container.core.hasher()
     close = getattr(hasher, "close", None)
     if close is not None:

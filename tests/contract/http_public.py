@@ -56,6 +56,9 @@ async def test_settings_reflect_configuration(make_api: Any) -> None:
             "GOTRUE_EXTERNAL_ANONYMOUS_USERS_ENABLED": "true",
             "GOTRUE_EXTERNAL_EMAIL_ENABLED": "false",
             "GOTRUE_SMS_PROVIDER": "vonage",
+            "GOTRUE_SMS_VONAGE_API_KEY": "key",
+            "GOTRUE_SMS_VONAGE_API_SECRET": "secret",
+            "GOTRUE_SMS_VONAGE_FROM": "pytrue",
         }
     )
     body = (await api.client.get("/settings")).json()

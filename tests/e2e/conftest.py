@@ -93,6 +93,54 @@ def mail_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
         yield MailServer(server=running, smtp=smtp)
 
 
+@dataclass(frozen=True)
+class SmsServer:
+    """A `pytrue serve` that confirms phones by SMS through Twilio's API, spoken by a local stand-in."""
+
+    server: Server
+    twilio: Any
+
+    def texts_to(self, phone: str) -> list[str]:
+        """The bodies of the messages sent to `phone` (E.164 digits, with or without `+`), oldest first."""
+        to = "+" + phone.removeprefix("+")
+        return [seen.form.get("Body", "") for seen in list(self.twilio.server.requests) if seen.form.get("To") == to]
+
+
+@pytest.fixture(scope="session", params=["memory", "postgres"])
+def sms_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmsServer]:
+    from support.sms_providers import TwilioApi
+
+    workdir = tmp_path_factory.mktemp(f"pytrue-sms-{request.param}")
+    with TwilioApi() as twilio, contextlib.ExitStack() as stack:
+        env = {
+            "GOTRUE_EXTERNAL_PHONE_ENABLED": "true",
+            "GOTRUE_SMS_AUTOCONFIRM": "false",
+            "GOTRUE_SMS_PROVIDER": "twilio",
+            "GOTRUE_SMS_TWILIO_ACCOUNT_SID": twilio.account_sid,
+            "GOTRUE_SMS_TWILIO_AUTH_TOKEN": twilio.auth_token,
+            "GOTRUE_SMS_TWILIO_MESSAGE_SERVICE_SID": "+15550001111",
+            "PYTRUE_SMS_TWILIO_API_URL": twilio.url,
+            "GOTRUE_SMS_MAX_FREQUENCY": "1ms",
+            "GOTRUE_RATE_LIMIT_SMS_SENT": "100000",
+        }
+        if request.param == "postgres":
+            from pytrue.adapters.postgres.cluster import LocalCluster
+
+            cluster = LocalCluster(workdir / "pg", persistent=False)
+            cluster.start()
+            stack.callback(cluster.stop)
+            env.update({"GOTRUE_DB_DRIVER": "postgres", "DATABASE_URL": cluster.provision()})
+        process, running = start_server(workdir, env)
+        stack.callback(stop_server, process)
+        yield SmsServer(server=running, twilio=twilio)
+
+
+@pytest.fixture
+def unique_phone() -> str:
+    """A fresh (fictional, +1 555) number per test, as GoTrue stores it: digits without `+`."""
+    return "1555" + str(uuid.uuid4().int)[:7]
+
+
 @pytest.fixture
 def unique_email() -> str:
     """A fresh address per test, so tests sharing one server never collide."""

@@ -78,3 +78,32 @@ def test_dev_keeps_its_data_and_keys_across_restarts(tmp_path: Path) -> None:
         second_output = _stop(second)
     assert anon.group(1) in second_output
     assert not _postgres_running(data_dir)
+
+
+def test_dev_signs_in_by_phone_with_the_code_it_logs(tmp_path: Path) -> None:
+    """Zero setup: no SMS provider, so `pytrue dev` logs each text (and keeps it in its outbox)."""
+    import threading
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    process = _start(tmp_path, port)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(process.stdout.readline, "")), daemon=True)  # type: ignore[union-attr]
+    reader.start()
+    try:
+        _wait(url)
+        assert httpx.post(f"{url}/otp", json={"phone": "+15550123456"}).status_code == 200
+        deadline = time.monotonic() + 10
+        code = None
+        while code is None and time.monotonic() < deadline:
+            found = [re.search(r"to \+15550123456: Your code is (\d{6})", line) for line in list(lines)]
+            code = next((m.group(1) for m in found if m), None)
+            time.sleep(0.05)
+        assert code is not None, "".join(lines)
+        verified = httpx.post(f"{url}/verify", json={"type": "sms", "phone": "+15550123456", "token": code})
+        assert verified.status_code == 200, verified.text
+        assert verified.json()["user"]["phone"] == "15550123456" and verified.json()["access_token"]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+        reader.join(timeout=5)

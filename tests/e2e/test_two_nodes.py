@@ -1,8 +1,8 @@
 """Two `pytrue serve` processes on different ports share one database through PgBouncer
 (transaction mode), as two machines would: what one node does, the other sees at once.
 
-The SMS budget (`GOTRUE_RATE_LIMIT_SMS_SENT`) is not exercised: nothing sends SMS yet, so no
-request can reach it; it is the same shared limiter as the email budget tested here.
+The email and SMS budgets (`GOTRUE_RATE_LIMIT_EMAIL_SENT`, `_SMS_SENT`) are shared too: texts go
+through Twilio's API to a local stand-in, which counts what it received.
 """
 
 from __future__ import annotations
@@ -21,8 +21,10 @@ from e2e_support import clean_environment, pytrue_command, server_environment, s
 
 from pytrue.adapters.postgres.bouncer import LocalPgBouncer, pgbouncer_binary
 from pytrue.adapters.postgres.cluster import AUTH_ADMIN_ROLE, DEFAULT_PASSWORD, LocalCluster
+from support.sms_providers import TwilioApi
 
 EMAIL_BUDGET = 4
+SMS_BUDGET = 3
 PASSWORD = "s3cret-pass"
 
 
@@ -32,6 +34,7 @@ class Nodes:
     anon_key: str
     service_key: str
     dsn: str  # supabase_auth_admin, straight to PostgreSQL, for inspecting rows
+    twilio: TwilioApi
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +46,7 @@ def nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nodes]:
     cluster.start()
     with contextlib.ExitStack() as stack:
         stack.callback(cluster.stop)
+        twilio = stack.enter_context(TwilioApi())
         dsn = cluster.provision(password=DEFAULT_PASSWORD)
         bouncer = stack.enter_context(LocalPgBouncer(cluster.dsn, {AUTH_ADMIN_ROLE: DEFAULT_PASSWORD}, pool_size=6))
         pooled = bouncer.dsn(dsn)
@@ -56,6 +60,13 @@ def nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nodes]:
             "GOTRUE_MAILER_AUTOCONFIRM": "false",
             "GOTRUE_RATE_LIMIT_EMAIL_SENT": f"{EMAIL_BUDGET}/1h",
             "GOTRUE_SMTP_MAX_FREQUENCY": "1s",
+            "GOTRUE_EXTERNAL_PHONE_ENABLED": "true",
+            "GOTRUE_SMS_PROVIDER": "twilio",
+            "GOTRUE_SMS_TWILIO_ACCOUNT_SID": twilio.account_sid,
+            "GOTRUE_SMS_TWILIO_AUTH_TOKEN": twilio.auth_token,
+            "GOTRUE_SMS_TWILIO_MESSAGE_SERVICE_SID": "+15550001111",
+            "PYTRUE_SMS_TWILIO_API_URL": twilio.url,
+            "GOTRUE_RATE_LIMIT_SMS_SENT": f"{SMS_BUDGET}/1h",
         }
         migrate_env = clean_environment({**server_environment(0, secret), **env})
         subprocess.run([*pytrue_command(), "migrate"], env=migrate_env, check=True, capture_output=True)
@@ -70,6 +81,7 @@ def nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nodes]:
             anon_key=sign_api_key(secret, "anon"),
             service_key=sign_api_key(secret, "service_role"),
             dsn=dsn,
+            twilio=twilio,
         )
 
 
@@ -167,3 +179,22 @@ async def test_the_email_budget_is_shared_by_both_nodes(nodes: Nodes) -> None:
     # the refused sign-ups kept nothing
     kept = _rows(nodes.dsn, "select email from auth.users where email like 'budget%%' order by email")
     assert [row[0] for row in kept] == [f"budget{i}@example.com" for i in range(EMAIL_BUDGET)]
+
+
+async def test_the_sms_budget_is_shared_by_both_nodes(nodes: Nodes) -> None:
+    async with httpx.AsyncClient(timeout=30) as client:
+        responses = []
+        for i in range(SMS_BUDGET + 2):
+            responses.append(
+                await client.post(
+                    f"{nodes.urls[i % 2]}/signup",
+                    json={"phone": f"+1555010{i:04d}", "password": PASSWORD},
+                    headers=_headers(nodes),
+                )
+            )
+    statuses = [r.status_code for r in responses]
+    assert statuses == [200] * SMS_BUDGET + [429, 429], [r.text for r in responses]
+    assert {r.json()["error_code"] for r in responses[SMS_BUDGET:]} == {"over_sms_send_rate_limit"}
+    assert len(nodes.twilio.server.requests) == SMS_BUDGET
+    kept = _rows(nodes.dsn, "select phone from auth.users where phone like '1555010%%' order by phone")
+    assert [row[0] for row in kept] == [f"1555010{i:04d}" for i in range(SMS_BUDGET)]

@@ -20,3 +20,4 @@ from contract.pre_registration import *  # noqa: F403
 from contract.code_attempts import *  # noqa: F403
 from contract.verify_confirmation_page import *  # noqa: F403
 from contract.oauth_flows import *  # noqa: F403
+from contract.phone_flows import *  # noqa: F403

@@ -120,6 +120,12 @@ class Api:
         raise NotImplementedError
 
 
+PHONE_COLUMNS = (
+    "phone", "phone_confirmed_at", "confirmation_token", "confirmation_sent_at", "phone_change",
+    "phone_change_token", "phone_change_sent_at", "reauthentication_token", "reauthentication_sent_at",
+)
+
+
 class MemoryApi(Api):
     @property
     def store(self) -> Any:
@@ -182,6 +188,30 @@ class MemoryApi(Api):
             for s in ordered
         ]
 
+    async def phone_rows(self) -> list[dict[str, Any]]:
+        """The phone columns of every user (as GoTrue stores them: '' for none), oldest first."""
+        ordered = sorted(self.store.users.values(), key=lambda u: (u.created_at, str(u.id)))
+        return [
+            {"id": str(u.id), **{c: getattr(u, c) if getattr(u, c) is not None else (None if c.endswith("_at") else "")
+                                 for c in PHONE_COLUMNS}}
+            for u in ordered
+        ]
+
+    async def one_time_token_rows(self) -> list[dict[str, Any]]:
+        rows = sorted(self.store.one_time_tokens.values(), key=lambda t: (str(t.user_id), t.token_type))
+        return [
+            {"user_id": str(t.user_id), "token_type": t.token_type, "token_hash": t.token_hash, "relates_to": t.relates_to}
+            for t in rows
+        ]
+
+    async def identity_rows(self) -> list[dict[str, Any]]:
+        rows = [i for u in self.store.users.values() for i in u.identities]
+        return [
+            {"user_id": str(i.user_id), "provider": i.provider, "provider_id": i.provider_id,
+             "identity_data": dict(i.identity_data)}
+            for i in sorted(rows, key=lambda i: (str(i.user_id), i.provider))
+        ]
+
     async def end_sessions(self, session_ids: list[str], not_after: datetime) -> None:
         for session in self.store.sessions.values():
             if str(session.id) in session_ids:
@@ -223,6 +253,32 @@ class PostgresApi(Api):
                 if row[column] is not None:
                     row[column] = row[column].astimezone(timezone.utc)
         return rows
+
+    async def phone_rows(self) -> list[dict[str, Any]]:
+        text = [c for c in PHONE_COLUMNS if not c.endswith("_at")]
+        stamps = [c for c in PHONE_COLUMNS if c.endswith("_at")]
+        rows = await self._select(
+            "SELECT id::text AS id, "
+            + ", ".join([f"coalesce({c}::text, '') AS {c}" for c in text] + stamps)
+            + " FROM auth.users ORDER BY created_at, id::text"
+        )
+        for row in rows:
+            for column in stamps:
+                if row[column] is not None:
+                    row[column] = row[column].astimezone(timezone.utc)
+        return [{"id": row["id"], **{c: row[c] for c in PHONE_COLUMNS}} for row in rows]
+
+    async def one_time_token_rows(self) -> list[dict[str, Any]]:
+        return await self._select(
+            "SELECT user_id::text AS user_id, token_type::text AS token_type, token_hash, relates_to "
+            "FROM auth.one_time_tokens ORDER BY user_id::text, token_type::text"
+        )
+
+    async def identity_rows(self) -> list[dict[str, Any]]:
+        return await self._select(
+            "SELECT user_id::text AS user_id, provider, provider_id, identity_data "
+            "FROM auth.identities ORDER BY user_id::text, provider"
+        )
 
     async def refresh_tokens(self) -> list[dict[str, Any]]:
         return await self._select(

@@ -276,8 +276,10 @@ def test_an_enabled_hook_needs_its_uri_and_secrets() -> None:
         require=False,
     )
     assert loaded.hook.send_sms.enabled and secret not in repr(loaded)
-    pg = load_settings({**on, "GOTRUE_HOOK_SEND_SMS_URI": "pg-functions://postgres/public/send_sms"}, env_file=None, require=False)
-    assert pg.hook.send_sms.uri.startswith("pg-functions://")
+    pg_uri = {"GOTRUE_HOOK_SEND_SMS_URI": "pg-functions://postgres/public/send_sms"}
+    with pytest.raises(SettingsError, match="pg-functions:// hooks are not supported"):
+        load_settings({**on, **pg_uri}, env_file=None, require=False)  # refused, not pretended
+    assert load_settings(pg_uri, env_file=None, require=False).hook.send_sms.uri.startswith("pg-functions://")
 
 
 def load_error_variable(environ: dict[str, str]) -> str:

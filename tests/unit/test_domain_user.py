@@ -176,12 +176,16 @@ def test_confirm_email_sets_email_verified_and_keeps_first_stamp() -> None:
     assert user.email_confirmed_at == first
 
 
-def test_confirm_phone_sets_phone_verified() -> None:
+def test_confirm_phone_confirms_as_of_now_and_leaves_phone_verified_alone() -> None:
+    """GoTrue's `ConfirmPhone`: only `phone_confirmed_at` (reset on every texted sign-in) and the token."""
     user = make_user()
+    user.confirmation_token = "abc"
     user.confirm_phone(T0)
-    assert user.phone_confirmed_at == T0
-    assert user.user_metadata["phone_verified"] is True
-    assert "email_verified" not in user.user_metadata or user.user_metadata["email_verified"] is False
+    assert user.phone_confirmed_at == T0 and user.confirmation_token == ""
+    assert "phone_verified" not in user.user_metadata
+    later = T0 + timedelta(hours=1)
+    user.confirm_phone(later)
+    assert user.phone_confirmed_at == later
 
 
 def test_username_prefers_phone() -> None:

@@ -276,15 +276,26 @@ async def test_duplicate_sign_up_under_autoconfirm_changes_nothing_but_the_repea
 
 
 async def test_sign_up_failing_inside_its_transaction_rolls_everything_back(make_world: Any) -> None:
-    # phone sign-up without autoconfirm: the user row and its audit entry are written, then
-    # sending the SMS fails, so the whole unit of work must roll back.
+    # phone sign-up without autoconfirm: the user row and its audit entry are written, then the
+    # provider refuses the SMS, so the whole unit of work must roll back.
     world = make_world({"GOTRUE_EXTERNAL_PHONE_ENABLED": "true", "GOTRUE_SMS_AUTOCONFIRM": "false"})
     await world.sign_up()
+    world.uc.sms_codes().sender = RefusingSmsSender()
     before = world.snapshot()
     with pytest.raises(DomainError) as info:
         await world.uc.sign_up()(SignUpCommand(phone="+1 555 000 1111", password=PASSWORD))
     assert info.value.code == "sms_send_failed"
+    assert info.value.message == "Error sending confirmation OTP to provider: the number is blocked"
     assert world.snapshot() == before
+
+
+class RefusingSmsSender:
+    channels = frozenset({"sms"})
+
+    async def send(self, *, phone: str, message: str, channel: str, otp: str) -> str:
+        from pytrue.application.ports import SmsProviderError
+
+        raise SmsProviderError("the number is blocked")
 
 
 async def test_admin_create_duplicate_and_update_clash_change_nothing(world: World) -> None:

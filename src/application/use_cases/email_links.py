@@ -1,4 +1,4 @@
-"""Asking for a link or code by email: magic link / email OTP, password recovery, resend, reauthentication."""
+"""Asking for a link or code: magic link, password recovery, resend and reauthentication (emailed or texted)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pytrue.application.config import External, Jwt, Links, Mailer
 from pytrue.domain.values import PasswordPolicy
 from pytrue.application.context import RequestContext
 from pytrue.application.email_codes import EmailCodes, Pkce, locked
+from pytrue.application.sms_codes import SmsCodes
 from pytrue.application.ports import (
     MAIL_CONFIRMATION,
     MAIL_EMAIL_CHANGE,
@@ -30,11 +31,12 @@ from pytrue.domain.one_time_token import (
     CONFIRMATION,
     EMAIL_CHANGE_CURRENT,
     EMAIL_CHANGE_NEW,
+    PHONE_CHANGE,
     REAUTHENTICATION,
     RECOVERY,
 )
 from pytrue.domain.user import User
-from pytrue.domain.values import Email, Phone, validate_channel, validate_pkce_params
+from pytrue.domain.values import Email, Phone, validate_pkce_params
 
 GENERATED_PASSWORD_LENGTH = 33
 RESEND_TYPES = ("signup", "email_change", "sms", "phone_change")
@@ -74,10 +76,6 @@ async def send_recovery_token(
         pkce=pkce,
         now=now,
     )
-
-
-def no_sms_provider() -> DomainError:
-    return DomainError("sms_send_failed", "Error sending OTP to provider: no SMS provider is configured")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -169,64 +167,6 @@ class SendMagicLink:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class OtpCommand(LinkRequest):
-    email: str | None = None
-    phone: str | None = None
-    create_user: bool = True
-    data: dict[str, Any] = field(default_factory=dict)
-    channel: str | None = None
-
-
-@dataclass(slots=True, kw_only=True)
-class SendOtp:
-    """`/otp`: by email it is the magic link; by phone it needs an SMS provider."""
-
-    uow: UnitOfWorkFactory
-    jwt: Jwt
-    external: External
-    magic_link: SendMagicLink
-
-    async def __call__(self, cmd: OtpCommand) -> None:
-        if cmd.email and cmd.phone:
-            raise ValidationFailed("Only an email address or phone number should be provided")
-        if cmd.email and cmd.channel:
-            raise ValidationFailed("Channel should only be specified with Phone OTP")
-        cmd.pkce()
-        aud = cmd.audience(self.jwt)
-        if cmd.email:
-            email = Email.parse(cmd.email).value
-            if not cmd.create_user and await self._missing(email, None, aud):
-                raise DomainError("otp_disabled", "Signups not allowed for otp")
-            await self.magic_link(
-                MagicLinkCommand(
-                    email=email,
-                    data=cmd.data,
-                    aud=aud,
-                    redirect_to=cmd.redirect_to,
-                    code_challenge=cmd.code_challenge,
-                    code_challenge_method=cmd.code_challenge_method,
-                    ctx=cmd.ctx,
-                )
-            )
-            return
-        if cmd.phone:
-            if not self.external.phone.enabled:
-                raise DomainError("phone_provider_disabled", "Unsupported phone provider")
-            phone = Phone.parse(cmd.phone).value
-            validate_channel(cmd.channel)
-            if not cmd.create_user and await self._missing(None, phone, aud):
-                raise DomainError("otp_disabled", "Signups not allowed for otp")
-            raise no_sms_provider()
-        raise ValidationFailed("One of email or phone must be set")
-
-    async def _missing(self, email: str | None, phone: str | None, aud: str) -> bool:
-        async with self.uow() as uow:
-            if email is not None:
-                return await uow.users.get_by_email(email, aud) is None
-            return await uow.users.get_by_phone(phone or "", aud) is None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
 class RecoverCommand(LinkRequest):
     email: str | None = None
 
@@ -275,7 +215,7 @@ class ResendCommand(LinkRequest):
 
 @dataclass(slots=True, kw_only=True)
 class Resend:
-    """`/resend`: another copy of a pending confirmation or email-change message; otherwise nothing."""
+    """`/resend`: another copy of a pending confirmation or change (email or texted); otherwise nothing."""
 
     uow: UnitOfWorkFactory
     jwt: Jwt
@@ -284,33 +224,40 @@ class Resend:
     clock: Clock
     issuer: SessionIssuer
     codes: EmailCodes
+    sms_codes: SmsCodes
     email_change: EmailChangeSender
     timing: TimingMask = field(default_factory=TimingMask)  # nothing to resend costs what a resend does
 
-    async def __call__(self, cmd: ResendCommand) -> None:
+    async def __call__(self, cmd: ResendCommand) -> str:
+        """The `message_id` to answer: `test-otp` when a test number's code was resent, else ""."""
         address = self._validate(cmd)
-        pkce = cmd.pkce()
+        pkce = cmd.pkce() if cmd.type in ("signup", "email_change") else None  # GoTrue ignores PKCE for phones
         aud = cmd.audience(self.jwt)
         redirect_to = self.links.redirect_target(cmd.redirect_to, cmd.ctx.referer)
         if cmd.email:  # known or not: an outage must not tell them apart
             self.codes.ensure_deliverable(MAIL_CONFIRMATION if cmd.type == "signup" else MAIL_EMAIL_CHANGE)
         started = self.timing.start()
-        if await self._resend(cmd, address, aud, redirect_to, pkce):
+        message_id = await self._resend(cmd, address, aud, redirect_to, pkce)
+        if message_id is not None:
             self.timing.record(started)
-        else:
-            await self.timing.pad(started)
+            return message_id
+        await self.timing.pad(started)
+        return ""
 
-    async def _resend(self, cmd: ResendCommand, address: str, aud: str, redirect_to: str, pkce: Pkce | None) -> bool:
-        """Send another copy if one is pending; False when there was nothing to send."""
+    async def _resend(
+        self, cmd: ResendCommand, address: str, aud: str, redirect_to: str, pkce: Pkce | None
+    ) -> str | None:
+        """Send another copy if one is pending (its message id); None when there was nothing to send."""
+        message_id = ""
         async with self.uow() as uow:
             found = await (uow.users.get_by_email(address, aud) if cmd.email else uow.users.get_by_phone(address, aud))
             user = await locked(uow, found)
             if user is None:
-                return False
+                return None
             now = self.clock.now()
             if cmd.type == "signup":
                 if user.is_email_confirmed:
-                    return False
+                    return None
                 await uow.audit.add(self.issuer.audit(Actor.of_user(user), "user_confirmation_requested", now))
                 await self.codes.send(
                     uow,
@@ -324,18 +271,19 @@ class Resend:
                 )
             elif cmd.type == "email_change":
                 if not user.email_change:
-                    return False
+                    return None
                 await self.email_change.send(uow, user, user.email_change, redirect_to, pkce)
             elif cmd.type == "sms":
                 if user.is_phone_confirmed:
-                    return False
-                raise no_sms_provider()
+                    return None
+                await uow.audit.add(self.issuer.audit(Actor.of_user(user), "user_recovery_requested", now))
+                message_id = await self.sms_codes.send(uow, user, CONFIRMATION, address, ctx=cmd.ctx)
             else:
                 if not user.phone_change:
-                    return False
-                raise no_sms_provider()
+                    return None
+                message_id = await self.sms_codes.send(uow, user, PHONE_CHANGE, user.phone_change, ctx=cmd.ctx)
             await uow.commit()
-        return True
+        return message_id
 
     def _validate(self, cmd: ResendCommand) -> str:
         if cmd.type not in RESEND_TYPES:
@@ -346,9 +294,8 @@ class Resend:
             raise ValidationFailed("Type provided requires an email address")
         if cmd.type == "sms" and not cmd.phone:
             raise ValidationFailed("Type provided requires a phone number")
-        if cmd.type in ("sms", "phone_change") and cmd.code_challenge:
-            raise ValidationFailed("PKCE not supported for phone")
-        validate_pkce_params(cmd.code_challenge, cmd.code_challenge_method)
+        if cmd.type in ("signup", "email_change"):
+            validate_pkce_params(cmd.code_challenge, cmd.code_challenge_method)
         if cmd.email:
             if not self.external.email.enabled:
                 raise DomainError("email_provider_disabled", "Email logins are disabled")
@@ -408,8 +355,10 @@ class Reauthenticate:
     clock: Clock
     issuer: SessionIssuer
     codes: EmailCodes
+    sms_codes: SmsCodes
 
-    async def __call__(self, principal: Principal) -> None:
+    async def __call__(self, principal: Principal, ctx: RequestContext | None = None) -> str:
+        """The `message_id` to answer (`test-otp` for a phone-only user on a test number, else "")."""
         if principal.user is None:
             raise DomainError("bad_jwt", "invalid claim: missing sub claim")
         async with self.uow() as uow:
@@ -424,15 +373,18 @@ class Reauthenticate:
                 raise DomainError("phone_not_confirmed", "Please verify your phone first.", where="unprocessable")
             now = self.clock.now()
             await uow.audit.add(self.issuer.audit(Actor.of_user(user), "user_reauthenticate_requested", now))
-            if not user.email:
-                raise no_sms_provider()
-            await self.codes.send(
-                uow,
-                user,
-                REAUTHENTICATION,
-                kind=MAIL_REAUTHENTICATION,
-                link_type="",
-                address=user.email,
-                redirect_to=self.links.site_url,
-            )
+            message_id = ""
+            if user.email:
+                await self.codes.send(
+                    uow,
+                    user,
+                    REAUTHENTICATION,
+                    kind=MAIL_REAUTHENTICATION,
+                    link_type="",
+                    address=user.email,
+                    redirect_to=self.links.site_url,
+                )
+            else:
+                message_id = await self.sms_codes.send(uow, user, REAUTHENTICATION, user.phone, ctx=ctx)
             await uow.commit()
+        return message_id

@@ -11,6 +11,7 @@ from pytrue.application.config import External, Jwt, Links, Mailer, Site, Sms
 from pytrue.domain.values import PasswordPolicy
 from pytrue.application.context import RequestContext
 from pytrue.application.email_codes import EmailCodes, Pkce
+from pytrue.application.sms_codes import SmsCodes
 from pytrue.application.ports import MAIL_CONFIRMATION, Clock, PasswordHasher, TokenGenerator, UnitOfWork, UnitOfWorkFactory
 from pytrue.application.results import SignUpResult
 from pytrue.application.sessions import SessionIssuer
@@ -18,7 +19,7 @@ from pytrue.domain.audit import Actor
 from pytrue.domain.errors import DomainError, ValidationFailed
 from pytrue.domain.one_time_token import CONFIRMATION
 from pytrue.domain.user import User, new_identity
-from pytrue.domain.values import Email, Password, Phone, validate_channel, validate_pkce_params
+from pytrue.domain.values import Email, Password, Phone, validate_pkce_params
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -59,6 +60,7 @@ class SignUp:
     hasher: PasswordHasher
     issuer: SessionIssuer
     codes: EmailCodes
+    sms_codes: SmsCodes
 
     async def __call__(self, cmd: SignUpCommand) -> SignUpResult:
         if self.site.disable_signup:
@@ -90,7 +92,7 @@ class SignUp:
         if cmd.email and cmd.phone:
             raise ValidationFailed("Only an email address or phone number should be provided on signup.")
         if cmd.phone:
-            validate_channel(cmd.channel)
+            self.sms_codes.channel(cmd.channel)
             if cmd.code_challenge:
                 raise ValidationFailed("PKCE not supported for phone signups")
         validate_pkce_params(cmd.code_challenge, cmd.code_challenge_method)
@@ -125,7 +127,7 @@ class SignUp:
             updated_at=now,
         )
         identity = new_identity(
-            identity_id=self.tokens.uuid(), user=user, provider=provider, data=cmd.data, now=now
+            identity_id=self.tokens.uuid(), user=user, provider=provider, data=cmd.data, now=now, sign_up=True
         )
         user.add_identity(identity)
         user.user_metadata = dict(identity.identity_data)
@@ -160,7 +162,7 @@ class SignUp:
             user.identity_for(provider) is None
         ):
             identity = new_identity(
-                identity_id=self.tokens.uuid(), user=user, provider=provider, data=cmd.data, now=now
+                identity_id=self.tokens.uuid(), user=user, provider=provider, data=cmd.data, now=now, sign_up=True
             )
             user.identities = [identity]
             user.recompute_providers()
@@ -175,7 +177,8 @@ class SignUp:
         self, uow: UnitOfWork, user: User, provider: str, address: str, cmd: SignUpCommand, now: datetime
     ) -> None:
         if provider != "email":
-            raise DomainError("sms_send_failed", "Error sending confirmation OTP to provider: no SMS provider is configured")
+            await self.sms_codes.send(uow, user, CONFIRMATION, address, self.sms_codes.channel(cmd.channel), ctx=cmd.ctx)
+            return
         await self.codes.send(
             uow,
             user,

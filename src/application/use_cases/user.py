@@ -11,15 +11,16 @@ from pytrue.application.config import Jwt, Links, Mailer, Security, Sms
 from pytrue.domain.values import PasswordPolicy
 from pytrue.application.context import RequestContext
 from pytrue.application.email_codes import Pkce
+from pytrue.application.sms_codes import SmsCodes
 from pytrue.application.ports import Clock, PasswordHasher, UnitOfWork, UnitOfWorkFactory
 from pytrue.application.results import Principal
 from pytrue.application.sessions import SessionIssuer
 from pytrue.domain.audit import Actor
 from pytrue.application.use_cases.email_links import EmailChangeSender
 from pytrue.domain.errors import DomainError, EmailExists, PhoneExists, UserNotFound, ValidationFailed
-from pytrue.domain.one_time_token import REAUTHENTICATION, is_expired, otp_matches
+from pytrue.domain.one_time_token import PHONE_CHANGE, REAUTHENTICATION, is_expired, otp_matches
 from pytrue.domain.user import User
-from pytrue.domain.values import Email, Password, Phone, validate_channel, validate_pkce_params
+from pytrue.domain.values import Email, Password, Phone, validate_pkce_params
 
 LOGOUT_SCOPES = ("global", "local", "others")
 REAUTHENTICATION_WINDOW = timedelta(hours=24)
@@ -43,12 +44,13 @@ class UpdateUserCommand:
 
 @dataclass(slots=True, kw_only=True)
 class UpdateUser:
-    """A user changes their password, metadata or email address.
+    """A user changes their password, metadata, email address or phone number.
 
     A new password ends their other sessions, and may need a recent session or the
     reauthentication code. A new email address must be confirmed by link (both addresses
-    under secure email change) before it replaces the old one. Only users in the legacy
-    admin group may touch `app_metadata`.
+    under secure email change) before it replaces the old one; a new number by the code texted
+    to it (`type: phone_change`), unless `GOTRUE_SMS_AUTOCONFIRM` takes it at once. Only users in
+    the legacy admin group may touch `app_metadata`.
     """
 
     uow: UnitOfWorkFactory
@@ -63,13 +65,16 @@ class UpdateUser:
     issuer: SessionIssuer
     email_change: EmailChangeSender
     attempts: CodeAttempts
+    sms_codes: SmsCodes
 
     async def __call__(self, principal: Principal, cmd: UpdateUserCommand) -> User:
         user = _require_user(principal)
         new_email, new_phone = self._validate(user, cmd)
+        channel = self.sms_codes.channel(cmd.channel) if cmd.phone else ""
         pkce = Pkce.of(cmd.code_challenge, cmd.code_challenge_method)
+        nonce_approved = False
         if cmd.password:
-            await self._count_nonce(user, principal, cmd)
+            nonce_approved = await self._count_nonce(user, principal, cmd)
         new_hash = await self._new_password_hash(user, principal, cmd)
         async with self.uow() as uow:
             current = await uow.users.get_for_update(user.id)
@@ -84,7 +89,7 @@ class UpdateUser:
                 if other is not None and other.id != current.id:
                     raise PhoneExists()
             if new_hash is not None:
-                if self._check_nonce(current, principal, cmd, now):
+                if self._check_nonce(current, principal, cmd, now, approved=nonce_approved):
                     current.reauthentication_token = ""
                     current.reauthentication_sent_at = None
                 current.set_password_hash(new_hash, now)
@@ -100,7 +105,7 @@ class UpdateUser:
             if new_email:
                 await self._change_email(uow, current, new_email, cmd, pkce, now)
             if new_phone:
-                raise DomainError("sms_send_failed", "Error sending phone change OTP: no SMS provider is configured")
+                await self._change_phone(uow, current, new_phone, channel, cmd, now)
             await uow.users.update(current)
             await uow.audit.add(self.issuer.audit(actor, "user_modified", now))
             await uow.commit()
@@ -114,8 +119,6 @@ class UpdateUser:
         if cmd.phone is not None:
             phone = Phone.parse(cmd.phone).value
             new_phone = phone if phone != user.phone else ""
-            if new_phone:
-                validate_channel(cmd.channel)
         if cmd.password is not None:
             self.passwords.enforce(Password(cmd.password))
         if cmd.app_metadata is not None and not (
@@ -150,12 +153,14 @@ class UpdateUser:
             raise DomainError("same_password", "New password should be different from the old password.")
         return await self.hasher.hash(cmd.password)
 
-    async def _count_nonce(self, user: User, principal: Principal, cmd: UpdateUserCommand) -> None:
-        """The nonce check before hashing, with the attempt counted: the last wrong one spends the code."""
+    async def _count_nonce(self, user: User, principal: Principal, cmd: UpdateUserCommand) -> bool:
+        """The nonce check before hashing, with the attempt counted: the last wrong one spends the code.
+
+        True when Twilio Verify approved the nonce (it cannot be asked twice)."""
         now = self.clock.now()
         if not self._nonce_needed(principal, now) or not cmd.nonce:
             self._check_nonce(user, principal, cmd, now)
-            return
+            return False
         stored = user.reauthentication_token
         guess = await (
             self.attempts.at_code(user.id, REAUTHENTICATION.token_type, stored, now)
@@ -165,7 +170,13 @@ class UpdateUser:
         try:
             if not guess.admitted:
                 raise DomainError("reauthentication_not_valid", "Nonce has expired or is invalid")
+            if self._nonce_is_remote(user):
+                self._check_sent(user)
+                if not await self.sms_codes.check(user.phone, cmd.nonce):
+                    raise DomainError("otp_expired", "Token has expired or is invalid")
+                return True
             self._check_nonce(user, principal, cmd, now)
+            return False
         except DomainError:
             if stored and guess.last:
                 async with self.uow() as uow:
@@ -178,8 +189,19 @@ class UpdateUser:
         session = principal.session
         return session is None or now - session.created_at >= REAUTHENTICATION_WINDOW
 
-    def _check_nonce(self, user: User, principal: Principal, cmd: UpdateUserCommand, now: datetime) -> bool:
-        """With reauthentication required, a session older than 24 h must present the emailed code.
+    def _nonce_is_remote(self, user: User) -> bool:
+        return not user.email and bool(user.phone) and self.sms_codes.nonce_verifies_remotely
+
+    @staticmethod
+    def _check_sent(user: User) -> None:
+        if not user.reauthentication_token or user.reauthentication_sent_at is None:
+            raise DomainError("reauthentication_not_valid", "Nonce has expired or is invalid")
+
+    def _check_nonce(
+        self, user: User, principal: Principal, cmd: UpdateUserCommand, now: datetime, *, approved: bool = False
+    ) -> bool:
+        """With reauthentication required, a session older than 24 h must present the emailed or
+        texted code (`approved`: Twilio Verify already accepted it).
 
         True when a nonce was needed and is good (the caller then spends it).
         """
@@ -187,6 +209,8 @@ class UpdateUser:
             return False
         if not cmd.nonce:
             raise DomainError("reauthentication_needed", "Password update requires reauthentication")
+        if approved:
+            return True
         identifier, lifetime = (
             (user.email, self.mailer.otp_exp) if user.email else (user.phone, self.sms.otp_exp)
         )
@@ -195,6 +219,18 @@ class UpdateUser:
         ):
             raise DomainError("reauthentication_not_valid", "Nonce has expired or is invalid")
         return True
+
+    async def _change_phone(
+        self, uow: UnitOfWork, user: User, new_phone: str, channel: str, cmd: UpdateUserCommand, now: datetime
+    ) -> None:
+        """Text a code to the new number; with `GOTRUE_SMS_AUTOCONFIRM` it replaces the old one at once."""
+        if not self.sms.autoconfirm:
+            await self.sms_codes.send(uow, user, PHONE_CHANGE, new_phone, channel, ctx=cmd.ctx)
+            return
+        user.phone_change = new_phone
+        await uow.audit.add(self.issuer.audit(Actor.of_user(user), "user_modified", now))
+        user.apply_phone_change(self.issuer.tokens.uuid(), now)
+        await uow.one_time_tokens.delete_for_user(user.id)
 
     async def _change_email(
         self, uow: UnitOfWork, user: User, new_email: str, cmd: UpdateUserCommand, pkce: Pkce | None, now: datetime

@@ -12,7 +12,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException
 
 from pytrue.adapters.crypto.passwords import HasherOverloaded
-from pytrue.application.ports import StorageUnavailable
+from pytrue.application.ports import HookFailed, StorageUnavailable
 from pytrue.domain.errors import DomainError, WeakPassword
 from pytrue.domain.session import RefreshTokenAlreadyUsed
 
@@ -147,6 +147,13 @@ def domain_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Res
     return response
 
 
+def hook_failed_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    """A hook refused or failed: the status, code and message it carries (GoTrue's answer)."""
+    assert isinstance(exc, HookFailed)
+    log.warning("hook failed: %s %s (HTTP %s)", exc.code, exc.message, exc.status)
+    return error_response(request, exc.status, exc.code, exc.message)
+
+
 def http_exception_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     assert isinstance(exc, HTTPException)
     status = exc.status_code
@@ -186,6 +193,7 @@ def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) ->
 
 EXCEPTION_HANDLERS = {
     DomainError: domain_error_handler,
+    HookFailed: hook_failed_handler,
     StorageUnavailable: storage_unavailable_handler,
     HasherOverloaded: hasher_overloaded_handler,
     HTTPException: http_exception_handler,

@@ -59,6 +59,7 @@ GRANT_TYPE = Param(
 SIGNED_IN = (200, "A session", "Session")
 USER = (200, "The user", "User")
 EMPTY = (200, "Done", "Empty")
+SENT = (200, "Sent (`message_id` is `test-otp` for a test number's text)", "CodeSent")
 LIMITED = (400, 422, 429, 500)
 
 OPERATIONS: dict[tuple[str, str], Op] = {
@@ -98,7 +99,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         auth="user",
     ),
     ("GET", "/reauthenticate"): Op(
-        "Send a reauthentication code to the signed-in user", EMPTY, errors=(400, 401, 403, 422, 429, 500), auth="user"
+        "Send a reauthentication code to the signed-in user", SENT, errors=(400, 401, 403, 422, 429, 500), auth="user"
     ),
     ("GET", "/authorize"): Op(
         "Start signing in with an external provider: redirects to the provider",
@@ -142,10 +143,10 @@ OPERATIONS: dict[tuple[str, str], Op] = {
             REDIRECT_TO,
         ),
     ),
-    ("POST", "/otp"): Op("Email a magic link or code; text a code", EMPTY, errors=LIMITED, body=(schemas.OtpBody,), params=(REDIRECT_TO,)),
+    ("POST", "/otp"): Op("Email a magic link or code; text a code", SENT, errors=LIMITED, body=(schemas.OtpBody,), params=(REDIRECT_TO,)),
     ("POST", "/magiclink"): Op("Email a magic link", EMPTY, errors=LIMITED, body=(schemas.MagicLinkBody,), params=(REDIRECT_TO,)),
     ("POST", "/recover"): Op("Email a password recovery link", EMPTY, errors=LIMITED, body=(schemas.RecoverBody,), params=(REDIRECT_TO,)),
-    ("POST", "/resend"): Op("Send a confirmation again", EMPTY, errors=LIMITED, body=(schemas.ResendBody,), params=(REDIRECT_TO,)),
+    ("POST", "/resend"): Op("Send a confirmation again", SENT, errors=LIMITED, body=(schemas.ResendBody,), params=(REDIRECT_TO,)),
     ("POST", "/invite"): Op(
         "Invite a user by email",
         USER,
@@ -245,6 +246,7 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
         "properties": {"message": _STRING, "reasons": {"type": "array", "items": _STRING}},
     },
     "Empty": {"type": "object", "additionalProperties": False},
+    "CodeSent": {"type": "object", "properties": {"message_id": _STRING}, "additionalProperties": False},
     "Health": {"type": "object", "properties": {"version": _STRING, "name": _STRING, "description": _STRING}},
     "Settings": {
         "type": "object",

@@ -21,7 +21,7 @@ from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
 
-from pytrue.adapters.hooks.config import HTTP_HOOK, parse_hook_secrets, parse_hook_uri
+from pytrue.adapters.hooks.config import HTTP_HOOK, POSTGRES_HOOK, parse_hook_secrets, parse_hook_uri
 from pytrue.adapters.jwt.keys import KeySet, parse_jwks
 from pytrue.application.config import PREFIX, Settings, Var, leaf_default, redact_url
 from pytrue.domain.phone import parse_rfc3339
@@ -177,6 +177,10 @@ def _check_hooks(settings: Settings) -> None:
             continue
         if not hook.uri:
             raise SettingsError(f"{prefix}_URI", "required when the hook is enabled")
+        if parse_hook_uri(hook.uri).kind == POSTGRES_HOOK:
+            raise SettingsError(
+                f"{prefix}_URI", "pg-functions:// hooks are not supported by pytrue yet; use an http(s) hook"
+            )
         if parse_hook_uri(hook.uri).kind == HTTP_HOOK and not parse_hook_secrets(hook.secrets):
             raise SettingsError(f"{prefix}_SECRETS", "an HTTP hook needs at least one v1,whsec_ secret")
 

@@ -15,15 +15,14 @@ from pytrue.application.results import AuthResult
 from pytrue.application.use_cases.authenticate import AuthenticateUser, AuthorizeAdmin
 from pytrue.application.use_cases.email_links import (
     MagicLinkCommand,
-    OtpCommand,
     Reauthenticate,
     RecoverCommand,
     RecoverPassword,
     Resend,
     ResendCommand,
     SendMagicLink,
-    SendOtp,
 )
+from pytrue.application.use_cases.otp import OtpCommand, SendOtp
 from pytrue.application.use_cases.invite import GenerateLink, GenerateLinkCommand, InviteCommand, InviteUser
 from pytrue.application.use_cases.verify import Flow, Verify, VerifyCommand, VerifyResult
 from pytrue.domain.errors import DomainError, ValidationFailed
@@ -255,7 +254,7 @@ async def otp(
 ) -> Response[bytes]:
     await limits.limit(request, limits.OTP)
     body = decode_body(await request.body(), OtpBody)
-    await send_otp(
+    message_id = await send_otp(
         OtpCommand(
             email=body.email,
             phone=body.phone,
@@ -265,7 +264,7 @@ async def otp(
             **_link_request(request, body, settings),
         )
     )
-    return json_response({})
+    return json_response(_sms_answer(message_id))
 
 
 @post("/magiclink", status_code=200)
@@ -311,7 +310,7 @@ async def resend(
 ) -> Response[bytes]:
     await limits.limit(request, limits.RESEND)
     body = decode_body(await request.body(), ResendBody)
-    await resend_use_case(
+    message_id = await resend_use_case(
         ResendCommand(
             type=body.type or "",
             email=body.email,
@@ -319,7 +318,7 @@ async def resend(
             **_link_request(request, body, settings),
         )
     )
-    return json_response({})
+    return json_response(_sms_answer(message_id))
 
 
 @get("/reauthenticate")
@@ -329,8 +328,13 @@ async def reauthenticate(
     reauthenticate_use_case: NamedDependency[Reauthenticate],
 ) -> Response[bytes]:
     principal = await authenticate_user(bearer_token(request))
-    await reauthenticate_use_case(principal)
-    return json_response({})
+    message_id = await reauthenticate_use_case(principal, request_context(request))
+    return json_response(_sms_answer(message_id))
+
+
+def _sms_answer(message_id: str) -> dict[str, str]:
+    """GoTrue's `{"message_id": …}`, present only when there is one (`omitempty`): `test-otp` in practice."""
+    return {"message_id": message_id} if message_id else {}
 
 
 # --- admin ------------------------------------------------------------------------------------

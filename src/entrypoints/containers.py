@@ -51,6 +51,7 @@ from pytrue.application.use_cases.email_links import (
     Resend,
     SendMagicLink,
 )
+from pytrue.application.external_accounts import ExternalAccounts
 from pytrue.application.use_cases.external import Authorize, ExternalCallback
 from pytrue.application.use_cases.otp import SendOtp
 from pytrue.application.use_cases.invite import GenerateLink, InviteUser
@@ -344,6 +345,16 @@ class UseCases(containers.DeclarativeContainer):
         tokens=core.tokens,
         providers=core.oauth_providers,
     )
+    external_accounts = providers.Singleton(
+        ExternalAccounts,
+        site=core.site,
+        jwt=core.jwt,
+        mailer=core.mail,
+        linking_domains=core.settings.provided.experimental.linking_domains,
+        tokens=core.tokens,
+        issuer=issuer,
+        codes=codes,
+    )
     external_callback = providers.Singleton(
         ExternalCallback,
         uow=adapters.uow,
@@ -351,12 +362,10 @@ class UseCases(containers.DeclarativeContainer):
         jwt=core.jwt,
         mailer=core.mail,
         external=core.external,
-        linking_domains=core.settings.provided.experimental.linking_domains,
         links=core.links,
         clock=core.clock,
-        tokens=core.tokens,
         issuer=issuer,
-        codes=codes,
+        accounts=external_accounts,
         providers=core.oauth_providers,
     )
     sign_in_with_password = providers.Singleton(

@@ -11,15 +11,12 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from urllib.parse import urlencode, urlsplit, urlunsplit, parse_qsl
 from uuid import UUID
 
 from pytrue.application.config import External, Jwt, Links, Mailer, Site
 from pytrue.application.context import RequestContext
-from pytrue.application.email_codes import EmailCodes
 from pytrue.application.ports import (
-    MAIL_CONFIRMATION,
     AuthorizationRequest,
     Clock,
     IdTokenRejected,
@@ -29,27 +26,14 @@ from pytrue.application.ports import (
     ExternalProviders,
     ProviderNotUsable,
     TokenGenerator,
-    UnitOfWork,
     UnitOfWorkFactory,
 )
 from pytrue.application.results import AuthResult
 from pytrue.application.sessions import SessionIssuer
-from pytrue.domain.audit import Actor
+from pytrue.application.external_accounts import ExternalAccounts
 from pytrue.domain.errors import DomainError, ValidationFailed
-from pytrue.domain.external import (
-    AccountDecision,
-    LinkingQuery,
-    UserProvidedData,
-    new_external_user,
-    new_provider_identity,
-    refresh_identity,
-    refuse_multiple,
-    resolve_account,
-    settle_external_sign_in,
-)
+from pytrue.domain.external import UserProvidedData
 from pytrue.domain.flow_state import FlowState, OAuthClientState
-from pytrue.domain.one_time_token import CONFIRMATION
-from pytrue.domain.user import User
 from pytrue.domain.values import validate_pkce_params
 
 OAUTH = "oauth"
@@ -174,12 +158,10 @@ class ExternalCallback:
     jwt: Jwt
     mailer: Mailer
     external: External
-    linking_domains: Mapping[str, str]
     links: Links
     clock: Clock
-    tokens: TokenGenerator
     issuer: SessionIssuer
-    codes: EmailCodes
+    accounts: ExternalAccounts
     providers: ExternalProviders
 
     async def __call__(self, cmd: CallbackCommand) -> str:
@@ -225,7 +207,9 @@ class ExternalCallback:
         result: AuthResult | None = None
         refusal: DomainError | None = None
         async with self.uow() as uow:
-            user, refusal = await self._account(uow, data, name, flow, cmd, target, now)
+            user, refusal = await self.accounts.sign_in(
+                uow, data, name, aud=cmd.aud or self.jwt.aud, email_optional=flow.email_optional, redirect_to=target, now=now
+            )
             if flow.is_pkce:
                 locked = await uow.flow_states.get(flow.id, lock=True)
                 if locked is None:
@@ -303,80 +287,6 @@ class ExternalCallback:
         if state.is_expired(self.clock.now()):
             raise DomainError("oauth_client_state_expired", "OAuth state expired")
         return state.code_verifier or ""
-
-    async def _account(
-        self, uow: UnitOfWork, data: UserProvidedData, provider: str, flow: FlowState, cmd: CallbackCommand, target: str, now: datetime
-    ) -> tuple[User, DomainError | None]:
-        """GoTrue's `createAccountFromExternalIdentity`: the user, and a refusal raised after commit."""
-        aud = cmd.aud or self.jwt.aud
-        query = LinkingQuery.of(data, provider=provider, autoconfirm=self.mailer.autoconfirm, domains=self.linking_domains)
-        existing_user = await uow.users.get_by_identity(query.subject, provider) if query.subject else None
-        existing = None
-        if existing_user is not None:
-            identity = next(i for i in existing_user.identities if i.provider == provider and i.provider_id == query.subject)
-            existing = (identity, existing_user)
-        email_taken = False
-        similar_identities: list = []  # type: ignore[type-arg]
-        similar_users: list[User] = []
-        if existing is None:
-            if not query.verified_emails:
-                email_taken = bool(query.candidate.email) and await uow.users.get_by_email(query.candidate.email, aud) is not None
-            else:
-                similar_identities = await uow.users.identities_with_emails(query.verified_emails)
-                if query.needs_similar_users:
-                    similar_users = await uow.users.users_with_emails(query.verified_emails)
-        decision = resolve_account(
-            query, existing=existing, email_taken=email_taken, similar_identities=similar_identities, similar_users=similar_users
-        )
-        refuse_multiple(decision)
-        claims = data.claims
-        if decision.decision is AccountDecision.ACCOUNT_EXISTS:
-            assert decision.identity is not None and existing_user is not None
-            user = existing_user
-            identity = next(i for i in user.identities if i.id == decision.identity.id)
-            refresh_identity(user, identity, claims, now)
-            new_user = False
-        elif decision.decision is AccountDecision.LINK_ACCOUNT:
-            assert decision.user_id is not None
-            linked = await uow.users.get_for_update(decision.user_id)
-            if linked is None:
-                raise DomainError("user_not_found", "User not found")
-            user = linked
-            identity = new_provider_identity(identity_id=self.tokens.uuid(), user_id=user.id, provider=provider, claims=claims, now=now)
-            refresh_identity(user, identity, claims, now)
-            await uow.audit.add(
-                self.issuer.audit(
-                    Actor.of_user(user), "identity_linked", now,
-                    {"identity_id": str(identity.id), "provider": provider, "provider_id": identity.provider_id},
-                )
-            )
-            new_user = False
-        else:
-            if self.site.disable_signup:
-                raise DomainError("signup_disabled", "Signups not allowed for this instance")
-            user = new_external_user(
-                user_id=self.tokens.uuid(), aud=aud, role=self.jwt.default_group_name, provider=provider,
-                candidate=decision.candidate, claims=claims, domain=decision.domain, now=now,
-            )
-            identity = new_provider_identity(identity_id=self.tokens.uuid(), user_id=user.id, provider=provider, claims=claims, now=now)
-            user.identities.append(identity)
-            new_user = True
-        outcome = settle_external_sign_in(
-            user, identity, provider=provider, candidate=decision.candidate, now=now,
-            autoconfirm=self.mailer.autoconfirm, allow_unverified=self.mailer.allow_unverified_email_sign_ins,
-            email_optional=flow.email_optional,
-        )
-        if new_user:
-            await uow.users.add(user)
-        else:
-            await uow.users.update(user)
-        if outcome.audit_action:
-            await uow.audit.add(self.issuer.audit(Actor.of_user(user), outcome.audit_action, now, {"provider": provider}))
-        if outcome.send_confirmation and user.email:
-            await self.codes.send(
-                uow, user, CONFIRMATION, kind=MAIL_CONFIRMATION, link_type="signup", address=user.email, redirect_to=target, now=now
-            )
-        return user, outcome.refusal
 
 
 def with_query(url: str, values: Mapping[str, str]) -> str:

@@ -1,0 +1,126 @@
+"""Which user an external identity signs in as (api.md §14.3), shared by `/callback` and the
+id_token grant: GoTrue's `createAccountFromExternalIdentity`.
+
+The domain (`pytrue.domain.external`) decides; this loads what the decision needs inside the
+caller's unit of work, writes the user, identity and audit rows, and sends the confirmation email
+when the domain asks for one. A refusal the domain wants committed (the user row survives, as in
+GoTrue) is returned rather than raised; the caller raises it after commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from pytrue.application.config import Jwt, Mailer, Site
+from pytrue.application.email_codes import EmailCodes
+from pytrue.application.ports import MAIL_CONFIRMATION, TokenGenerator, UnitOfWork
+from pytrue.application.sessions import SessionIssuer
+from pytrue.domain.audit import Actor
+from pytrue.domain.errors import DomainError
+from pytrue.domain.external import (
+    AccountDecision,
+    LinkingQuery,
+    UserProvidedData,
+    new_external_user,
+    new_provider_identity,
+    refresh_identity,
+    refuse_multiple,
+    resolve_account,
+    settle_external_sign_in,
+)
+from pytrue.domain.one_time_token import CONFIRMATION
+from pytrue.domain.user import User
+
+
+@dataclass(slots=True, kw_only=True)
+class ExternalAccounts:
+    site: Site
+    jwt: Jwt
+    mailer: Mailer
+    linking_domains: Mapping[str, str]
+    tokens: TokenGenerator
+    issuer: SessionIssuer
+    codes: EmailCodes
+
+    async def sign_in(
+        self,
+        uow: UnitOfWork,
+        data: UserProvidedData,
+        provider: str,
+        *,
+        aud: str,
+        email_optional: bool,
+        redirect_to: str,
+        now: datetime,
+    ) -> tuple[User, DomainError | None]:
+        """The user `data` signs in as (found, linked or created), and a refusal to raise after commit."""
+        query = LinkingQuery.of(data, provider=provider, autoconfirm=self.mailer.autoconfirm, domains=self.linking_domains)
+        existing_user = await uow.users.get_by_identity(query.subject, provider) if query.subject else None
+        existing = None
+        if existing_user is not None:
+            identity = next(i for i in existing_user.identities if i.provider == provider and i.provider_id == query.subject)
+            existing = (identity, existing_user)
+        email_taken = False
+        similar_identities: list = []  # type: ignore[type-arg]
+        similar_users: list[User] = []
+        if existing is None:
+            if not query.verified_emails:
+                email_taken = bool(query.candidate.email) and await uow.users.get_by_email(query.candidate.email, aud) is not None
+            else:
+                similar_identities = await uow.users.identities_with_emails(query.verified_emails)
+                if query.needs_similar_users:
+                    similar_users = await uow.users.users_with_emails(query.verified_emails)
+        decision = resolve_account(
+            query, existing=existing, email_taken=email_taken, similar_identities=similar_identities, similar_users=similar_users
+        )
+        refuse_multiple(decision)
+        claims = data.claims
+        if decision.decision is AccountDecision.ACCOUNT_EXISTS:
+            assert decision.identity is not None and existing_user is not None
+            user = existing_user
+            identity = next(i for i in user.identities if i.id == decision.identity.id)
+            refresh_identity(user, identity, claims, now)
+            new_user = False
+        elif decision.decision is AccountDecision.LINK_ACCOUNT:
+            assert decision.user_id is not None
+            linked = await uow.users.get_for_update(decision.user_id)
+            if linked is None:
+                raise DomainError("user_not_found", "User not found")
+            user = linked
+            identity = new_provider_identity(identity_id=self.tokens.uuid(), user_id=user.id, provider=provider, claims=claims, now=now)
+            refresh_identity(user, identity, claims, now)
+            await uow.audit.add(
+                self.issuer.audit(
+                    Actor.of_user(user), "identity_linked", now,
+                    {"identity_id": str(identity.id), "provider": provider, "provider_id": identity.provider_id},
+                )
+            )
+            new_user = False
+        else:
+            if self.site.disable_signup:
+                raise DomainError("signup_disabled", "Signups not allowed for this instance")
+            user = new_external_user(
+                user_id=self.tokens.uuid(), aud=aud, role=self.jwt.default_group_name, provider=provider,
+                candidate=decision.candidate, claims=claims, domain=decision.domain, now=now,
+            )
+            identity = new_provider_identity(identity_id=self.tokens.uuid(), user_id=user.id, provider=provider, claims=claims, now=now)
+            user.identities.append(identity)
+            new_user = True
+        outcome = settle_external_sign_in(
+            user, identity, provider=provider, candidate=decision.candidate, now=now,
+            autoconfirm=self.mailer.autoconfirm, allow_unverified=self.mailer.allow_unverified_email_sign_ins,
+            email_optional=email_optional,
+        )
+        if new_user:
+            await uow.users.add(user)
+        else:
+            await uow.users.update(user)
+        if outcome.audit_action:
+            await uow.audit.add(self.issuer.audit(Actor.of_user(user), outcome.audit_action, now, {"provider": provider}))
+        if outcome.send_confirmation and user.email:
+            await self.codes.send(
+                uow, user, CONFIRMATION, kind=MAIL_CONFIRMATION, link_type="signup", address=user.email, redirect_to=redirect_to, now=now
+            )
+        return user, outcome.refusal

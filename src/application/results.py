@@ -32,6 +32,8 @@ class AuthResult:
     expires_in: int
     weak_password: PasswordCheck | None = None
     diagnostics: RefreshDiagnostics = RefreshDiagnostics()
+    provider_token: str = ""  # an OAuth provider's tokens, when the session came from one (PKCE grant)
+    provider_refresh_token: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

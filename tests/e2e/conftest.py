@@ -23,7 +23,7 @@ E2E_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(E2E_DIR))
 sys.path.insert(0, str(E2E_DIR.parent))
 
-from e2e_support import Server, start_server, stop_server  # noqa: E402
+from e2e_support import Server, free_port, start_server, stop_server  # noqa: E402
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -133,6 +133,75 @@ def sms_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
         process, running = start_server(workdir, env)
         stack.callback(stop_server, process)
         yield SmsServer(server=running, twilio=twilio)
+
+
+@dataclass(frozen=True)
+class OAuthServer:
+    """A `pytrue serve` with two external providers played by local stand-ins on real sockets:
+    `github` (OAuth 2.0, GitHub's API paths) and `keycloak` (an OIDC realm: discovery, JWKS,
+    signed id_tokens, also accepted by the id_token grant). A test adds a persona to a provider
+    (`personas[name] = {...}`) and signs in as it with `login_hint=<name>` in the query
+    parameters the client forwards; manual linking is on."""
+
+    server: Server
+    github: Any
+    keycloak: Any
+    realm: str
+
+    @staticmethod
+    def github_persona(user_id: int, login: str, email: str, *, verified: bool = True) -> dict[str, Any]:
+        return {
+            "user": {"id": user_id, "login": login, "name": login.title(), "avatar_url": f"https://avatars.example/{user_id}", "email": None},
+            "emails": [{"email": email, "primary": True, "verified": verified}],
+        }
+
+
+@pytest.fixture(scope="session", params=["memory", "postgres"])
+def oauth_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OAuthServer]:
+    from support.fake_http import Reply
+    from support.oauth_providers import FakeProvider
+
+    workdir = tmp_path_factory.mktemp(f"pytrue-oauth-{request.param}")
+    port = free_port()
+    callback = f"http://127.0.0.1:{port}/callback"
+    realm = "/realms/e2e"
+    github = FakeProvider(
+        redirect_uri=callback, token_path="/login/oauth/access_token", authorize_paths=("/login/oauth/authorize",),
+        routes={
+            "/api/v3/user": lambda seen: Reply(200, github.persona(seen)["user"]),
+            "/api/v3/user/emails": lambda seen: Reply(200, github.persona(seen)["emails"]),
+        },
+    )
+    keycloak = FakeProvider(
+        redirect_uri=callback, with_id_token=True, issuer_path=realm, token_path=realm + "/protocol/openid-connect/token",
+        authorize_paths=(realm + "/protocol/openid-connect/auth",),
+        routes={realm + "/protocol/openid-connect/userinfo": lambda seen: Reply(200, keycloak.persona(seen)["claims"])},
+    )
+    with github, keycloak, contextlib.ExitStack() as stack:
+        env = {
+            "GOTRUE_URI_ALLOW_LIST": "http://localhost:3000/**,com.example.app://**",
+            "GOTRUE_SECURITY_MANUAL_LINKING_ENABLED": "true",
+            "GOTRUE_EXTERNAL_GITHUB_ENABLED": "true",
+            "GOTRUE_EXTERNAL_GITHUB_CLIENT_ID": github.client_id,
+            "GOTRUE_EXTERNAL_GITHUB_SECRET": github.secret,
+            "GOTRUE_EXTERNAL_GITHUB_REDIRECT_URI": callback,
+            "GOTRUE_EXTERNAL_GITHUB_URL": github.url,
+            "GOTRUE_EXTERNAL_KEYCLOAK_ENABLED": "true",
+            "GOTRUE_EXTERNAL_KEYCLOAK_CLIENT_ID": keycloak.client_id,
+            "GOTRUE_EXTERNAL_KEYCLOAK_SECRET": keycloak.secret,
+            "GOTRUE_EXTERNAL_KEYCLOAK_REDIRECT_URI": callback,
+            "GOTRUE_EXTERNAL_KEYCLOAK_URL": keycloak.issuer,
+        }
+        if request.param == "postgres":
+            from pytrue.adapters.postgres.cluster import LocalCluster
+
+            cluster = LocalCluster(workdir / "pg", persistent=False)
+            cluster.start()
+            stack.callback(cluster.stop)
+            env.update({"GOTRUE_DB_DRIVER": "postgres", "DATABASE_URL": cluster.provision()})
+        process, running = start_server(workdir, env, port=port)
+        stack.callback(stop_server, process)
+        yield OAuthServer(server=running, github=github, keycloak=keycloak, realm=realm)
 
 
 @pytest.fixture

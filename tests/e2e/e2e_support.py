@@ -119,10 +119,11 @@ def stop_server(process: subprocess.Popen[bytes]) -> None:
 
 
 def start_server(
-    workdir: Path, extra_env: Mapping[str, str] | None = None, extra_args: list[str] | None = None
+    workdir: Path, extra_env: Mapping[str, str] | None = None, extra_args: list[str] | None = None, *, port: int | None = None
 ) -> tuple[subprocess.Popen[bytes], Server]:
-    """Start `pytrue serve` in `workdir` (empty cwd: no .env) and wait for GET /health."""
-    port = free_port()
+    """Start `pytrue serve` in `workdir` (empty cwd: no .env) and wait for GET /health; on `port`
+    when given (a caller that must name its URL in the configuration picks it with `free_port`)."""
+    port = port or free_port()
     secret = secrets.token_urlsafe(48)
     url = f"http://127.0.0.1:{port}"
     log_path = workdir / "server.log"

@@ -4,6 +4,12 @@ One `FakeProvider` plays one provider: its token endpoint checks the client's cr
 Basic or in the form, as the provider accepts them), the code, the redirect URI and the PKCE
 verifier; its resource paths answer canned bodies as the provider would; as an OIDC issuer it
 serves a discovery document and a JWKS and signs real id_tokens with a generated key.
+
+Its authorization endpoint (any GET path in `authorize_paths`) plays the browser side: it
+redirects to the `redirect_uri` it was given with a fresh one-use code and the `state`. A
+`login_hint` naming one of `personas` signs that person in: the code, then the access token,
+are bound to them, `persona(seen)` finds them again from a resource request's bearer token, and
+their `claims` go into the id_token (with the `nonce` the authorization request carried).
 """
 
 from __future__ import annotations
@@ -11,11 +17,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import threading
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs, unquote_plus, urlsplit
+from urllib.parse import parse_qs, unquote_plus, urlencode, urlsplit
 
 from joserfc import jwt
 from joserfc.jwk import ECKey, Key, RSAKey
@@ -61,10 +69,15 @@ class FakeProvider:
     extra_keys: list[Key] = field(default_factory=list)
     issuer_path: str = ""
     discovery_issuer: str | None = None
+    authorize_paths: tuple[str, ...] = ("/authorize",)
+    personas: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.server = FakeHttpServer(self.handle)
         self.tokens_issued = 0
+        self._lock = threading.Lock()
+        self._codes: dict[str, tuple[str, str, str]] = {}  # code → (persona, nonce, redirect_uri)
+        self._access: dict[str, str] = {}  # access token → persona
 
     # --- lifecycle ---------------------------------------------------------------------
     @property
@@ -116,6 +129,8 @@ class FakeProvider:
             return Reply(200, self.jwks())
         if path == self.token_path and seen.method == "POST":
             return self.token(seen)
+        if path in self.authorize_paths and seen.method == "GET":
+            return self.authorize(seen)
         route = self.routes.get(path)
         if route is None:
             return Reply(404, {"message": "Not Found"})
@@ -133,8 +148,35 @@ class FakeProvider:
             "id_token_signing_alg_values_supported": list(self.algorithms),
         }
 
+    def authorize(self, seen: Seen) -> Reply:
+        """The user consents at once: back to `redirect_uri` with a one-use code and the state."""
+        query = query_of(seen.path)
+        target = query.get("redirect_uri", "")
+        if not target:
+            return Reply(400, {"error": "invalid_request", "error_description": "redirect_uri missing"})
+        persona = query.get("login_hint", "")
+        if persona and persona not in self.personas:
+            return Reply(400, {"error": "access_denied", "error_description": f"unknown persona {persona}"})
+        code = "code-" + uuid.uuid4().hex
+        with self._lock:
+            self._codes[code] = (persona, query.get("nonce", ""), target)
+        answer = {"code": code, **({"state": query["state"]} if "state" in query else {})}
+        return Reply(302, b"", headers={"Location": f"{target}{'&' if '?' in target else '?'}{urlencode(answer)}"})
+
+    def persona(self, seen: Seen) -> dict[str, Any]:
+        """The persona a resource request's bearer token was issued to (KeyError when none)."""
+        token = seen.headers.get("authorization", "").removeprefix("Bearer ")
+        with self._lock:
+            return self.personas[self._access[token]]
+
     def token(self, seen: Seen) -> Reply:
         form = seen.form
+        issued = None
+        with self._lock:
+            if form.get("code", "") in self._codes:
+                issued = self._codes.pop(form.get("code", ""))
+        if issued is not None:
+            return self._token_for(seen, *issued)
         basic = basic_credentials(seen)
         in_form = (form.get("client_id"), form.get("client_secret"))
         if self.client_auth == "basic" and basic is None:
@@ -150,10 +192,30 @@ class FakeProvider:
             return oauth_error(400, "invalid_grant", "bad code or redirect_uri")
         if form.get("code_verifier", "") != self.code_verifier:
             return oauth_error(400, "invalid_grant", "code_verifier mismatch")
+        return self._issue(ACCESS_TOKEN, {})
+
+    def _token_for(self, seen: Seen, persona: str, nonce: str, redirect_uri: str) -> Reply:
+        """The token answer for a code this server's authorization endpoint issued."""
+        form = seen.form
+        basic = basic_credentials(seen)
+        credentials = basic if basic is not None else (form.get("client_id"), form.get("client_secret"))
+        if credentials != (self.client_id, self.secret):
+            return oauth_error(401, "invalid_client", "bad client credentials")
+        if form.get("redirect_uri") != redirect_uri:
+            return oauth_error(400, "invalid_grant", "redirect_uri differs from the authorization request's")
+        access = f"{ACCESS_TOKEN}-{uuid.uuid4().hex}"
+        with self._lock:
+            self._access[access] = persona
+        claims = dict(self.personas.get(persona, {}).get("claims", {}))
+        if nonce:
+            claims["nonce"] = nonce
+        return self._issue(access, claims)
+
+    def _issue(self, access: str, claims: dict[str, Any]) -> Reply:
         self.tokens_issued += 1
-        body: dict[str, Any] = {"access_token": ACCESS_TOKEN, "token_type": "bearer", "refresh_token": REFRESH_TOKEN, "expires_in": 3600}
+        body: dict[str, Any] = {"access_token": access, "token_type": "bearer", "refresh_token": REFRESH_TOKEN, "expires_in": 3600}
         if self.with_id_token:
-            body["id_token"] = self.sign(self.claims())
+            body["id_token"] = self.sign(self.claims(**claims))
         body.update(self.token_extra)
         return Reply(200, body)
 

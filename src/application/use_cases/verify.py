@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import Enum
 
@@ -418,4 +418,7 @@ class PkceGrant:
             session, refresh = await self.issuer.open_session(uow, user, flow.authentication_method, cmd.ctx, now)
             await uow.flow_states.delete(flow.id)
             await uow.commit()
-        return self.issuer.result(user, session, refresh)
+        result = self.issuer.result(user, session, refresh)
+        return replace(
+            result, provider_token=flow.provider_access_token or "", provider_refresh_token=flow.provider_refresh_token or ""
+        )

@@ -99,6 +99,10 @@ def token_json(result: AuthResult) -> dict[str, Any]:
         "refresh_token": result.refresh_token,
         "user": user_json(result.user),
     }
+    if result.provider_token:
+        body["provider_token"] = result.provider_token
+    if result.provider_refresh_token:
+        body["provider_refresh_token"] = result.provider_refresh_token
     if result.weak_password is not None:
         body["weak_password"] = {
             "message": result.weak_password.message,

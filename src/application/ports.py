@@ -9,7 +9,7 @@ from types import TracebackType
 from typing import Any, Protocol
 from uuid import UUID
 
-from pytrue.domain.audit import AuditLogEntry
+from pytrue.domain.audit import AuditFilter, AuditLogEntry
 from pytrue.domain.cleanup import CleanupRule
 from pytrue.domain.external import UserProvidedData
 from pytrue.domain.flow_state import FlowState, OAuthClientState
@@ -190,6 +190,10 @@ class OAuthClientStateRepository(Protocol):
 
 class AuditLog(Protocol):
     async def add(self, entry: AuditLogEntry) -> None: ...
+
+    async def search(self, where: AuditFilter, *, page: int, per_page: int) -> tuple[list[AuditLogEntry], int]:
+        """One page of the entries `where` matches, newest first, and how many match in all."""
+        ...
 
 
 class UnitOfWork(Protocol):

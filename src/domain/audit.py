@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from pytrue.domain.errors import ValidationFailed
 from pytrue.domain.user import NIL_UUID, User
 
 LOG_TYPES = {
@@ -85,3 +87,57 @@ class AuditLogEntry:
             payload["traits"] = traits
         return cls(id=entry_id, payload=payload, created_at=now, ip_address=ip_address)
 
+
+
+# GoTrue's `/admin/audit?query=<scope>:<text>`: the payload keys each scope searches
+AUDIT_QUERY_SCOPES: dict[str, tuple[str, ...]] = {
+    "author": ("actor_username", "actor_name"),
+    "action": ("action",),
+    "type": ("log_type",),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFilter:
+    """Entries whose payload has `text` (case-insensitive, SQL `ILIKE` `%text%`: `%` and `_` are
+    wildcards, as in GoTrue) under any of `keys`; no keys or no text: every entry."""
+
+    keys: tuple[str, ...] = ()
+    text: str = ""
+
+    @classmethod
+    def parse(cls, query: str) -> AuditFilter:
+        if not query:
+            return cls()
+        scope, colon, text = query.partition(":")
+        keys = AUDIT_QUERY_SCOPES.get(scope)
+        if keys is None or not colon:
+            raise ValidationFailed(f"Invalid query scope: {query}")
+        return cls(keys=keys, text=text)
+
+    @property
+    def active(self) -> bool:
+        return bool(self.keys and self.text)
+
+    def matches(self, payload: dict[str, Any]) -> bool:
+        if not self.active:
+            return True
+        pattern = _ilike_pattern(f"%{self.text}%")
+        return any(isinstance(payload.get(key), str) and pattern.fullmatch(payload[key]) is not None for key in self.keys)
+
+
+def _ilike_pattern(like: str) -> re.Pattern[str]:
+    """PostgreSQL's `ILIKE` (default escape `\\`) as a regular expression."""
+    out: list[str] = []
+    chars = iter(like)
+    for ch in chars:
+        if ch == "\\":
+            nxt = next(chars, "")
+            out.append(re.escape(nxt))
+        elif ch == "%":
+            out.append(".*")
+        elif ch == "_":
+            out.append(".")
+        else:
+            out.append(re.escape(ch))
+    return re.compile("".join(out), re.IGNORECASE | re.DOTALL)

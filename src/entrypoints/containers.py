@@ -38,6 +38,7 @@ from pytrue.application.use_cases.admin import (
     AdminCreateUser,
     AdminDeleteUser,
     AdminGetUser,
+    AdminAuditLog,
     AdminListUsers,
     AdminUpdateUser,
     BanUser,
@@ -410,6 +411,7 @@ class UseCases(containers.DeclarativeContainer):
     )
     logout = providers.Singleton(Logout, uow=adapters.uow, clock=core.clock, issuer=issuer)
     admin_list_users = providers.Singleton(AdminListUsers, uow=adapters.uow)
+    admin_audit_log = providers.Singleton(AdminAuditLog, uow=adapters.uow)
     admin_get_user = providers.Singleton(AdminGetUser, uow=adapters.uow)
     _admin = {
         "uow": adapters.uow,

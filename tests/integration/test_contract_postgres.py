@@ -8,6 +8,7 @@ from contract.http_signup import *  # noqa: F403
 from contract.http_token import *  # noqa: F403
 from contract.http_user import *  # noqa: F403
 from contract.http_admin import *  # noqa: F403
+from contract.http_audit import *  # noqa: F403
 from contract.http_edges import *  # noqa: F403
 from contract.http_conventions import *  # noqa: F403
 from contract.storage import *  # noqa: F403

@@ -9,12 +9,12 @@ from uuid import UUID
 
 from pytrue.adapters.memory.store import InMemoryStore, Undo, delete_item, set_item
 from pytrue.application.ports import LockedRefreshToken, UserListQuery
-from pytrue.domain.audit import AuditLogEntry
+from pytrue.domain.audit import AuditFilter, AuditLogEntry
 from pytrue.domain.errors import EmailExists, PhoneExists
 from pytrue.domain.flow_state import FlowState, OAuthClientState
 from pytrue.domain.one_time_token import OneTimeToken
 from pytrue.domain.session import RefreshToken, Session
-from pytrue.domain.user import Identity, User
+from pytrue.domain.user import NIL_UUID, Identity, User
 
 
 class InMemoryUserRepository:
@@ -309,3 +309,9 @@ class InMemoryAuditLog:
     async def add(self, entry: AuditLogEntry) -> None:
         self._store.audit.append(entry)
         self._undo.append(self._store.audit.pop)
+
+    async def search(self, where: AuditFilter, *, page: int, per_page: int) -> tuple[list[AuditLogEntry], int]:
+        found = [e for e in reversed(self._store.audit) if e.instance_id == NIL_UUID and where.matches(e.payload)]
+        found.sort(key=lambda e: e.created_at, reverse=True)  # stable: the later write first among equal times
+        start = (page - 1) * per_page
+        return copy.deepcopy(found[start : start + per_page]), len(found)

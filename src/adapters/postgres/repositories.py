@@ -25,7 +25,7 @@ from pytrue.adapters.postgres.rows import (
     user_params,
 )
 from pytrue.application.ports import LockedRefreshToken, RowLocked, UserListQuery
-from pytrue.domain.audit import AuditLogEntry
+from pytrue.domain.audit import AuditFilter, AuditLogEntry
 from pytrue.domain.errors import EmailExists, PhoneExists
 from pytrue.domain.flow_state import FlowState, OAuthClientState
 from pytrue.domain.one_time_token import OneTimeToken
@@ -714,3 +714,23 @@ class PgAuditLog(_Repository):
             "VALUES (%s, %s, %s, %s, %s)",
             (entry.instance_id, entry.id, Json(entry.payload), entry.created_at, entry.ip_address),
         )
+
+    async def search(self, where: AuditFilter, *, page: int, per_page: int) -> tuple[list[AuditLogEntry], int]:
+        clause = "instance_id = %(nil)s"
+        params: dict[str, Any] = {"nil": NIL_UUID}
+        if where.active:
+            # the keys come from the domain's fixed scope table, never from the request
+            clause += " AND (" + " OR ".join(f"payload->>'{key}' ILIKE %(like)s" for key in where.keys) + ")"
+            params["like"] = f"%{where.text}%"
+        total = await self._one(f"SELECT count(*) AS n FROM {{s}}.audit_log_entries WHERE {clause}", params)
+        params.update(limit=per_page, offset=(page - 1) * per_page)
+        rows = await self._rows(
+            f"SELECT id, payload, created_at, ip_address FROM {{s}}.audit_log_entries WHERE {clause} "
+            "ORDER BY created_at DESC, ctid DESC LIMIT %(limit)s OFFSET %(offset)s",
+            params,
+        )
+        entries = [
+            AuditLogEntry(id=r["id"], payload=r["payload"] or {}, created_at=utc(r["created_at"]), ip_address=r["ip_address"] or "")
+            for r in rows
+        ]
+        return entries, int(total["n"] if total else 0)

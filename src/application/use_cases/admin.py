@@ -12,7 +12,7 @@ from pytrue.domain.values import PasswordPolicy
 from pytrue.application.ports import Clock, PasswordHasher, TokenGenerator, UnitOfWork, UnitOfWorkFactory, UserListQuery
 from pytrue.application.results import UserPage
 from pytrue.application.sessions import SessionIssuer
-from pytrue.domain.audit import Actor, AuditLogEntry
+from pytrue.domain.audit import Actor, AuditFilter, AuditLogEntry
 from pytrue.domain.errors import EmailExists, PhoneExists, UserNotFound, ValidationFailed
 from pytrue.domain.user import NIL_UUID, User, new_identity
 from pytrue.domain.values import Email, Password, Phone, parse_go_duration
@@ -166,6 +166,31 @@ class AdminListUsers:
         async with self.uow() as uow:
             users, total = await uow.users.list(query)
         return UserPage(users=users, total=total, page=query.page, per_page=query.per_page)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuditPage:
+    entries: list[AuditLogEntry]
+    total: int
+
+
+@dataclass(slots=True, kw_only=True)
+class AdminAuditLog:
+    """`GET /admin/audit` (api.md §15.7): newest first, filtered by `query=<scope>:<text>`."""
+
+    uow: UnitOfWorkFactory
+
+    async def __call__(self, query: str, *, page: int, per_page: int) -> AuditPage:
+        if page < 1 or per_page < 1:
+            raise ValidationFailed("Bad Pagination Parameters: page and per_page must be positive")
+        if page > MAX_PAGE or per_page > MAX_PER_PAGE:
+            raise ValidationFailed(
+                f"Bad Pagination Parameters: page must be at most {MAX_PAGE} and per_page at most {MAX_PER_PAGE}"
+            )
+        where = AuditFilter.parse(query)
+        async with self.uow() as uow:
+            entries, total = await uow.audit.search(where, page=page, per_page=per_page)
+        return AuditPage(entries=entries, total=total)
 
 
 @dataclass(slots=True, kw_only=True)

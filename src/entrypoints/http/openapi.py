@@ -175,6 +175,17 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         ),
         auth="admin",
     ),
+    ("GET", "/admin/audit"): Op(
+        "The audit log, newest first; Link and X-Total-Count headers paginate",
+        (200, "A page of audit entries", "AuditLog"),
+        errors=(400, 401, 403, 500),
+        params=(
+            PAGE,
+            PER_PAGE,
+            Param("query", "author:<text>, action:<text> or type:<text> (case-insensitive substring)"),
+        ),
+        auth="admin",
+    ),
     ("POST", "/admin/users"): Op(
         "Create a user", USER, errors=(400, 401, 403, 422, 500), body=(schemas.AdminUserBody,), auth="admin"
     ),
@@ -304,6 +315,19 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
             {"$ref": REF.format(name="Session")},
             {"type": "object", "required": ["msg", "code"], "properties": {"msg": _STRING, "code": _STRING}},
         ]
+    },
+    "AuditLog": {
+        "type": "array",
+        "items": {
+            "type": "object",
+            "required": ["id", "payload", "created_at", "ip_address"],
+            "properties": {
+                "id": {"type": "string", "format": "uuid"},
+                "payload": {"type": "object"},
+                "created_at": {"type": "string", "format": "date-time"},
+                "ip_address": _STRING,
+            },
+        },
     },
     "UserList": {
         "type": "object",

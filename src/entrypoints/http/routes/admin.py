@@ -19,6 +19,7 @@ from pytrue.application.use_cases.admin import (
     AdminCreateUser,
     AdminDeleteUser,
     AdminGetUser,
+    AdminAuditLog,
     AdminListUsers,
     AdminUpdateUser,
     AdminUserAttributes,
@@ -120,6 +121,24 @@ async def list_users(
     )
     headers = {"X-Total-Count": str(result.total), "Link": _link_header(request, page, per_page, result.total)}
     return json_response({"users": [user_json(u) for u in result.users], "aud": aud}, headers=headers)
+
+
+@get("/admin/audit")
+async def audit_log(
+    request: Request[Any, Any, Any],
+    authorize_admin: NamedDependency[AuthorizeAdmin],
+    admin_audit_log: NamedDependency[AdminAuditLog],
+) -> Response[bytes]:
+    await _admin(request, authorize_admin)
+    page = _int_param(request, "page", 1)
+    per_page = _int_param(request, "per_page", 50)
+    result = await admin_audit_log(request.query_params.get("query", ""), page=page, per_page=per_page)
+    body = [
+        {"id": str(e.id), "payload": e.payload, "created_at": e.created_at, "ip_address": e.ip_address}
+        for e in result.entries
+    ]
+    headers = {"X-Total-Count": str(result.total), "Link": _link_header(request, page, per_page, result.total)}
+    return json_response(body, headers=headers)
 
 
 @post("/admin/users", status_code=200)

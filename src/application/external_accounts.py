@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from uuid import UUID
 
 from pytrue.application.config import Jwt, Mailer, Site
 from pytrue.application.email_codes import EmailCodes
@@ -23,6 +24,9 @@ from pytrue.domain.external import (
     AccountDecision,
     LinkingQuery,
     UserProvidedData,
+    adopt_identity_email,
+    email_candidates,
+    refuse_linked_identity,
     new_external_user,
     new_provider_identity,
     refresh_identity,
@@ -32,6 +36,8 @@ from pytrue.domain.external import (
 )
 from pytrue.domain.one_time_token import CONFIRMATION
 from pytrue.domain.user import User
+
+EMAIL_CONFLICT = "email_conflict"
 
 
 @dataclass(slots=True, kw_only=True)
@@ -124,3 +130,60 @@ class ExternalAccounts:
                 uow, user, CONFIRMATION, kind=MAIL_CONFIRMATION, link_type="signup", address=user.email, redirect_to=redirect_to, now=now
             )
         return user, outcome.refusal
+
+    async def link(
+        self, uow: UnitOfWork, data: UserProvidedData, provider: str, target_id: UUID, *, redirect_to: str, now: datetime
+    ) -> tuple[User, DomainError | None]:
+        """The identity `data` names joins the signed-in user `target_id` (GoTrue's linkIdentityToUser);
+        a refusal to raise after commit when the user had no email and the provider's is unverified."""
+        owner = await uow.users.get_by_identity(data.subject, provider)
+        refuse_linked_identity(owner.id if owner else None, target_id)
+        user = await uow.users.get_for_update(target_id)
+        if user is None:
+            raise DomainError("user_not_found", "User not found")
+        claims = data.claims
+        identity = new_provider_identity(identity_id=self.tokens.uuid(), user_id=user.id, provider=provider, claims=claims, now=now)
+        user.identities.append(identity)
+        await uow.audit.add(
+            self.issuer.audit(
+                Actor.of_user(user), "identity_linked", now,
+                {"identity_id": str(identity.id), "provider": provider, "provider_id": identity.provider_id},
+            )
+        )
+        refusal: DomainError | None = None
+        send_confirmation = False
+        if not user.email:
+            if await self.promote_email(uow, user, now=now) == EMAIL_CONFLICT:
+                raise DomainError("email_exists", "A user with this email address has already been registered")
+            if not claims.email_verified:
+                send_confirmation = bool(user.email)
+                refusal = DomainError(
+                    "email_not_confirmed",
+                    f"Unverified email with {provider}. A confirmation email has been sent to your {provider} email",
+                    where="unprocessable",
+                )
+            else:
+                user.confirm_email(now)
+                user.is_anonymous = False
+        user.recompute_providers()
+        user.touch(now)
+        await uow.users.update(user)
+        if send_confirmation:
+            await self.codes.send(
+                uow, user, CONFIRMATION, kind=MAIL_CONFIRMATION, link_type="signup", address=user.email, redirect_to=redirect_to, now=now
+            )
+        return user, refusal
+
+    async def promote_email(self, uow: UnitOfWork, user: User, *, now: datetime) -> str:
+        """GoTrue's UpdateUserEmailFromIdentities: keep the email an identity still carries, or take
+        the best identity email no other user of the audience has; `EMAIL_CONFLICT` when none is free."""
+        candidates = email_candidates(user)
+        if candidates is None:
+            return ""
+        for identity in candidates:
+            other = await uow.users.get_by_email(identity.email, user.aud) if identity.email else None
+            if other is None or other.id == user.id:
+                adopt_identity_email(user, identity, autoconfirm=self.mailer.autoconfirm, now=now)
+                await uow.one_time_tokens.delete_for_user(user.id)
+                return "adopted"
+        return EMAIL_CONFLICT

@@ -533,7 +533,8 @@ class ProviderTokens:
 class IdTokenCheck:
     """How to judge an id_token beyond signature, issuer and lifetime.
 
-    `audiences`: any one must be in `aud` (empty: not checked). `nonce`: None skips the check;
+    `audiences`: any one must be in `aud` (empty: not checked, unless `audience_required`, when
+    an empty list accepts no token). `nonce`: None skips the check;
     a string applies GoTrue's id_token-grant rule (token and request both have a nonce or
     neither; the token's is hex(SHA-256(nonce))). `access_token`, when given and the token has
     `at_hash`, must match it."""
@@ -541,6 +542,7 @@ class IdTokenCheck:
     audiences: tuple[str, ...] = ()
     nonce: str | None = None
     access_token: str = ""
+    audience_required: bool = False
 
 
 class OAuthProviderError(Exception):
@@ -619,9 +621,31 @@ class ProviderNotUsable(Exception):
     """The provider is unknown, disabled or misconfigured; the message is GoTrue's reason."""
 
 
+class ProviderDisabled(ProviderNotUsable):
+    """The provider is known but not enabled (GoTrue's `provider_disabled`)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IdTokenSignIn:
+    """Who judges an id_token of the id_token grant: `provider` is the name the identity is
+    recorded under (the issuer itself for the deprecated `client_id` + `issuer` form),
+    `audiences` the client ids the token's `aud` must contain one of."""
+
+    provider: str
+    verifier: IdTokenProvider
+    audiences: tuple[str, ...]
+    email_optional: bool = False
+
+
 class ExternalProviders(Protocol):
     """The configured providers by name (adapters build them from the `External` section)."""
 
     def code_flow(self, name: str) -> OAuthProvider | OAuth1Provider:
         """The provider's code flow; `ProviderNotUsable` when it cannot run."""
+        ...
+
+    def id_token(self, *, provider: str, issuer: str, client_id: str, id_token: str) -> IdTokenSignIn:
+        """The verifier for `POST /token?grant_type=id_token`, chosen by provider name or by issuer
+        as GoTrue chooses it; `ProviderDisabled` when it is not enabled, `ProviderNotUsable`
+        (GoTrue's `validation_failed` message) when no provider or allowed issuer matches."""
         ...

@@ -347,7 +347,7 @@ def settle_external_sign_in(
     email nobody confirmed keeps only this identity (no password, its metadata the identity's)
     and is confirmed by a verified provider email, or else needs the email verified."""
     if user.is_banned(now):
-        raise DomainError("user_banned", "User is banned")
+        raise DomainError("user_banned", "User is banned", where="verify")  # 403, nothing written
     has_emails = not (email_optional and candidate.email == "")
     if not has_emails or user.is_email_confirmed:
         return SignInOutcome(step=SignInStep.LOGIN, audit_action="login")
@@ -402,3 +402,63 @@ def new_external_user(
         created_at=now,
         updated_at=now,
     )
+
+
+# --- manual linking and unlinking (GoTrue's linkIdentityToUser, DeleteIdentity) --------------
+class IdentityAlreadyLinked(DomainError):
+    def __init__(self, *, to_another_user: bool) -> None:
+        message = "Identity is already linked to another user" if to_another_user else "Identity is already linked"
+        super().__init__("identity_already_exists", message)
+
+
+def refuse_linked_identity(existing_owner: UUID | None, target: UUID) -> None:
+    """An identity (provider, subject) belongs to one user: linking it again is refused."""
+    if existing_owner is not None:
+        raise IdentityAlreadyLinked(to_another_user=existing_owner != target)
+
+
+def _email_rank(identity: Identity) -> int:
+    if not identity.email:
+        return 2
+    return 0 if identity.identity_data.get("email_verified") is True else 1
+
+
+def email_candidates(user: User) -> list[Identity] | None:
+    """`UpdateUserEmailFromIdentities`, first half: None when an identity still carries the user's
+    email (it stays); else the identities whose email may become the user's, best first
+    (provider-verified, then unverified, then none; oldest first)."""
+    own = user.email.lower() if user.email else None
+    if any(i.email == own for i in user.identities):
+        return None
+    return sorted(user.identities, key=lambda i: (_email_rank(i), i.created_at, str(i.id)))
+
+
+def adopt_identity_email(user: User, identity: Identity, *, autoconfirm: bool, now: datetime) -> None:
+    """The second half: `identity`'s email (possibly none) becomes the user's; every pending token
+    is void, and the email is unconfirmed unless the provider verified it or autoconfirm covers it."""
+    user.email = identity.email or ""
+    user.clear_tokens(now)
+    user.email_change = ""
+    user.email_change_confirm_status = 0
+    user.phone_change = ""
+    if not identity.email or (identity.identity_data.get("email_verified") is not True and not autoconfirm):
+        user.email_confirmed_at = None
+        user.merge_user_metadata({"email_verified": False}, now)
+    user.touch(now)
+
+
+def unlink_identity(user: User, identity_id: UUID, now: datetime) -> Identity:
+    """`DELETE /user/identities/{id}`: the identity leaves the user (its last one never does); a
+    phone identity takes the phone with it. The caller re-derives the email afterwards."""
+    if len(user.identities) <= 1:
+        raise DomainError("single_identity_not_deletable", "User must have at least 1 identity after unlinking")
+    identity = next((i for i in user.identities if i.id == identity_id), None)
+    if identity is None:
+        raise DomainError("identity_not_found", "Identity doesn't exist")
+    user.identities = [i for i in user.identities if i.id != identity_id]
+    if identity.provider == "phone":
+        user.phone = ""
+        user.phone_confirmed_at = None
+    user.recompute_providers()
+    user.touch(now)
+    return identity

@@ -54,6 +54,7 @@ from pytrue.application.use_cases.email_links import (
 )
 from pytrue.application.external_accounts import ExternalAccounts
 from pytrue.application.use_cases.external import Authorize, ExternalCallback
+from pytrue.application.use_cases.id_token import IdTokenGrant
 from pytrue.application.use_cases.otp import SendOtp
 from pytrue.application.use_cases.invite import GenerateLink, InviteUser
 from pytrue.application.use_cases.refresh import RefreshTokenGrant
@@ -362,6 +363,17 @@ class UseCases(containers.DeclarativeContainer):
         site=core.site,
         jwt=core.jwt,
         mailer=core.mail,
+        external=core.external,
+        links=core.links,
+        clock=core.clock,
+        issuer=issuer,
+        accounts=external_accounts,
+        providers=core.oauth_providers,
+    )
+    id_token_grant = providers.Singleton(
+        IdTokenGrant,
+        uow=adapters.uow,
+        jwt=core.jwt,
         external=core.external,
         links=core.links,
         clock=core.clock,

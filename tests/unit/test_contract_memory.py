@@ -21,4 +21,5 @@ from contract.pre_registration import *  # noqa: F403
 from contract.code_attempts import *  # noqa: F403
 from contract.verify_confirmation_page import *  # noqa: F403
 from contract.oauth_flows import *  # noqa: F403
+from contract.id_token_grant import *  # noqa: F403
 from contract.phone_flows import *  # noqa: F403

@@ -192,7 +192,7 @@ class OidcProviderCache:
             raise _bad("current time before the nbf (not before) time")
         audiences = _audiences(claims.get("aud"))
         wanted = [a for a in check.audiences if a]
-        if wanted and not any(a in audiences for a in wanted):
+        if (wanted or check.audience_required) and not any(a in audiences for a in wanted):
             raise IdTokenRejected(f"Unacceptable audience in id_token: [{' '.join(audiences)}]")
         if check.nonce is not None:
             _check_nonce(claims.get("nonce"), check.nonce)

@@ -224,8 +224,6 @@ class ExternalCallback:
                     locked.updated_at = now
                     await uow.flow_states.update(locked)
             elif refusal is None:
-                if user.is_banned(now):
-                    raise DomainError("user_banned", "User is banned")
                 session, refresh_token = await self.issuer.open_session(uow, user, OAUTH, cmd.ctx, now)
                 await uow.flow_states.delete(flow.id)
                 result = self.issuer.result(user, session, refresh_token)

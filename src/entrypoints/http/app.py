@@ -36,6 +36,7 @@ USE_CASES = {
     "admin_delete_user": "admin_delete_user",
     "verify": "verify",
     "pkce_grant": "pkce_grant",
+    "id_token_grant": "id_token_grant",
     "authorize_external": "authorize_external",
     "external_callback": "external_callback",
     "send_otp": "send_otp",

@@ -13,6 +13,7 @@ from litestar.exceptions import HTTPException
 
 from pytrue.adapters.crypto.passwords import HasherOverloaded
 from pytrue.application.ports import HookFailed, StorageUnavailable
+from pytrue.application.use_cases.external import OAuthError
 from pytrue.domain.errors import DomainError, WeakPassword
 from pytrue.domain.session import RefreshTokenAlreadyUsed
 
@@ -72,6 +73,12 @@ STATUS: dict[str, int] = {
     "oauth_client_state_expired": 422,
     "provider_email_needs_verification": 422,
     "provider_disabled": 400,
+    "identity_already_exists": 422,
+    "identity_not_found": 422,
+    "single_identity_not_deletable": 422,
+    "email_conflict_identity_not_deletable": 422,
+    "manual_linking_disabled": 404,
+    "unexpected_audience": 403,
 }
 
 STATUS_IN_CONTEXT: dict[tuple[str, str], int] = {
@@ -147,6 +154,13 @@ def domain_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Res
     return response
 
 
+def oauth_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    """GoTrue's OAuthError: always 400, `{"error", "error_description"}` in either API version."""
+    assert isinstance(exc, OAuthError)
+    body = {"error": exc.error, "error_description": exc.description} if exc.description else {"error": exc.error}
+    return Response(content=msgspec.json.encode(body), status_code=400, media_type="application/json")
+
+
 def hook_failed_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     """A hook refused or failed: the status, code and message it carries (GoTrue's answer)."""
     assert isinstance(exc, HookFailed)
@@ -193,6 +207,7 @@ def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) ->
 
 EXCEPTION_HANDLERS = {
     DomainError: domain_error_handler,
+    OAuthError: oauth_error_handler,
     HookFailed: hook_failed_handler,
     StorageUnavailable: storage_unavailable_handler,
     HasherOverloaded: hasher_overloaded_handler,

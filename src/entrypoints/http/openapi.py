@@ -53,8 +53,8 @@ PER_PAGE = Param(
 USER_ID = Param("user_id", "The user's id", {"type": "string", "format": "uuid"}, required=True, where="path")
 GRANT_TYPE = Param(
     "grant_type",
-    "password, refresh_token or pkce (a form body may carry it instead)",
-    {"type": "string", "enum": ["password", "refresh_token", "pkce"]},
+    "password, refresh_token, pkce or id_token (a form body may carry it instead)",
+    {"type": "string", "enum": ["password", "refresh_token", "pkce", "id_token"]},
 )
 SIGNED_IN = (200, "A session", "Session")
 USER = (200, "The user", "User")
@@ -75,10 +75,10 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         params=(REDIRECT_TO,),
     ),
     ("POST", "/token"): Op(
-        "Issue a session: password, refresh_token or pkce grant",
+        "Issue a session: password, refresh_token, pkce or id_token grant",
         SIGNED_IN,
-        errors=(400, 403, 404, 422, 429, 500, 503),
-        body=(schemas.PasswordGrantBody, schemas.RefreshGrantBody, schemas.PkceGrantBody),
+        errors=(400, 401, 403, 404, 422, 429, 500, 503),
+        body=(schemas.PasswordGrantBody, schemas.RefreshGrantBody, schemas.PkceGrantBody, schemas.IdTokenGrantBody),
         form=True,
         params=(GRANT_TYPE,),
     ),

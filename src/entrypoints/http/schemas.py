@@ -127,6 +127,16 @@ class PkceGrantBody(msgspec.Struct, kw_only=True):
     code_verifier: str | None = None
 
 
+class IdTokenGrantBody(msgspec.Struct, kw_only=True):
+    id_token: str | None = None
+    access_token: str | None = None
+    nonce: str | None = None
+    provider: str | None = None
+    client_id: str | None = None
+    issuer: str | None = None
+    link_identity: bool | None = None
+
+
 class AdminDeleteBody(msgspec.Struct, kw_only=True):
     should_soft_delete: bool | None = None
 

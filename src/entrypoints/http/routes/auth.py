@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -9,14 +10,18 @@ import msgspec
 from litestar import Request, Response, post
 
 from pytrue.application.config import Settings
+from pytrue.application.results import AuthResult
+from pytrue.application.use_cases.authenticate import AuthenticateUser
+from pytrue.application.use_cases.external import OAuthError
+from pytrue.application.use_cases.id_token import INVALID_REQUEST, IdTokenGrant, IdTokenGrantCommand, check_id_token_request
 from pytrue.application.use_cases.refresh import RefreshTokenCommand, RefreshTokenGrant
 from pytrue.application.use_cases.signin import SignInWithPassword, SignInWithPasswordCommand
 from pytrue.application.use_cases.signup import SignUp, SignUpCommand
 from pytrue.application.use_cases.verify import PkceGrant, PkceGrantCommand
 from pytrue.domain.errors import InvalidCredentials
-from pytrue.entrypoints.http.requests import json_response, provided, redirect_to, request_audience, request_context
+from pytrue.entrypoints.http.requests import bearer_token, json_response, provided, redirect_to, request_audience, request_context
 from pytrue.entrypoints.http import limits
-from pytrue.entrypoints.http.schemas import PasswordGrantBody, PkceGrantBody, RefreshGrantBody, SignUpBody, decode_body
+from pytrue.entrypoints.http.schemas import IdTokenGrantBody, PasswordGrantBody, PkceGrantBody, RefreshGrantBody, SignUpBody, decode_body
 from pytrue.entrypoints.http.serialize import token_headers, token_json, user_json
 
 
@@ -85,9 +90,34 @@ async def token(request: Request[Any, Any, Any]) -> Response[bytes]:
                 ctx=request_context(request),
             )
         )
+    elif grant_type == "id_token":
+        result = await _id_token_grant(request, decode_body(raw, IdTokenGrantBody), settings)
     else:
         raise InvalidCredentials("unsupported_grant_type")
     return json_response(token_json(result), headers=token_headers(result))
+
+
+async def _id_token_grant(request: Request[Any, Any, Any], body: IdTokenGrantBody, settings: Settings) -> AuthResult:
+    command = IdTokenGrantCommand(
+        id_token=body.id_token or "",
+        access_token=body.access_token or "",
+        nonce=body.nonce or "",
+        provider=body.provider or "",
+        client_id=body.client_id or "",
+        issuer=body.issuer or "",
+        link_identity=bool(body.link_identity),
+        aud=request_audience(request, settings.jwt),
+        ctx=request_context(request),
+    )
+    check_id_token_request(command)
+    if command.link_identity:
+        if not request.headers.get("authorization"):
+            raise OAuthError(INVALID_REQUEST, "Linking requires a valid user access token in Authorization")
+        authenticate_user: AuthenticateUser = provided(request, "authenticate_user")
+        principal = await authenticate_user(bearer_token(request))
+        command = replace(command, link_target=principal.user.id if principal.user else None)
+    id_token_grant: IdTokenGrant = provided(request, "id_token_grant")
+    return await id_token_grant(command)
 
 
 def _form_fields(request: Request[Any, Any, Any], raw: bytes) -> dict[str, str]:

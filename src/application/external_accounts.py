@@ -9,6 +9,7 @@ GoTrue) is returned rather than raised; the caller raises it after commit.
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,13 +20,14 @@ from pytrue.application.email_codes import EmailCodes
 from pytrue.application.ports import MAIL_CONFIRMATION, TokenGenerator, UnitOfWork
 from pytrue.application.sessions import SessionIssuer
 from pytrue.domain.audit import Actor
-from pytrue.domain.errors import DomainError
+from pytrue.domain.errors import DomainError, ValidationFailed
 from pytrue.domain.external import (
     AccountDecision,
     LinkingQuery,
     UserProvidedData,
     adopt_identity_email,
     email_candidates,
+    keep_only_identity,
     refuse_linked_identity,
     new_external_user,
     new_provider_identity,
@@ -34,7 +36,7 @@ from pytrue.domain.external import (
     resolve_account,
     settle_external_sign_in,
 )
-from pytrue.domain.one_time_token import CONFIRMATION
+from pytrue.domain.one_time_token import CONFIRMATION, CONFIRMATION_TOKEN
 from pytrue.domain.user import User
 
 EMAIL_CONFLICT = "email_conflict"
@@ -187,3 +189,35 @@ class ExternalAccounts:
                 await uow.one_time_tokens.delete_for_user(user.id)
                 return "adopted"
         return EMAIL_CONFLICT
+
+    async def accept_invite(
+        self, uow: UnitOfWork, data: UserProvidedData, provider: str, invite_token: str, *, now: datetime
+    ) -> User:
+        """The invited user (found by the invite's confirmation token) accepts with this identity
+        (GoTrue's processInvite): one of the provider's emails must be the invited one."""
+        user = await self.invited_user(uow, invite_token, lock=True)
+        if user is None:
+            raise DomainError("invite_not_found", "Invite not found")
+        if not any(e.email.lower() == user.email.lower() for e in data.emails if e.email):
+            raise ValidationFailed("Invited email does not match emails from external provider")
+        claims = data.claims
+        identity = new_provider_identity(identity_id=self.tokens.uuid(), user_id=user.id, provider=provider, claims=claims, now=now)
+        user.identities.append(identity)
+        await uow.audit.add(self.issuer.audit(Actor.of_user(user), "invite_accepted", now, {"provider": provider}))
+        keep_only_identity(user, identity, now)  # the password and other identities go; metadata is the identity's
+        user.confirm_email(now)
+        await uow.users.update(user)
+        await uow.one_time_tokens.delete(user.id, CONFIRMATION_TOKEN)
+        return user
+
+    async def invited_user(self, uow: UnitOfWork, invite_token: str, *, lock: bool = False) -> User | None:
+        """The user whose pending confirmation token is `invite_token` (GoTrue's FindUserByConfirmationToken)."""
+        if not invite_token:
+            return None
+        ott = await uow.one_time_tokens.find(invite_token, (CONFIRMATION_TOKEN,))
+        if ott is None:
+            return None
+        user = await (uow.users.get_for_update(ott.user_id) if lock else uow.users.get(ott.user_id))
+        if user is None or not user.confirmation_token or not hmac.compare_digest(user.confirmation_token, invite_token):
+            return None
+        return user

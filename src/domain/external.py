@@ -351,7 +351,7 @@ def settle_external_sign_in(
     has_emails = not (email_optional and candidate.email == "")
     if not has_emails or user.is_email_confirmed:
         return SignInOutcome(step=SignInStep.LOGIN, audit_action="login")
-    _keep_only(user, identity, now)
+    keep_only_identity(user, identity, now)
     if candidate.verified or autoconfirm:
         user.confirm_email(now)
         return SignInOutcome(step=SignInStep.SIGNED_UP, audit_action="user_signedup")
@@ -369,7 +369,7 @@ def settle_external_sign_in(
     )
 
 
-def _keep_only(user: User, identity: Identity, now: datetime) -> None:
+def keep_only_identity(user: User, identity: Identity, now: datetime) -> None:
     """`RemoveUnconfirmedIdentities`: the pre-account-takeover guard."""
     if identity.provider not in ("email", "phone"):
         user.encrypted_password = None

@@ -55,6 +55,7 @@ from pytrue.application.use_cases.email_links import (
 from pytrue.application.external_accounts import ExternalAccounts
 from pytrue.application.use_cases.external import Authorize, ExternalCallback
 from pytrue.application.use_cases.id_token import IdTokenGrant
+from pytrue.application.use_cases.identities import UnlinkIdentity
 from pytrue.application.use_cases.otp import SendOtp
 from pytrue.application.use_cases.invite import GenerateLink, InviteUser
 from pytrue.application.use_cases.refresh import RefreshTokenGrant
@@ -338,15 +339,6 @@ class UseCases(containers.DeclarativeContainer):
     pkce_grant = providers.Singleton(
         PkceGrant, uow=adapters.uow, external=core.external, clock=core.clock, issuer=issuer
     )
-    authorize_external = providers.Singleton(
-        Authorize,
-        uow=adapters.uow,
-        external=core.external,
-        links=core.links,
-        clock=core.clock,
-        tokens=core.tokens,
-        providers=core.oauth_providers,
-    )
     external_accounts = providers.Singleton(
         ExternalAccounts,
         site=core.site,
@@ -356,6 +348,19 @@ class UseCases(containers.DeclarativeContainer):
         tokens=core.tokens,
         issuer=issuer,
         codes=codes,
+    )
+    authorize_external = providers.Singleton(
+        Authorize,
+        uow=adapters.uow,
+        external=core.external,
+        links=core.links,
+        clock=core.clock,
+        tokens=core.tokens,
+        providers=core.oauth_providers,
+        accounts=external_accounts,
+    )
+    unlink_identity = providers.Singleton(
+        UnlinkIdentity, uow=adapters.uow, clock=core.clock, issuer=issuer, accounts=external_accounts
     )
     external_callback = providers.Singleton(
         ExternalCallback,

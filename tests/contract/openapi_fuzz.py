@@ -121,6 +121,10 @@ def assert_gotrue_error(response: Any) -> None:
     body = response.json()
     assert isinstance(body, dict), response.text
     code = response.headers.get("x-sb-error-code")
+    if "error" in body and "code" not in body:  # GoTrue's OAuthError (the id_token grant): always 400
+        assert response.status_code == 400 and isinstance(body["error"], str), body
+        assert set(body) <= {"error", "error_description"} and code is None, body
+        return
     if isinstance(body.get("code"), int):
         assert body["code"] == response.status_code, body
         assert isinstance(body.get("error_code"), str) and isinstance(body.get("msg"), str), body

@@ -14,6 +14,10 @@ from pytrue.domain.external import (
     DEFAULT_LINKING_DOMAIN,
     AccountDecision,
     Claims,
+    adopt_identity_email,
+    email_candidates,
+    refuse_linked_identity,
+    unlink_identity,
     LinkingQuery,
     ProviderEmail,
     SignInStep,
@@ -305,3 +309,81 @@ def test_a_new_external_user() -> None:
     assert u.is_sso_user and u.encrypted_password is None and u.email == "a@x.io"
     assert u.app_metadata == {"provider": "custom:acme", "providers": ["custom:acme"]}
     assert u.user_metadata == claims.identity_data()
+
+
+# --- manual linking and unlinking -------------------------------------------------------------------
+def _identity(owner: User, provider: str, email: str | None, verified: bool, age: int) -> Identity:
+    data: dict[str, object] = {"sub": f"{provider}-{age}"}
+    if email is not None:
+        data.update(email=email, email_verified=verified)
+    return Identity(
+        id=uuid4(), user_id=owner.id, provider=provider, provider_id=f"{provider}-{age}", identity_data=data,
+        created_at=NOW - timedelta(minutes=age), updated_at=NOW,
+    )  # fmt: skip
+
+
+identity_specs = st.lists(
+    st.tuples(st.sampled_from(["github", "google", "phone"]), st.one_of(st.none(), st.sampled_from(ADDRESSES)), st.booleans()),
+    min_size=1,
+    max_size=5,
+)
+
+
+@given(identity_specs, st.one_of(st.just(""), st.sampled_from(ADDRESSES)))
+def test_email_candidates_keep_a_carried_email_else_rank_verified_unverified_none(specs: list, own: str) -> None:
+    owner = user(own)
+    owner.identities = [_identity(owner, p, e, v, age) for age, (p, e, v) in enumerate(specs)]
+    candidates = email_candidates(owner)
+    carried = any(i.email == (own or None) for i in owner.identities)
+    if carried:
+        assert candidates is None
+        return
+    assert candidates is not None and sorted(map(id, candidates)) == sorted(map(id, owner.identities))
+    ranks = [0 if c.email and c.identity_data.get("email_verified") is True else 1 if c.email else 2 for c in candidates]
+    assert ranks == sorted(ranks)
+    for a, b in zip(candidates, candidates[1:]):
+        if ranks[candidates.index(a)] == ranks[candidates.index(b)]:
+            assert a.created_at <= b.created_at
+
+
+@given(st.one_of(st.none(), st.sampled_from(ADDRESSES)), st.booleans(), st.booleans())
+def test_adopting_an_identity_email_voids_tokens_and_confirms_only_what_is_proven(email: str | None, verified: bool, autoconfirm: bool) -> None:
+    owner = user("old@x.io")
+    owner.confirmation_token, owner.recovery_token, owner.email_change = "c", "r", "new@x.io"
+    identity = _identity(owner, "github", email, verified, 1)
+    adopt_identity_email(owner, identity, autoconfirm=autoconfirm, now=NOW)
+    assert owner.email == (email or "")
+    assert owner.confirmation_token == owner.recovery_token == owner.email_change == ""
+    stays_confirmed = bool(email) and (verified or autoconfirm)
+    assert (owner.email_confirmed_at is not None) is stays_confirmed
+    if not stays_confirmed:
+        assert owner.user_metadata["email_verified"] is False
+
+
+def test_unlinking_refuses_the_last_identity_and_unknown_ids_and_clears_a_phone() -> None:
+    owner = user("a@x.io")
+    owner.phone, owner.phone_confirmed_at = "15551234567", NOW
+    email_identity = _identity(owner, "email", "a@x.io", True, 2)
+    phone_identity = _identity(owner, "phone", None, False, 1)
+    owner.identities = [email_identity, phone_identity]
+    owner.recompute_providers()
+    with pytest.raises(DomainError) as unknown:
+        unlink_identity(owner, uuid4(), NOW)
+    assert unknown.value.code == "identity_not_found" and len(owner.identities) == 2
+    removed = unlink_identity(owner, phone_identity.id, NOW)
+    assert removed is phone_identity and owner.phone == "" and owner.phone_confirmed_at is None
+    assert owner.app_metadata["providers"] == ["email"]
+    with pytest.raises(DomainError) as last:
+        unlink_identity(owner, email_identity.id, NOW)
+    assert last.value.code == "single_identity_not_deletable" and owner.identities == [email_identity]
+
+
+@given(st.one_of(st.none(), st.uuids()), st.uuids())
+def test_an_identity_is_linked_to_one_user_only(owner: UUID | None, target: UUID) -> None:
+    if owner is None:
+        refuse_linked_identity(owner, target)
+        return
+    with pytest.raises(DomainError) as refused:
+        refuse_linked_identity(owner, target)
+    assert refused.value.code == "identity_already_exists"
+    assert refused.value.message == ("Identity is already linked" if owner == target else "Identity is already linked to another user")

@@ -75,6 +75,7 @@ class AuthorizeCommand:
     code_challenge_method: str = ""
     invite_token: str = ""
     query: tuple[tuple[str, str], ...] = ()  # every query parameter, in order
+    link_target: UUID | None = None  # the signed-in user linking an identity (/user/identities/authorize)
     ctx: RequestContext = field(default_factory=RequestContext)
 
 
@@ -98,6 +99,7 @@ class Authorize:
     clock: Clock
     tokens: TokenGenerator
     providers: ExternalProviders
+    accounts: ExternalAccounts
 
     async def __call__(self, cmd: AuthorizeCommand) -> str:
         name = cmd.provider.lower()
@@ -105,6 +107,10 @@ class Authorize:
             provider = self.providers.code_flow(name)
         except ProviderNotUsable as problem:
             raise ValidationFailed(f"Unsupported provider: {problem}") from None
+        if cmd.invite_token:
+            async with self.uow() as uow:
+                if await self.accounts.invited_user(uow, cmd.invite_token) is None:
+                    raise DomainError("user_not_found", "User identified by token not found")
         section = self.external.provider(name)
         redirect = self.links.redirect_target(cmd.redirect_to or None, cmd.ctx.referer)
         method = validate_pkce_params(cmd.code_challenge or None, cmd.code_challenge_method or None)
@@ -130,6 +136,7 @@ class Authorize:
             referrer=redirect or None,
             oauth_client_state_id=client_state.id if client_state else None,
             email_optional=bool(section and section.email_optional),
+            linking_target_id=cmd.link_target,
         )
         url = await provider.authorization_url(
             AuthorizationRequest(
@@ -190,6 +197,13 @@ class ExternalCallback:
             raise CallbackFailed(DomainError("bad_oauth_state", "OAuth state has expired"), redirect_to=site, state_error=True)
         if flow.is_pkce and flow.user_id is not None:
             raise CallbackFailed(DomainError("flow_state_already_used", "State has already been used"), redirect_to=site, state_error=True)
+        if flow.linking_target_id is not None:
+            async with self.uow() as uow:
+                target = await uow.users.get(flow.linking_target_id)
+            if target is None:
+                raise CallbackFailed(
+                    DomainError("user_not_found", "Linking target user not found", where="unprocessable"), redirect_to=site, state_error=True
+                )
         return flow
 
     async def _complete(self, flow: FlowState, cmd: CallbackCommand, target: str) -> str:
@@ -207,9 +221,14 @@ class ExternalCallback:
         result: AuthResult | None = None
         refusal: DomainError | None = None
         async with self.uow() as uow:
-            user, refusal = await self.accounts.sign_in(
-                uow, data, name, aud=cmd.aud or self.jwt.aud, email_optional=flow.email_optional, redirect_to=target, now=now
-            )
+            if flow.linking_target_id is not None:
+                user, refusal = await self.accounts.link(uow, data, name, flow.linking_target_id, redirect_to=target, now=now)
+            elif flow.invite_token:
+                user, refusal = await self.accounts.accept_invite(uow, data, name, flow.invite_token, now=now), None
+            else:
+                user, refusal = await self.accounts.sign_in(
+                    uow, data, name, aud=cmd.aud or self.jwt.aud, email_optional=flow.email_optional, redirect_to=target, now=now
+                )
             if flow.is_pkce:
                 locked = await uow.flow_states.get(flow.id, lock=True)
                 if locked is None:

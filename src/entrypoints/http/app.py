@@ -37,6 +37,7 @@ USE_CASES = {
     "verify": "verify",
     "pkce_grant": "pkce_grant",
     "id_token_grant": "id_token_grant",
+    "unlink_identity": "unlink_identity",
     "authorize_external": "authorize_external",
     "external_callback": "external_callback",
     "send_otp": "send_otp",
@@ -74,6 +75,8 @@ ROUTES = [
     email.generate_link,
     external.authorize,
     external.callback,
+    external.link_identity,
+    external.unlink_identity,
     openapi_json,
 ]
 

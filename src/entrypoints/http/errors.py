@@ -78,6 +78,7 @@ STATUS: dict[str, int] = {
     "single_identity_not_deletable": 422,
     "email_conflict_identity_not_deletable": 422,
     "manual_linking_disabled": 404,
+    "invite_not_found": 404,
     "unexpected_audience": 403,
 }
 
@@ -86,6 +87,7 @@ STATUS_IN_CONTEXT: dict[tuple[str, str], int] = {
     ("validation_failed", "unprocessable"): 422,
     ("bad_jwt", "subject"): 400,
     ("user_not_found", "bearer"): 403,
+    ("user_not_found", "unprocessable"): 422,
     ("session_not_found", "bearer"): 403,
     ("session_expired", "bearer"): 403,
     ("user_banned", "bearer"): 403,

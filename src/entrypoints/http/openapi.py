@@ -125,6 +125,28 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         errors=(500,),
         form=True,
     ),
+    ("GET", "/user/identities/authorize"): Op(
+        "Link an external identity to the signed-in user (GOTRUE_SECURITY_MANUAL_LINKING_ENABLED): "
+        "redirects to the provider, or with skip_http_redirect=true answers {url}",
+        (302, "Redirect to the provider's authorization URL", None),
+        errors=(400, 401, 403, 404, 500),
+        params=(
+            Param("provider", "github, google, apple, …", required=True),
+            Param("scopes", "Extra scopes"),
+            Param("redirect_to", "Where /callback leads; must match GOTRUE_SITE_URL or GOTRUE_URI_ALLOW_LIST"),
+            Param("code_challenge", "PKCE challenge"),
+            Param("code_challenge_method", "s256 or plain"),
+            Param("skip_http_redirect", "true: answer 200 {\"url\": …} instead of redirecting"),
+        ),
+        auth="user",
+    ),
+    ("DELETE", "/user/identities/{identity_id}"): Op(
+        "Unlink one of the signed-in user's identities (never the last one)",
+        EMPTY,
+        errors=(401, 403, 404, 422, 500),
+        params=(Param("identity_id", "The identity's id", {"type": "string", "format": "uuid"}, required=True, where="path"),),
+        auth="user",
+    ),
     ("POST", "/verify"): Op(
         "Verify an emailed or texted code or a token hash",
         (200, "A session, or a message when one more confirmation is needed", "SessionOrMessage"),

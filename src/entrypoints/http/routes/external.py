@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from uuid import UUID
 
-from litestar import Request, Response, get, route
+from litestar import Request, Response, delete, get, route
 from litestar.di import NamedDependency
+from litestar.params import FromPath
 
 from pytrue.application.config import Settings
 from pytrue.application.use_cases.external import (
@@ -18,9 +20,12 @@ from pytrue.application.use_cases.external import (
     ExternalCallback,
     OAuthError,
 )
+from pytrue.application.results import Principal
+from pytrue.application.use_cases.authenticate import AuthenticateUser
+from pytrue.application.use_cases.identities import UnlinkIdentity
 from pytrue.domain.errors import DomainError
 from pytrue.entrypoints.http.errors import status_of
-from pytrue.entrypoints.http.requests import request_audience, request_context
+from pytrue.entrypoints.http.requests import bearer_token, json_response, request_audience, request_context
 
 log = logging.getLogger("pytrue.http")
 
@@ -33,22 +38,60 @@ def _redirect(location: str, status: int) -> Response[bytes]:
     return Response(content=b"", status_code=status, headers={"Location": location})
 
 
+def _authorize_command(request: Request[Any, Any, Any], link_target: UUID | None = None) -> AuthorizeCommand:
+    query = request.query_params
+    return AuthorizeCommand(
+        provider=query.get("provider", ""),
+        scopes=query.get("scopes", ""),
+        redirect_to=query.get("redirect_to", ""),
+        code_challenge=query.get("code_challenge", ""),
+        code_challenge_method=query.get("code_challenge_method", ""),
+        invite_token=query.get("invite_token", ""),
+        query=tuple(parse_qsl(request.scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)),
+        link_target=link_target,
+        ctx=request_context(request),
+    )
+
+
 @get("/authorize")
 async def authorize(request: Request[Any, Any, Any], authorize_external: NamedDependency[Authorize]) -> Response[bytes]:
-    query = request.query_params
-    url = await authorize_external(
-        AuthorizeCommand(
-            provider=query.get("provider", ""),
-            scopes=query.get("scopes", ""),
-            redirect_to=query.get("redirect_to", ""),
-            code_challenge=query.get("code_challenge", ""),
-            code_challenge_method=query.get("code_challenge_method", ""),
-            invite_token=query.get("invite_token", ""),
-            query=tuple(parse_qsl(request.scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)),
-            ctx=request_context(request),
-        )
-    )
+    return _redirect(await authorize_external(_authorize_command(request)), 302)
+
+
+async def _linking_principal(request: Request[Any, Any, Any], authenticate_user: AuthenticateUser, settings: Settings) -> Principal:
+    """The signed-in user, once manual linking is known to be on (GoTrue: auth, then the flag)."""
+    principal = await authenticate_user(bearer_token(request))
+    if not settings.security.manual_linking_enabled:
+        raise DomainError("manual_linking_disabled", "Manual linking is disabled")
+    return principal
+
+
+@get("/user/identities/authorize")
+async def link_identity(
+    request: Request[Any, Any, Any],
+    authorize_external: NamedDependency[Authorize],
+    authenticate_user: NamedDependency[AuthenticateUser],
+    settings: NamedDependency[Settings],
+) -> Response[bytes]:
+    principal = await _linking_principal(request, authenticate_user, settings)
+    assert principal.user is not None
+    url = await authorize_external(_authorize_command(request, link_target=principal.user.id))
+    if request.query_params.get("skip_http_redirect") == "true":
+        return json_response({"url": url})
     return _redirect(url, 302)
+
+
+@delete("/user/identities/{identity_id:str}", status_code=200)
+async def unlink_identity(
+    request: Request[Any, Any, Any],
+    identity_id: FromPath[str],
+    unlink_identity: NamedDependency[UnlinkIdentity],
+    authenticate_user: NamedDependency[AuthenticateUser],
+    settings: NamedDependency[Settings],
+) -> Response[bytes]:
+    principal = await _linking_principal(request, authenticate_user, settings)
+    await unlink_identity(principal, identity_id, request_aud=request_audience(request, settings.jwt, principal.claims))
+    return json_response({})
 
 
 @route("/callback", http_method=["GET", "POST"])

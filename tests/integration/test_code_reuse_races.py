@@ -102,3 +102,38 @@ async def test_a_recovery_request_racing_a_confirmation_does_not_undo_it(apps: A
     stored = await first.user()
     assert stored["email_confirmed_at"] is not None
     assert stored["confirmation_token"] == ""
+
+
+async def test_an_oauth_state_raced_by_instances_signs_in_once(apps: Any, monkeypatch: Any) -> None:
+    from contract.oauth_flows import _env, github
+    from support.oauth_providers import CODE, query_of
+
+    from pytrue.application.external_accounts import ExternalAccounts
+
+    with github() as fake:
+        cluster = await apps(RACERS, _env("github", fake, GOTRUE_EXTERNAL_GITHUB_URL=fake.url))
+        api = cluster[0]
+
+        async def callback(racer: Any, state: str) -> Any:
+            return await racer.client.get("/callback", params={"code": CODE, "state": state}, follow_redirects=False)
+
+        async def authorize() -> str:
+            answer = await api.client.get("/authorize", params={"provider": "github"}, follow_redirects=False)
+            return query_of(answer.headers["location"])["state"]
+
+        assert "access_token=" in (await callback(api, await authorize())).headers["location"]  # a returning user
+        state = await authorize()
+        sign_in = ExternalAccounts.sign_in
+
+        async def slow_sign_in(self: ExternalAccounts, *args: Any, **kwargs: Any) -> Any:
+            await asyncio.sleep(PAUSE)
+            return await sign_in(self, *args, **kwargs)
+
+        monkeypatch.setattr(ExternalAccounts, "sign_in", slow_sign_in)
+        answers = await asyncio.gather(*(callback(racer, state) for racer in cluster))
+        locations = [a.headers["location"] for a in answers]
+        assert sum("access_token=" in location for location in locations) == 1, locations
+        refused = [query_of(location) for location in locations if "access_token=" not in location]
+        assert all(q["error_code"] in ("bad_oauth_state", "flow_state_already_used") for q in refused), refused
+        counts = await api.counts()
+        assert counts["sessions"] == 2 and counts["flow_state"] == 0 and counts["users"] == 1

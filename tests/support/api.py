@@ -93,7 +93,7 @@ class Api:
 
     async def users(self) -> list[dict[str, Any]]:
         """Stored user rows, oldest first: id (str), email, encrypted_password, confirmation_token, email_confirmed_at,
-        user_metadata, app_metadata, banned_until, deleted_at (aware, UTC). Empty text columns read as ""."""
+        user_metadata, app_metadata, banned_until, deleted_at (aware, UTC), is_sso_user. Empty text columns read as ""."""
         raise NotImplementedError
 
     async def user(self) -> dict[str, Any]:
@@ -156,6 +156,7 @@ class MemoryApi(Api):
                 "banned_until": u.banned_until,
                 "deleted_at": u.deleted_at,
                 "email_confirmed_at": u.email_confirmed_at,
+                "is_sso_user": u.is_sso_user,
             }
             for u in ordered
         ]
@@ -246,7 +247,7 @@ class PostgresApi(Api):
             "coalesce(encrypted_password, '') AS encrypted_password, "
             "coalesce(confirmation_token, '') AS confirmation_token, "
             "coalesce(raw_user_meta_data, '{}') AS user_metadata, coalesce(raw_app_meta_data, '{}') AS app_metadata, "
-            "banned_until, deleted_at, email_confirmed_at FROM auth.users ORDER BY created_at, id::text"
+            "banned_until, deleted_at, email_confirmed_at, is_sso_user FROM auth.users ORDER BY created_at, id::text"
         )
         for row in rows:  # as UTC whatever the server's TimeZone, like the in-memory store's
             for column in ("banned_until", "deleted_at", "email_confirmed_at"):

@@ -23,4 +23,5 @@ from contract.verify_confirmation_page import *  # noqa: F403
 from contract.oauth_flows import *  # noqa: F403
 from contract.id_token_grant import *  # noqa: F403
 from contract.identity_linking import *  # noqa: F403
+from contract.oauth_resolution import *  # noqa: F403
 from contract.phone_flows import *  # noqa: F403

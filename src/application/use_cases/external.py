@@ -221,6 +221,13 @@ class ExternalCallback:
         result: AuthResult | None = None
         refusal: DomainError | None = None
         async with self.uow() as uow:
+            # One state, one use: the row is locked before anything is resolved, so of two
+            # callbacks with the same state the second finds it spent (or gone) and writes nothing.
+            locked = await uow.flow_states.get(flow.id, lock=True)
+            if locked is None:
+                raise DomainError("bad_oauth_state", "OAuth state not found or expired")
+            if locked.user_id is not None:
+                raise DomainError("flow_state_already_used", "State has already been used")
             if flow.linking_target_id is not None:
                 user, refusal = await self.accounts.link(uow, data, name, flow.linking_target_id, redirect_to=target, now=now)
             elif flow.invite_token:
@@ -229,19 +236,13 @@ class ExternalCallback:
                 user, refusal = await self.accounts.sign_in(
                     uow, data, name, aud=cmd.aud or self.jwt.aud, email_optional=flow.email_optional, redirect_to=target, now=now
                 )
-            if flow.is_pkce:
-                locked = await uow.flow_states.get(flow.id, lock=True)
-                if locked is None:
-                    raise DomainError("bad_oauth_state", "OAuth state not found or expired")
-                if locked.user_id is not None:
-                    raise DomainError("flow_state_already_used", "State has already been used")
-                if refusal is None:
-                    locked.provider_access_token = access
-                    locked.provider_refresh_token = refresh
-                    locked.user_id = user.id
-                    locked.auth_code_issued_at = now
-                    locked.updated_at = now
-                    await uow.flow_states.update(locked)
+            if refusal is None and flow.is_pkce:
+                locked.provider_access_token = access
+                locked.provider_refresh_token = refresh
+                locked.user_id = user.id
+                locked.auth_code_issued_at = now
+                locked.updated_at = now
+                await uow.flow_states.update(locked)
             elif refusal is None:
                 session, refresh_token = await self.issuer.open_session(uow, user, OAUTH, cmd.ctx, now)
                 await uow.flow_states.delete(flow.id)

@@ -6,6 +6,7 @@ provider failures that leave nothing half-made. Racing callbacks: tests/integrat
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 from urllib.parse import parse_qsl, urlsplit
 
 from contract.oauth_flows import REDIRECT_URI, _env, _fragment, github, github_api
@@ -152,6 +153,47 @@ async def test_signups_disabled_refuses_a_new_person_at_the_callback(make_api: A
         assert query["error"] == "access_denied" and query["error_code"] == "signup_disabled"
         assert query["error_description"] == "Signups not allowed for this instance"
         assert await _snapshot(api) == before
+
+
+async def test_an_unverified_provider_email_of_an_existing_user_is_not_linked(make_api: Any) -> None:
+    with github([{"email": "shared@example.com", "primary": True, "verified": False}]) as fake:
+        # with GOTRUE_MAILER_AUTOCONFIRM on, GoTrue counts every provider email as verified (and links)
+        api = await github_api(make_api, fake, GOTRUE_MAILER_AUTOCONFIRM="false")
+        owner = (await api.signup("shared@example.com")).json()
+        outbox_before = len(await api.outbox())
+        response = await _callback(api, await _state(api))
+        query = query_of(response.headers["location"])
+        assert query.get("error_code") == "provider_email_needs_verification", response.headers["location"]
+        assert query["error_description"] == "Unverified email with github. Verify the email with github in order to sign in"
+        users = await api.users()
+        assert len(users) == 2  # a separate account without the address, as GoTrue keeps it
+        stored_owner = next(u for u in users if u["id"] == owner["id"])
+        assert stored_owner["app_metadata"]["providers"] == ["email"]
+        newcomer = next(u for u in users if u["id"] != owner["id"])
+        assert newcomer["email"] == "" and newcomer["app_metadata"]["providers"] == ["github"]
+        assert (await api.counts())["sessions"] == 0
+        assert len(await api.outbox()) == outbox_before  # nothing sent to the owner's address
+
+
+async def test_a_state_from_another_kind_of_flow_is_not_an_oauth_state(make_api: Any) -> None:
+    with github() as fake:
+        api = await github_api(make_api, fake, GOTRUE_MAILER_AUTOCONFIRM="false")
+        signed_up = await api.client.post(
+            "/signup",
+            json={"email": "pkce@example.com", "password": "s3cret-pass", "code_challenge": s256("v" * 50), "code_challenge_method": "s256"},
+            headers=api.headers(),
+        )
+        assert signed_up.status_code == 200, signed_up.text
+        async with api.container.adapters.uow()() as uow:
+            email_flow = await uow.flow_states.latest_for_user(UUID(signed_up.json()["id"]), "email/signup")
+        assert email_flow is not None
+        before = await _snapshot(api)
+        response = await _callback(api, str(email_flow.id))
+        assert response.status_code == 303
+        query = query_of(response.headers["location"])
+        assert query["error_code"] == "bad_oauth_state" and query["error_description"] == "OAuth state not found or expired"
+        assert await _snapshot(api) == before
+        assert fake.tokens_issued == 0
 
 
 async def test_the_external_redirect_url_overrides_redirect_to(make_api: Any) -> None:

@@ -60,6 +60,9 @@ class _TokenGenerator:
     def hmac_key(self) -> bytes:
         return self._bytes(_HMAC_KEY_BYTES)
 
+    def random_bytes(self, count: int) -> bytes:
+        return self._bytes(count)
+
     def otp(self, length: int) -> str:
         if length < 1:
             raise ValueError("an OTP has at least one digit")

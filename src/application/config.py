@@ -515,6 +515,58 @@ class Sessions(Section):
 
     timebox: timedelta | None = setting(None, "Longest session age (unset: no limit).", fix=_positive)
     inactivity_timeout: timedelta | None = setting(None, "Longest time between refreshes (unset: no limit).", fix=_positive)
+    allow_low_aal: timedelta | None = setting(
+        None, "For users with a verified MFA factor: how long an aal1 session lives (unset: no limit).", fix=_positive
+    )
+
+
+@declared
+class MfaTotp(Section):
+    """TOTPFactorTypeConfiguration."""
+
+    enroll_enabled: bool = setting(True, "Users may enroll TOTP factors.")
+    verify_enabled: bool = setting(True, "TOTP factors may be challenged and verified.")
+
+
+@declared
+class MfaPhone(Section):
+    """PhoneFactorTypeConfiguration."""
+
+    enroll_enabled: bool = setting(False, "Users may enroll phone factors.")
+    verify_enabled: bool = setting(False, "Phone factors may be challenged and verified.")
+    otp_length: int = setting(6, "Digits of a phone factor's code (outside 6–10: 6).", fix=lambda v: v if 6 <= v <= 10 else 6)
+    max_frequency: timedelta = setting(
+        timedelta(minutes=1), "Minimum interval between two challenges of one phone factor.", fix=_positive_or(timedelta(minutes=1))
+    )
+    template: str = setting(DEFAULT_SMS_TEMPLATE, "SMS text, a Go template with {{ .Code }}.", fix=_or(DEFAULT_SMS_TEMPLATE))
+
+
+@declared
+class MfaWebAuthn(Section):
+    """MFAFactorTypeConfiguration for WebAuthn."""
+
+    enroll_enabled: bool = setting(False, "Users may enroll WebAuthn factors.")
+    verify_enabled: bool = setting(False, "WebAuthn factors may be challenged and verified.")
+
+
+@declared
+class Mfa(Section):
+    """MFAConfiguration (config.md §12)."""
+
+    challenge_expiry_duration: timedelta = setting(
+        timedelta(seconds=300), "Challenge validity in seconds (at least 300).", unit="s",
+        fix=lambda v: max(v or timedelta(0), timedelta(seconds=300)),
+    )
+    factor_expiry_duration: timedelta = setting(
+        timedelta(seconds=300), "Unverified factors older than this are deleted on the next enrolment (at least 300s).",
+        fix=lambda v: max(v or timedelta(0), timedelta(seconds=300)),
+    )
+    rate_limit_challenge_and_verify: float = setting(15.0, "Challenge and verify requests per IP per minute (burst 30).")
+    max_enrolled_factors: float = setting(10.0, "Most factors a user may have.")
+    max_verified_factors: int = setting(10, "Most verified factors a user may have.")
+    totp: MfaTotp = section(MfaTotp)
+    phone: MfaPhone = section(MfaPhone)
+    web_authn: MfaWebAuthn = section(MfaWebAuthn)
 
 
 @declared
@@ -564,6 +616,7 @@ class Settings(Section):
     password: Password = section(Password)
     security: Security = section(Security)
     sessions: Sessions = section(Sessions)
+    mfa: Mfa = section(Mfa)
     rate_limit: RateLimit = section(RateLimit)
     hook: Hook = section(Hook)
 

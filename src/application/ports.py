@@ -13,6 +13,7 @@ from pytrue.domain.audit import AuditFilter, AuditLogEntry
 from pytrue.domain.cleanup import CleanupRule
 from pytrue.domain.external import UserProvidedData
 from pytrue.domain.flow_state import FlowState, OAuthClientState
+from pytrue.domain.mfa import Challenge, Factor
 from pytrue.domain.one_time_token import OneTimeToken
 from pytrue.domain.rate import Rate
 from pytrue.domain.session import RefreshToken, Session
@@ -110,6 +111,14 @@ class SessionRepository(Protocol):
 
     async def delete_for_user(self, user_id: UUID, *, keep: UUID | None = None) -> None: ...
 
+    async def delete_below_aal2(self, user_id: UUID, *, keep: UUID) -> None:
+        """End the user's other sessions whose aal is below aal2 (the first aal2 verify does)."""
+        ...
+
+    async def using_factor(self, factor_id: UUID) -> list[Session]:
+        """The sessions a factor stepped up (`sessions.factor_id`), AMR claims loaded."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class LockedRefreshToken:
@@ -140,6 +149,10 @@ class RefreshTokenRepository(Protocol):
         ...
 
     async def delete(self, token_id: int) -> None: ...
+
+    async def newest_live(self, session_id: UUID) -> RefreshToken | None:
+        """The session's newest unrevoked token, locked until the unit of work ends."""
+        ...
 
 
 class OneTimeTokenRepository(Protocol):
@@ -188,6 +201,46 @@ class OAuthClientStateRepository(Protocol):
         ...
 
 
+class QrCodes(Protocol):
+    def svg(self, text: str) -> str:
+        """`text` as a QR code in SVG markup."""
+        ...
+
+
+class FactorRepository(Protocol):
+    """`auth.mfa_factors` and `auth.mfa_challenges` (a challenge's factor is deleted with it).
+
+    The sessions a factor stepped up are the session repository's (`factor_id`)."""
+
+    async def for_user(self, user_id: UUID) -> list[Factor]:
+        """The user's factors, oldest first, secrets included."""
+        ...
+
+    async def get(self, factor_id: UUID, *, lock: bool = False) -> Factor | None:
+        """With `lock`, the row stays locked until the unit of work ends (one verify at a time per factor)."""
+        ...
+
+    async def add(self, factor: Factor) -> None: ...
+
+    async def update(self, factor: Factor) -> None: ...
+
+    async def delete(self, factor_ids: list[UUID]) -> None: ...
+
+    async def add_challenge(self, challenge: Challenge) -> None: ...
+
+    async def get_challenge(self, challenge_id: UUID, factor_id: UUID, *, lock: bool = False) -> Challenge | None:
+        """The challenge if it belongs to `factor_id`."""
+        ...
+
+    async def update_challenge(self, challenge: Challenge) -> None: ...
+
+    async def delete_challenge(self, challenge_id: UUID) -> None: ...
+
+    async def verified_challenges(self, factor_id: UUID, since: datetime) -> list[Challenge]:
+        """The factor's challenges verified after `since` (which TOTP steps were spent)."""
+        ...
+
+
 class AuditLog(Protocol):
     async def add(self, entry: AuditLogEntry) -> None: ...
 
@@ -205,6 +258,7 @@ class UnitOfWork(Protocol):
     one_time_tokens: OneTimeTokenRepository
     flow_states: FlowStateRepository
     oauth_client_states: OAuthClientStateRepository
+    factors: FactorRepository
     audit: AuditLog
     outbox: MailOutbox
 
@@ -273,6 +327,10 @@ class TokenGenerator(Protocol):
 
     def hmac_key(self) -> bytes:
         """32 random bytes: a session's key for signing v2 refresh tokens."""
+        ...
+
+    def random_bytes(self, count: int) -> bytes:
+        """`count` bytes from a CSPRNG (a TOTP secret's 20)."""
         ...
 
     def otp(self, length: int) -> str: ...

@@ -55,6 +55,21 @@ class SessionIssuer:
         await uow.users.update(user)
         return session, issued
 
+    async def rotate_for_mfa(self, uow: UnitOfWork, user: User, session: Session, now: datetime) -> str:
+        """A new refresh token in the same session after an MFA step-up. v2: the counter moves by
+        two, so the token held before can no longer mint aal2 tokens; legacy: the newest live
+        token is swapped for a child, as GoTrue's GrantRefreshTokenSwap does."""
+        if session.issues_counter_tokens:
+            session.skip_counter_for_mfa()
+            return session.counter_token()
+        current = await uow.refresh_tokens.newest_live(session.id)
+        child = self.new_refresh_token(user, session, parent=current.token if current else None, now=now)
+        if current is not None:
+            await uow.refresh_tokens.swap(current, child, now)
+        else:
+            await uow.refresh_tokens.add(child)
+        return child.token
+
     def new_refresh_token(
         self, user: User, session: Session, *, parent: str | None, now: datetime
     ) -> RefreshToken:

@@ -32,6 +32,7 @@ from pytrue.domain.phone import (
     sms_send_failed,
     verifies_remotely,
 )
+from pytrue.domain.errors import DomainError
 from pytrue.domain.user import User
 
 log = logging.getLogger("pytrue.sms")
@@ -61,6 +62,8 @@ class SmsCodes:
     hook: Hook | None = None  # the send-SMS hook, which replaces the sender
     user_json: Callable[[User], Mapping[str, Any]] = lambda user: {"id": str(user.id)}  # the hook's `user`
     verifier: SmsOtpVerifier | None = None  # Twilio Verify
+    mfa_render: Callable[[str], str] | None = None  # `GOTRUE_MFA_PHONE_TEMPLATE`
+    mfa_otp_length: int = 6
     test_otps: SmsTestOtps = field(init=False)
 
     def __post_init__(self) -> None:
@@ -113,6 +116,23 @@ class SmsCodes:
         if ctx.ip:
             metadata["ip_address"] = ctx.ip
         return {"metadata": metadata, "user": dict(self.user_json(user)), "sms": {"otp": otp, "phone": phone}}
+
+    async def send_mfa(self, user: User, phone: str, channel: str, *, ctx: RequestContext) -> str:
+        """Text a fresh MFA code (`GOTRUE_MFA_PHONE_*` length and template) to a phone factor's
+        number and return it; a refused send raises and nothing is to be stored."""
+        assert self.mfa_render is not None, "MFA phone factors need their template"
+        otp = self.tokens.otp(self.mfa_otp_length)
+        if self.hook is not None:
+            payload = self._hook_payload(user, phone, otp, ctx, self.clock.now())
+            payload["sms"]["sms_type"] = "mfa"
+            await self.hook.invoke(payload)
+            return otp
+        try:
+            await self.sender.send(phone=phone, message=self.mfa_render(otp), channel=channel, otp=otp)
+        except SmsProviderError as exc:
+            log.warning("SMS provider refused an MFA code: %s", exc)
+            raise DomainError("unexpected_failure", "error sending message") from exc
+        return otp
 
     # --- codes the provider made (Twilio Verify) -------------------------------------------
     def test_code(self, phone: str, now: datetime) -> str | None:

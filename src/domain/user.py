@@ -6,8 +6,11 @@ import base64
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
+
+if TYPE_CHECKING:
+    from pytrue.domain.mfa import Factor
 
 NIL_UUID = UUID(int=0)
 
@@ -75,8 +78,15 @@ class User:
     is_anonymous: bool = False
     instance_id: UUID = NIL_UUID
     identities: list[Identity] = field(default_factory=list)
+    # read with the user, for GET /user and the assurance-level rules; written through the
+    # factor repository (never by saving the user), secrets left out
+    factors: list[Factor] = field(default_factory=list)
 
     # --- derived -----------------------------------------------------------------------
+    @property
+    def has_verified_factor(self) -> bool:
+        return any(f.status == "verified" for f in self.factors)
+
     @property
     def confirmed_at(self) -> datetime | None:
         stamps = [t for t in (self.email_confirmed_at, self.phone_confirmed_at) if t is not None]

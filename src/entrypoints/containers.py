@@ -9,6 +9,7 @@ from typing import Any
 from dependency_injector import containers, providers
 
 from pytrue.adapters.crypto.passwords import Argon2PasswordHasher
+from pytrue.adapters.crypto.qr import SegnoQrCodes
 from pytrue.adapters.jwt.tokens import JoserfcTokenSigner, JoserfcTokenVerifier
 from pytrue.adapters.mail.dev import DevTransport
 from pytrue.adapters.mail.inbox import DevInbox
@@ -55,6 +56,7 @@ from pytrue.application.use_cases.email_links import (
 from pytrue.application.external_accounts import ExternalAccounts
 from pytrue.application.use_cases.external import Authorize, ExternalCallback
 from pytrue.application.use_cases.id_token import IdTokenGrant
+from pytrue.application.use_cases.mfa import ChallengeFactor, EnrollFactor, UnenrollFactor, VerifyFactor
 from pytrue.application.use_cases.identities import UnlinkIdentity
 from pytrue.application.use_cases.otp import SendOtp
 from pytrue.application.use_cases.invite import GenerateLink, InviteUser
@@ -168,6 +170,8 @@ class Core(containers.DeclarativeContainer):
     sms_verifier = providers.Singleton(sms_wiring.sms_verifier, settings, sms_sender)
     send_sms_hook = providers.Singleton(sms_wiring.send_sms_hook, settings, outbound)
     sms_render = providers.Singleton(sms_wiring.sms_render, settings)
+    mfa_sms_render = providers.Singleton(sms_wiring.mfa_sms_render, settings)
+    qr_codes = providers.Singleton(SegnoQrCodes)
     # OAuth providers share the outbound client
     http_client = providers.Singleton(lambda outbound: outbound.client, outbound)
     oidc_cache = providers.Singleton(
@@ -238,6 +242,8 @@ class UseCases(containers.DeclarativeContainer):
         hook=core.send_sms_hook,
         user_json=providers.Object(hook_user_json),
         verifier=core.sms_verifier,
+        mfa_render=core.mfa_sms_render,
+        mfa_otp_length=core.settings.provided.mfa.phone.otp_length,
     )
     outbox_sender = providers.Singleton(
         lambda s, queue, mailer, clock, health: OutboxSender(
@@ -375,6 +381,27 @@ class UseCases(containers.DeclarativeContainer):
         accounts=external_accounts,
         providers=core.oauth_providers,
     )
+    enroll_factor = providers.Singleton(
+        EnrollFactor,
+        uow=adapters.uow,
+        mfa=core.settings.provided.mfa,
+        site_url=core.links.provided.site_url,
+        clock=core.clock,
+        tokens=core.tokens,
+        issuer=issuer,
+        qr=core.qr_codes,
+    )
+    challenge_factor = providers.Singleton(
+        ChallengeFactor,
+        uow=adapters.uow,
+        mfa=core.settings.provided.mfa,
+        clock=core.clock,
+        tokens=core.tokens,
+        issuer=issuer,
+        sms_codes=sms_codes,
+    )
+    verify_factor = providers.Singleton(VerifyFactor, uow=adapters.uow, mfa=core.settings.provided.mfa, clock=core.clock, issuer=issuer)
+    unenroll_factor = providers.Singleton(UnenrollFactor, uow=adapters.uow, clock=core.clock, issuer=issuer)
     id_token_grant = providers.Singleton(
         IdTokenGrant,
         uow=adapters.uow,

@@ -94,3 +94,10 @@ def sms_render(settings: Settings) -> Callable[[str], str]:
         return sms_renderer(settings.sms.template)
     except TemplateError as error:
         raise SettingsError("GOTRUE_SMS_TEMPLATE", str(error)) from None
+
+
+def mfa_sms_render(settings: Settings) -> Callable[[str], str]:
+    try:
+        return sms_renderer(settings.mfa.phone.template)
+    except TemplateError as error:
+        raise SettingsError("GOTRUE_MFA_PHONE_TEMPLATE", str(error)) from None

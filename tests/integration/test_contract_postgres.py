@@ -24,4 +24,5 @@ from contract.oauth_flows import *  # noqa: F403
 from contract.id_token_grant import *  # noqa: F403
 from contract.identity_linking import *  # noqa: F403
 from contract.oauth_resolution import *  # noqa: F403
+from contract.mfa_factors import *  # noqa: F403
 from contract.phone_flows import *  # noqa: F403

@@ -7,7 +7,7 @@ import inspect
 from typing import Any
 
 from pytrue.entrypoints.http import openapi
-from pytrue.entrypoints.http.routes import admin, auth, email, user
+from pytrue.entrypoints.http.routes import admin, auth, email, external, mfa, user
 
 
 async def test_the_document_is_served_and_lists_every_route(api: Any) -> None:
@@ -28,7 +28,7 @@ async def test_the_document_is_served_and_lists_every_route(api: Any) -> None:
 def _decoded_bodies() -> dict[str, str]:
     """Handler function name -> the struct its `decode_body(..., Struct)` call reads."""
     found = {}
-    for module in (admin, auth, email, user):
+    for module in (admin, auth, email, external, mfa, user):
         for node in ast.walk(ast.parse(inspect.getsource(module))):
             if isinstance(node, ast.AsyncFunctionDef):
                 for call in ast.walk(node):

@@ -126,7 +126,26 @@ async def _anonymous_users(uow: Uow, store: Store, rule: CleanupRule, now: datet
     return len(stale)
 
 
+async def _mfa_challenges(uow: Uow, store: Store, rule: CleanupRule, now: datetime) -> int:
+    cutoff = rule.cutoff(now)
+    old = (c for c in store.mfa_challenges.values() if _before(c.created_at, cutoff))
+    stale = _first(old, rule.batch, lambda c: (c.created_at, str(c.id)))
+    for challenge in stale:
+        await uow.factors.delete_challenge(challenge.id)
+    return len(stale)
+
+
+async def _unverified_factors(uow: Uow, store: Store, rule: CleanupRule, now: datetime) -> int:
+    cutoff = rule.cutoff(now)
+    old = (f for f in store.factors.values() if f.status == "unverified" and _before(f.created_at, cutoff))
+    stale = _first(old, rule.batch, lambda f: (f.created_at, str(f.id)))
+    await uow.factors.delete([f.id for f in stale])
+    return len(stale)
+
+
 _STEPS = {
+    StaleRows.MFA_CHALLENGES: _mfa_challenges,
+    StaleRows.UNVERIFIED_FACTORS: _unverified_factors,
     StaleRows.REVOKED_REFRESH_TOKENS: _revoked_refresh_tokens,
     StaleRows.TOKENS_OF_ENDED_SESSIONS: _tokens_of_ended_sessions,
     StaleRows.ENDED_SESSIONS: _ended_sessions,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import re
 from datetime import datetime
 from uuid import UUID
@@ -10,8 +11,9 @@ from uuid import UUID
 from pytrue.adapters.memory.store import InMemoryStore, Undo, delete_item, set_item
 from pytrue.application.ports import LockedRefreshToken, UserListQuery
 from pytrue.domain.audit import AuditFilter, AuditLogEntry
-from pytrue.domain.errors import EmailExists, PhoneExists
+from pytrue.domain.errors import DomainError, EmailExists, PhoneExists
 from pytrue.domain.flow_state import FlowState, OAuthClientState
+from pytrue.domain.mfa import Challenge, Factor
 from pytrue.domain.one_time_token import OneTimeToken
 from pytrue.domain.session import RefreshToken, Session
 from pytrue.domain.user import NIL_UUID, Identity, User
@@ -22,9 +24,25 @@ class InMemoryUserRepository:
         self._store = store
         self._undo = undo
 
+    def _out(self, user: User) -> User:
+        """A copy of the stored user with its factors (kept in their own table, secrets left out)."""
+        out = copy.deepcopy(user)
+        out.factors = [
+            dataclasses.replace(copy.deepcopy(f), secret="")
+            for f in sorted(self._store.factors.values(), key=lambda f: (f.created_at, str(f.id)))
+            if f.user_id == user.id
+        ]
+        return out
+
+    @staticmethod
+    def _stored(user: User) -> User:
+        stored = copy.deepcopy(user)
+        stored.factors = []
+        return stored
+
     async def get(self, user_id: UUID) -> User | None:
         user = self._store.users.get(user_id)
-        return copy.deepcopy(user) if user is not None else None
+        return self._out(user) if user is not None else None
 
     async def get_with_session(self, user_id: UUID, session_id: UUID | None) -> tuple[User | None, Session | None]:
         user = await self.get(user_id)
@@ -37,7 +55,7 @@ class InMemoryUserRepository:
         user = self._store.users.get(session.user_id) if session is not None else None
         if session is None or user is None:
             return None, None
-        return copy.deepcopy(user), copy.deepcopy(session)
+        return self._out(user), copy.deepcopy(session)
 
     async def get_for_update(self, user_id: UUID) -> User | None:
         # units of work run one at a time here: every read is as good as locked
@@ -47,19 +65,19 @@ class InMemoryUserRepository:
         email = email.lower()
         for user in self._candidates(aud):
             if user.email == email or any(i.email == email for i in user.identities):
-                return copy.deepcopy(user)
+                return self._out(user)
         return None
 
     async def get_by_phone(self, phone: str, aud: str) -> User | None:
         for user in self._candidates(aud):
             if user.phone and user.phone == phone:
-                return copy.deepcopy(user)
+                return self._out(user)
         return None
 
     async def get_by_phone_change(self, phone: str, aud: str) -> User | None:
         for user in self._candidates(aud):
             if user.phone_change and user.phone_change == phone:
-                return copy.deepcopy(user)
+                return self._out(user)
         return None
 
     def _candidates(self, aud: str) -> list[User]:
@@ -67,13 +85,13 @@ class InMemoryUserRepository:
 
     async def add(self, user: User) -> None:
         self._check_unique(user)
-        set_item(self._store.users, user.id, copy.deepcopy(user), self._undo)
+        set_item(self._store.users, user.id, self._stored(user), self._undo)
 
     async def update(self, user: User) -> None:
         if user.id not in self._store.users:
             return
         self._check_unique(user)
-        set_item(self._store.users, user.id, copy.deepcopy(user), self._undo)
+        set_item(self._store.users, user.id, self._stored(user), self._undo)
 
     def _check_unique(self, user: User) -> None:
         for other in self._store.users.values():
@@ -92,6 +110,8 @@ class InMemoryUserRepository:
 
     async def delete(self, user_id: UUID) -> None:
         delete_item(self._store.users, user_id, self._undo)
+        for factor_id in [f.id for f in self._store.factors.values() if f.user_id == user_id]:
+            _delete_factor(self._store, factor_id, self._undo)
         for session_id in [s.id for s in self._store.sessions.values() if s.user_id == user_id]:
             _delete_session(self._store, session_id, self._undo)
         for key in [k for k in self._store.one_time_tokens if k[0] == user_id]:
@@ -107,12 +127,12 @@ class InMemoryUserRepository:
             ]
         users.sort(key=lambda u: (u.created_at, str(u.id)), reverse=query.descending)
         start = (query.page - 1) * query.per_page
-        return [copy.deepcopy(u) for u in users[start : start + query.per_page]], len(users)
+        return [self._out(u) for u in users[start : start + query.per_page]], len(users)
 
     async def get_by_identity(self, provider_id: str, provider: str) -> User | None:
         for user in self._store.users.values():
             if any(i.provider_id == provider_id and i.provider == provider for i in user.identities):
-                return copy.deepcopy(user)
+                return self._out(user)
         return None
 
     async def identities_with_emails(self, emails: tuple[str, ...]) -> list[Identity]:
@@ -123,7 +143,7 @@ class InMemoryUserRepository:
     async def users_with_emails(self, emails: tuple[str, ...]) -> list[User]:
         wanted = set(emails)
         return [
-            copy.deepcopy(u) for u in self._store.users.values() if not u.is_sso_user and u.email and u.email.lower() in wanted
+            self._out(u) for u in self._store.users.values() if not u.is_sso_user and u.email and u.email.lower() in wanted
         ]
 
 
@@ -172,6 +192,15 @@ class InMemorySessionRepository:
         for session_id in [s.id for s in self._store.sessions.values() if s.user_id == user_id and s.id != keep]:
             _delete_session(self._store, session_id, self._undo)
 
+    async def delete_below_aal2(self, user_id: UUID, *, keep: UUID) -> None:
+        for session_id in [
+            s.id for s in self._store.sessions.values() if s.user_id == user_id and s.id != keep and s.aal != "aal2" and s.aal != "aal3"
+        ]:
+            _delete_session(self._store, session_id, self._undo)
+
+    async def using_factor(self, factor_id: UUID) -> list[Session]:
+        return [copy.deepcopy(s) for s in sorted(self._store.sessions.values(), key=lambda s: str(s.id)) if s.factor_id == factor_id]
+
 
 class InMemoryRefreshTokenRepository:
     def __init__(self, store: InMemoryStore, undo: list[Undo]) -> None:
@@ -214,6 +243,10 @@ class InMemoryRefreshTokenRepository:
                 revoked = copy.deepcopy(row)
                 revoked.revoke(now)
                 set_item(self._store.refresh_tokens, row.token, revoked, self._undo)
+
+    async def newest_live(self, session_id: UUID) -> RefreshToken | None:
+        live = [t for t in self._store.refresh_tokens.values() if t.session_id == session_id and not t.revoked]
+        return copy.deepcopy(max(live, key=lambda t: t.id or 0)) if live else None
 
     async def delete(self, token_id: int) -> None:
         for row in list(self._store.refresh_tokens.values()):
@@ -315,3 +348,67 @@ class InMemoryAuditLog:
         found.sort(key=lambda e: e.created_at, reverse=True)  # stable: the later write first among equal times
         start = (page - 1) * per_page
         return copy.deepcopy(found[start : start + per_page]), len(found)
+
+
+def _delete_factor(store: InMemoryStore, factor_id: UUID, undo: list[Undo]) -> None:
+    delete_item(store.factors, factor_id, undo)
+    for challenge_id in [c.id for c in store.mfa_challenges.values() if c.factor_id == factor_id]:
+        delete_item(store.mfa_challenges, challenge_id, undo)
+
+
+class InMemoryFactorRepository:
+    def __init__(self, store: InMemoryStore, undo: list[Undo]) -> None:
+        self._store = store
+        self._undo = undo
+
+    async def for_user(self, user_id: UUID) -> list[Factor]:
+        return [
+            copy.deepcopy(f) for f in sorted(self._store.factors.values(), key=lambda f: (f.created_at, str(f.id))) if f.user_id == user_id
+        ]
+
+    async def get(self, factor_id: UUID, *, lock: bool = False) -> Factor | None:
+        factor = self._store.factors.get(factor_id)
+        return copy.deepcopy(factor) if factor is not None else None
+
+    async def add(self, factor: Factor) -> None:
+        for other in self._store.factors.values():
+            if other.user_id != factor.user_id:
+                continue
+            # the schema's unique indexes: (friendly_name, user_id) for non-blank names, (user_id, phone)
+            if (factor.friendly_name.strip() and other.friendly_name == factor.friendly_name) or (
+                factor.phone and other.phone == factor.phone
+            ):
+                raise DomainError(
+                    "mfa_factor_name_conflict", f'A factor with the friendly name "{factor.friendly_name}" for this user already exists'
+                )
+        set_item(self._store.factors, factor.id, copy.deepcopy(factor), self._undo)
+
+    async def update(self, factor: Factor) -> None:
+        if factor.id in self._store.factors:
+            set_item(self._store.factors, factor.id, copy.deepcopy(factor), self._undo)
+
+    async def delete(self, factor_ids: list[UUID]) -> None:
+        for factor_id in factor_ids:
+            _delete_factor(self._store, factor_id, self._undo)
+
+    async def add_challenge(self, challenge: Challenge) -> None:
+        set_item(self._store.mfa_challenges, challenge.id, copy.deepcopy(challenge), self._undo)
+
+    async def get_challenge(self, challenge_id: UUID, factor_id: UUID, *, lock: bool = False) -> Challenge | None:
+        challenge = self._store.mfa_challenges.get(challenge_id)
+        if challenge is None or challenge.factor_id != factor_id:
+            return None
+        return copy.deepcopy(challenge)
+
+    async def update_challenge(self, challenge: Challenge) -> None:
+        if challenge.id in self._store.mfa_challenges:
+            set_item(self._store.mfa_challenges, challenge.id, copy.deepcopy(challenge), self._undo)
+
+    async def delete_challenge(self, challenge_id: UUID) -> None:
+        delete_item(self._store.mfa_challenges, challenge_id, self._undo)
+
+    async def verified_challenges(self, factor_id: UUID, since: datetime) -> list[Challenge]:
+        return [
+            copy.deepcopy(c) for c in self._store.mfa_challenges.values()
+            if c.factor_id == factor_id and c.verified_at is not None and c.verified_at > since
+        ]  # fmt: skip

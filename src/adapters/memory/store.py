@@ -10,6 +10,7 @@ from uuid import UUID
 
 from pytrue.domain.audit import AuditLogEntry
 from pytrue.domain.flow_state import FlowState, OAuthClientState
+from pytrue.domain.mfa import Challenge, Factor
 from pytrue.domain.one_time_token import OneTimeToken
 from pytrue.domain.session import RefreshToken, Session
 from pytrue.domain.user import User
@@ -25,6 +26,8 @@ class InMemoryStore:
     one_time_tokens: dict[tuple[UUID, str], OneTimeToken] = field(default_factory=dict)
     flow_states: dict[UUID, FlowState] = field(default_factory=dict)
     oauth_client_states: dict[UUID, OAuthClientState] = field(default_factory=dict)
+    factors: dict[UUID, Factor] = field(default_factory=dict)
+    mfa_challenges: dict[UUID, Challenge] = field(default_factory=dict)
     audit: list[AuditLogEntry] = field(default_factory=list)
     outbox: dict[int, Any] = field(default_factory=dict)  # adapters.memory.outbox.OutboxRow by id
     next_refresh_token_id: int = 1

@@ -7,6 +7,7 @@ from types import TracebackType
 
 from pytrue.adapters.memory.repositories import (
     InMemoryAuditLog,
+    InMemoryFactorRepository,
     InMemoryFlowStateRepository,
     InMemoryOAuthClientStateRepository,
     InMemoryOneTimeTokenRepository,
@@ -32,6 +33,7 @@ class InMemoryUnitOfWork:
         self.one_time_tokens = InMemoryOneTimeTokenRepository(store, self._undo)
         self.flow_states = InMemoryFlowStateRepository(store, self._undo)
         self.oauth_client_states = InMemoryOAuthClientStateRepository(store, self._undo)
+        self.factors = InMemoryFactorRepository(store, self._undo)
         self.audit = InMemoryAuditLog(store, self._undo)
         self.outbox = InMemoryOutbox(store, self._undo, self._queued)
 

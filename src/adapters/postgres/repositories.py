@@ -14,7 +14,10 @@ from psycopg.pq import ExecStatus
 from psycopg.types.json import Json, Jsonb
 
 from pytrue.adapters.postgres.rows import (
+    FACTOR_COLUMNS,
     USER_COLUMNS,
+    challenge_from_row,
+    factor_from_row,
     USER_FIELDS,
     identity_from_row,
     naive_utc,
@@ -26,8 +29,9 @@ from pytrue.adapters.postgres.rows import (
 )
 from pytrue.application.ports import LockedRefreshToken, RowLocked, UserListQuery
 from pytrue.domain.audit import AuditFilter, AuditLogEntry
-from pytrue.domain.errors import EmailExists, PhoneExists
+from pytrue.domain.errors import DomainError, EmailExists, PhoneExists
 from pytrue.domain.flow_state import FlowState, OAuthClientState
+from pytrue.domain.mfa import Challenge, Factor
 from pytrue.domain.one_time_token import OneTimeToken
 from pytrue.domain.session import AmrClaim, RefreshToken, Session
 from pytrue.domain.user import NIL_UUID, Identity, User
@@ -38,6 +42,13 @@ _NO_ROWS: list[dict[str, Any]] = []
 # Identity columns under names that cannot clash with a user's, for one-statement user loads.
 _IDENTITY_COLUMNS = ("id", "user_id", "provider", "provider_id", "identity_data", "last_sign_in_at", "created_at", "updated_at")
 _IDENTITY_SELECT = ", ".join(f"i.{c} AS identity_{c}" for c in _IDENTITY_COLUMNS)
+# A user's factors (no secrets) as one JSON column of the user's row: no extra round trip for GET /user.
+_FACTORS_JSON = (
+    "(SELECT json_agg(json_build_object('id', f.id, 'user_id', f.user_id, 'friendly_name', f.friendly_name, "
+    "'factor_type', f.factor_type, 'status', f.status, 'created_at', f.created_at, 'updated_at', f.updated_at, "
+    "'phone', f.phone, 'last_challenged_at', f.last_challenged_at, 'web_authn_aaguid', f.web_authn_aaguid) "
+    "ORDER BY f.created_at, f.id) FROM {s}.mfa_factors f WHERE f.user_id = users.id) AS factors_json"
+)
 _SESSION_COLUMNS = (
     "id", "user_id", "created_at", "updated_at", "aal", "factor_id", "not_after", "refreshed_at", "user_agent", "ip", "tag",
     "refresh_token_hmac_key", "refresh_token_counter",
@@ -213,18 +224,31 @@ class PgUserRepository(_Repository):
         if not rows:
             return []
         ids = [r["id"] for r in rows]
-        identity_rows = await self._rows(
-            "SELECT * FROM {s}.identities WHERE user_id = ANY(%s) ORDER BY created_at, id", (ids,)
+        identity_rows, factor_rows = await self._rows_of_each(
+            [
+                ("SELECT * FROM {s}.identities WHERE user_id = ANY(%s) ORDER BY created_at, id", (ids,)),
+                (f"SELECT {FACTOR_COLUMNS} FROM {{s}}.mfa_factors WHERE user_id = ANY(%s) ORDER BY created_at, id", (ids,)),
+            ]
         )
         by_user: dict[UUID, list[Identity]] = {i: [] for i in ids}
         for row in identity_rows:
             by_user[row["user_id"]].append(identity_from_row(row))
-        return [self._loaded(user_from_row(r, by_user[r["id"]])) for r in rows]
+        factors: dict[UUID, list[Factor]] = {i: [] for i in ids}
+        for row in factor_rows:
+            factor = factor_from_row(row)
+            factor.secret = ""
+            factors[factor.user_id].append(factor)
+        users = []
+        for r in rows:
+            user = user_from_row(r, by_user[r["id"]])
+            user.factors = factors[r["id"]]
+            users.append(self._loaded(user))
+        return users
 
     @staticmethod
     def _one_user_query(where: str) -> str:
         return (
-            f"SELECT u.*, {_IDENTITY_SELECT} FROM (SELECT {USER_COLUMNS} FROM {{s}}.users WHERE {where} LIMIT 1) u "
+            f"SELECT u.*, {_IDENTITY_SELECT} FROM (SELECT {USER_COLUMNS}, {_FACTORS_JSON} FROM {{s}}.users WHERE {where} LIMIT 1) u "
             "LEFT JOIN {s}.identities i ON i.user_id = u.id ORDER BY i.created_at, i.id"
         )
 
@@ -232,7 +256,7 @@ class PgUserRepository(_Repository):
         if not rows:
             return None
         identities = [_identity_of(r) for r in rows if r["identity_id"] is not None]
-        return self._loaded(user_from_row(rows[0], identities))
+        return self._loaded(_with_factors(user_from_row(rows[0], identities), rows[0].get("factors_json")))
 
     async def _one_user(self, where: str, params: Any) -> User | None:
         """The first user matching `where`, with its identities, in one statement."""
@@ -276,7 +300,7 @@ class PgUserRepository(_Repository):
     def _user_and_session_query(user_id: str) -> str:
         return (
             f"SELECT u.*, {_IDENTITY_SELECT}, {_SESSION_SELECT}, a.authentication_method AS amr_method, "
-            f"a.updated_at AS amr_updated_at FROM (SELECT {USER_COLUMNS} FROM {{s}}.users WHERE id = {user_id}) u "
+            f"a.updated_at AS amr_updated_at FROM (SELECT {USER_COLUMNS}, {_FACTORS_JSON} FROM {{s}}.users WHERE id = {user_id}) u "
             "LEFT JOIN {s}.identities i ON i.user_id = u.id "
             "LEFT JOIN {s}.sessions s ON s.id = %(session)s "
             "LEFT JOIN {s}.mfa_amr_claims a ON a.session_id = s.id "
@@ -294,7 +318,7 @@ class PgUserRepository(_Repository):
             if row["amr_method"] is not None and row["amr_method"] not in amr:
                 amr[row["amr_method"]] = AmrClaim(method=row["amr_method"], timestamp=row["amr_updated_at"])
         # Not snapshotted (`_loaded`): the bearer-token path reads far more often than it writes.
-        user = user_from_row(rows[0], list(identities.values()))
+        user = _with_factors(user_from_row(rows[0], list(identities.values())), rows[0].get("factors_json"))
         if rows[0]["session_id"] is None:
             return user, None
         session_row = {c: rows[0][f"session_{c}"] for c in _SESSION_COLUMNS}
@@ -457,6 +481,12 @@ class PgSessionRepository(_Repository):
 
     async def _save_amr(self, session: Session) -> None:
         stored = self._tx.stored_amr.get(session.id, set())
+        gone = {method for method, _ in stored} - {claim.method for claim in session.amr}
+        if gone:  # an unenrolled factor's method leaves the sessions it stepped up
+            await self._defer(
+                "DELETE FROM {s}.mfa_amr_claims WHERE session_id = %s AND authentication_method = ANY(%s)",
+                (session.id, sorted(gone)),
+            )
         for claim in session.amr:
             if (claim.method, claim.timestamp) in stored:
                 continue
@@ -475,6 +505,28 @@ class PgSessionRepository(_Repository):
             await self._rows("DELETE FROM {s}.sessions WHERE user_id = %s", (user_id,))
         else:
             await self._rows("DELETE FROM {s}.sessions WHERE user_id = %s AND id <> %s", (user_id, keep))
+
+    async def delete_below_aal2(self, user_id: UUID, *, keep: UUID) -> None:
+        await self._rows(
+            "DELETE FROM {s}.sessions WHERE user_id = %s AND id <> %s AND (aal IS NULL OR aal < 'aal2')", (user_id, keep)
+        )
+
+    async def using_factor(self, factor_id: UUID) -> list[Session]:
+        rows = await self._rows(
+            "SELECT s.*, a.authentication_method AS amr_method, a.updated_at AS amr_updated_at "
+            "FROM {s}.sessions s LEFT JOIN {s}.mfa_amr_claims a ON a.session_id = s.id WHERE s.factor_id = %s "
+            "ORDER BY s.id",
+            (factor_id,),
+        )
+        by_session: dict[UUID, list[dict[str, Any]]] = {}
+        for row in rows:
+            by_session.setdefault(row["id"], []).append(row)
+        sessions = []
+        for session_id, group in by_session.items():
+            amr = [AmrClaim(method=r["amr_method"], timestamp=r["amr_updated_at"]) for r in group if r["amr_method"] is not None]
+            self._tx.stored_amr[session_id] = {(claim.method, claim.timestamp) for claim in amr}
+            sessions.append(session_from_row(group[0], amr))
+        return sessions
 
 
 class PgRefreshTokenRepository(_Repository):
@@ -559,6 +611,14 @@ class PgRefreshTokenRepository(_Repository):
 
     async def delete(self, token_id: int) -> None:
         await self._rows("DELETE FROM {s}.refresh_tokens WHERE id = %s", (token_id,))
+
+    async def newest_live(self, session_id: UUID) -> RefreshToken | None:
+        row = await self._one(
+            f"SELECT {self._COLUMNS} FROM {{s}}.refresh_tokens WHERE session_id = %s AND revoked = false "
+            "ORDER BY id DESC LIMIT 1 FOR UPDATE",
+            (session_id,),
+        )
+        return refresh_token_from_row(row) if row else None
 
 
 class PgOneTimeTokenRepository(_Repository):
@@ -734,3 +794,99 @@ class PgAuditLog(_Repository):
             for r in rows
         ]
         return entries, int(total["n"] if total else 0)
+
+
+def _with_factors(user: User, factors_json: Any) -> User:
+    if factors_json:
+        rows = json.loads(factors_json) if isinstance(factors_json, str) else factors_json
+        user.factors = [factor_from_row(row) for row in rows]
+    return user
+
+
+class PgFactorRepository(_Repository):
+    async def for_user(self, user_id: UUID) -> list[Factor]:
+        rows = await self._rows(
+            f"SELECT {FACTOR_COLUMNS} FROM {{s}}.mfa_factors WHERE user_id = %s ORDER BY created_at, id", (user_id,)
+        )
+        return [factor_from_row(r) for r in rows]
+
+    async def get(self, factor_id: UUID, *, lock: bool = False) -> Factor | None:
+        suffix = " FOR UPDATE" if lock else ""
+        row = await self._one(f"SELECT {FACTOR_COLUMNS} FROM {{s}}.mfa_factors WHERE id = %s{suffix}", (factor_id,))
+        return factor_from_row(row) if row else None
+
+    async def add(self, factor: Factor) -> None:
+        try:
+            await self._rows(
+                f"INSERT INTO {{s}}.mfa_factors ({FACTOR_COLUMNS}) VALUES "
+                "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                _factor_params(factor),
+            )
+        except errors.UniqueViolation:
+            raise DomainError(
+                "mfa_factor_name_conflict", f'A factor with the friendly name "{factor.friendly_name}" for this user already exists'
+            ) from None
+
+    async def update(self, factor: Factor) -> None:
+        await self._defer(
+            "UPDATE {s}.mfa_factors SET friendly_name = %s, status = %s, updated_at = %s, secret = %s, phone = %s, "
+            "last_challenged_at = %s, web_authn_credential = %s, web_authn_aaguid = %s, last_webauthn_challenge_data = %s "
+            "WHERE id = %s",
+            (
+                factor.friendly_name, factor.status, factor.updated_at, factor.secret or None, factor.phone or None,
+                factor.last_challenged_at, _jsonb(factor.web_authn_credential), factor.web_authn_aaguid,
+                _jsonb(factor.last_webauthn_challenge_data), factor.id,
+            ),
+        )
+
+    async def delete(self, factor_ids: list[UUID]) -> None:
+        if factor_ids:
+            await self._rows("DELETE FROM {s}.mfa_factors WHERE id = ANY(%s)", (list(factor_ids),))
+
+    async def add_challenge(self, challenge: Challenge) -> None:
+        await self._defer(
+            "INSERT INTO {s}.mfa_challenges (id, factor_id, created_at, verified_at, ip_address, otp_code, web_authn_session_data) "
+            "VALUES (%s, %s, %s, %s, %s::inet, %s, %s)",
+            (
+                challenge.id, challenge.factor_id, challenge.created_at, challenge.verified_at, challenge.ip_address,
+                challenge.otp_code or None, _jsonb(challenge.web_authn_session_data),
+            ),
+        )
+
+    async def get_challenge(self, challenge_id: UUID, factor_id: UUID, *, lock: bool = False) -> Challenge | None:
+        suffix = " FOR UPDATE" if lock else ""
+        row = await self._one(
+            "SELECT id, factor_id, created_at, verified_at, host(ip_address) AS ip_address, otp_code, web_authn_session_data "
+            f"FROM {{s}}.mfa_challenges WHERE id = %s AND factor_id = %s{suffix}",
+            (challenge_id, factor_id),
+        )
+        return challenge_from_row(row) if row else None
+
+    async def update_challenge(self, challenge: Challenge) -> None:
+        await self._defer(
+            "UPDATE {s}.mfa_challenges SET verified_at = %s, otp_code = %s, web_authn_session_data = %s WHERE id = %s",
+            (challenge.verified_at, challenge.otp_code or None, _jsonb(challenge.web_authn_session_data), challenge.id),
+        )
+
+    async def delete_challenge(self, challenge_id: UUID) -> None:
+        await self._rows("DELETE FROM {s}.mfa_challenges WHERE id = %s", (challenge_id,))
+
+    async def verified_challenges(self, factor_id: UUID, since: datetime) -> list[Challenge]:
+        rows = await self._rows(
+            "SELECT id, factor_id, created_at, verified_at, host(ip_address) AS ip_address, otp_code, web_authn_session_data "
+            "FROM {s}.mfa_challenges WHERE factor_id = %s AND verified_at IS NOT NULL AND verified_at > %s",
+            (factor_id, since),
+        )
+        return [challenge_from_row(r) for r in rows]
+
+
+def _jsonb(value: Any) -> Any:
+    return None if value is None else Jsonb(value)
+
+
+def _factor_params(factor: Factor) -> tuple[Any, ...]:
+    return (
+        factor.id, factor.user_id, factor.friendly_name, factor.factor_type, factor.status, factor.created_at,
+        factor.updated_at, factor.secret or None, factor.phone or None, factor.last_challenged_at,
+        _jsonb(factor.web_authn_credential), factor.web_authn_aaguid, _jsonb(factor.last_webauthn_challenge_data),
+    )

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from typing import Any
+from uuid import UUID
 
+from pytrue.domain.mfa import Challenge, Factor
 from pytrue.domain.session import AmrClaim, RefreshToken, Session
 from pytrue.domain.user import Identity, User
 
@@ -107,4 +109,49 @@ def refresh_token_from_row(row: dict[str, Any]) -> RefreshToken:
         revoked=bool(row["revoked"]),
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+    )
+
+
+FACTOR_COLUMNS = (
+    "id, user_id, friendly_name, factor_type, status, created_at, updated_at, secret, phone, "
+    "last_challenged_at, web_authn_credential, web_authn_aaguid, last_webauthn_challenge_data"
+)
+
+
+def _stamp(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):  # from json_build_object
+        return utc(datetime.fromisoformat(value))
+    return utc(value)
+
+
+def factor_from_row(row: dict[str, Any]) -> Factor:
+    aaguid = row.get("web_authn_aaguid")
+    return Factor(
+        id=row["id"] if isinstance(row["id"], UUID) else UUID(row["id"]),
+        user_id=row["user_id"] if isinstance(row["user_id"], UUID) else UUID(row["user_id"]),
+        friendly_name=row.get("friendly_name") or "",
+        factor_type=str(row["factor_type"]),
+        status=str(row["status"]),
+        created_at=_stamp(row["created_at"]),  # type: ignore[arg-type]
+        updated_at=_stamp(row["updated_at"]),  # type: ignore[arg-type]
+        secret=row.get("secret") or "",
+        phone=row.get("phone") or "",
+        last_challenged_at=_stamp(row.get("last_challenged_at")),
+        web_authn_credential=row.get("web_authn_credential"),
+        web_authn_aaguid=(aaguid if isinstance(aaguid, UUID) else UUID(aaguid)) if aaguid else None,
+        last_webauthn_challenge_data=row.get("last_webauthn_challenge_data"),
+    )
+
+
+def challenge_from_row(row: dict[str, Any]) -> Challenge:
+    return Challenge(
+        id=row["id"],
+        factor_id=row["factor_id"],
+        created_at=utc(row["created_at"]),  # type: ignore[arg-type]
+        verified_at=utc(row["verified_at"]),
+        ip_address=str(row["ip_address"]),
+        otp_code=row.get("otp_code") or "",
+        web_authn_session_data=row.get("web_authn_session_data"),
     )

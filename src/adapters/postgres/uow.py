@@ -19,6 +19,7 @@ from pytrue.adapters.postgres.repositories import (
     PgAuditLog,
     PgFlowStateRepository,
     PgOAuthClientStateRepository,
+    PgFactorRepository,
     PgOneTimeTokenRepository,
     PgRefreshTokenRepository,
     PgSessionRepository,
@@ -83,6 +84,7 @@ class PgUnitOfWork:
         self.one_time_tokens = PgOneTimeTokenRepository(conn, schema, self)
         self.flow_states = PgFlowStateRepository(conn, schema, self)
         self.oauth_client_states = PgOAuthClientStateRepository(conn, schema, self)
+        self.factors = PgFactorRepository(conn, schema, self)
         self.audit = PgAuditLog(conn, schema, self)
         self.outbox = PgOutbox(conn, schema, self, self._queued)
         return self

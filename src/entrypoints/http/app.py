@@ -16,7 +16,7 @@ from pytrue.entrypoints.http.errors import EXCEPTION_HANDLERS
 from pytrue.entrypoints.http.limits import IpLimits
 from pytrue.entrypoints.http.requests import refuse_nul_in_query
 from pytrue.entrypoints.http.openapi import openapi_json
-from pytrue.entrypoints.http.routes import admin, auth, email, external, public, user
+from pytrue.entrypoints.http.routes import admin, auth, email, external, mfa, public, user
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -38,6 +38,10 @@ USE_CASES = {
     "pkce_grant": "pkce_grant",
     "id_token_grant": "id_token_grant",
     "unlink_identity": "unlink_identity",
+    "enroll_factor": "enroll_factor",
+    "challenge_factor": "challenge_factor",
+    "verify_factor": "verify_factor",
+    "unenroll_factor": "unenroll_factor",
     "authorize_external": "authorize_external",
     "external_callback": "external_callback",
     "send_otp": "send_otp",
@@ -77,6 +81,10 @@ ROUTES = [
     external.callback,
     external.link_identity,
     external.unlink_identity,
+    mfa.enroll,
+    mfa.challenge,
+    mfa.verify,
+    mfa.unenroll,
     openapi_json,
 ]
 

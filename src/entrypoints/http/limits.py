@@ -31,6 +31,8 @@ MAGICLINK = "magiclink"
 RECOVER = "recover"
 RESEND = "resend"
 USER = "user"
+FACTOR_CHALLENGE = "factor_challenge"
+FACTOR_VERIFY = "factor_verify"
 
 
 @dataclass(slots=True, kw_only=True)
@@ -50,6 +52,11 @@ class IpLimits:
             VERIFY: Rate.per_ip(settings.rate_limit.verify, FIVE_MINUTES, BURST),
             ANONYMOUS: Rate.per_ip(anonymous, timedelta(hours=1), anonymous),
             **{bucket: otp for bucket in (SIGNUP, OTP, MAGICLINK, RECOVER, RESEND, USER)},
+            # GoTrue: MFA_RATE_LIMIT_CHALLENGE_AND_VERIFY per minute, burst 30, each route its own limiter
+            **{
+                bucket: Rate.per_ip(settings.mfa.rate_limit_challenge_and_verify, timedelta(minutes=1), BURST)
+                for bucket in (FACTOR_CHALLENGE, FACTOR_VERIFY)
+            },
         }
         return cls(
             limiter=limiter,

@@ -137,6 +137,22 @@ class IdTokenGrantBody(msgspec.Struct, kw_only=True):
     link_identity: bool | None = None
 
 
+class EnrollFactorBody(msgspec.Struct, kw_only=True):
+    factor_type: str | None = None
+    friendly_name: str | None = None
+    issuer: str | None = None
+    phone: str | None = None
+
+
+class ChallengeFactorBody(msgspec.Struct, kw_only=True):
+    channel: str | None = None
+
+
+class VerifyFactorBody(msgspec.Struct, kw_only=True):
+    challenge_id: str | None = None
+    code: str | None = None
+
+
 class AdminDeleteBody(msgspec.Struct, kw_only=True):
     should_soft_delete: bool | None = None
 

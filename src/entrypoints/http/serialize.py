@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from pytrue.application.results import AuthResult
+from pytrue.domain.mfa import Factor
 from pytrue.domain.user import Identity, User
 
 
@@ -46,6 +47,24 @@ _OPTIONAL_STAMPS = (
 )
 
 
+def factor_json(factor: Factor) -> dict[str, Any]:
+    """GoTrue's Factor JSON (secrets and WebAuthn credentials never leave the server)."""
+    body: dict[str, Any] = {
+        "id": str(factor.id),
+        "created_at": timestamp(factor.created_at),
+        "updated_at": timestamp(factor.updated_at),
+        "status": factor.status,
+    }
+    if factor.friendly_name:
+        body["friendly_name"] = factor.friendly_name
+    body["factor_type"] = factor.factor_type
+    body["phone"] = factor.phone
+    body["last_challenged_at"] = timestamp(factor.last_challenged_at) if factor.last_challenged_at else None
+    if factor.web_authn_aaguid is not None:
+        body["web_authn_aaguid"] = str(factor.web_authn_aaguid)
+    return body
+
+
 def user_json(user: User) -> dict[str, Any]:
     body: dict[str, Any] = {
         "id": str(user.id),
@@ -65,6 +84,8 @@ def user_json(user: User) -> dict[str, Any]:
     body["app_metadata"] = user.app_metadata or {}
     body["user_metadata"] = user.user_metadata or {}
     body["identities"] = [identity_json(i) for i in user.identities]
+    if user.factors:
+        body["factors"] = [factor_json(f) for f in user.factors]
     body["created_at"] = timestamp(user.created_at)
     body["updated_at"] = timestamp(user.updated_at)
     if user.banned_until is not None:

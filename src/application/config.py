@@ -515,6 +515,12 @@ class Sessions(Section):
 
     timebox: timedelta | None = setting(None, "Longest session age (unset: no limit).", fix=_positive)
     inactivity_timeout: timedelta | None = setting(None, "Longest time between refreshes (unset: no limit).", fix=_positive)
+    single_per_user: bool = setting(
+        False, "Only the user's most recently refreshed live session (per tag) may refresh; older ones are refused."
+    )
+    tags: tuple[str, ...] = setting(
+        (), "Session tags for GOTRUE_SESSIONS_SINGLE_PER_USER (comma-separated; a session without a listed tag counts as the first)."
+    )
 
 
 @declared

@@ -110,6 +110,14 @@ class SessionRepository(Protocol):
 
     async def delete_for_user(self, user_id: UUID, *, keep: UUID | None = None) -> None: ...
 
+    async def for_user(self, user_id: UUID, *, lock_user: bool = False) -> list[Session]:
+        """Every session of the user with its AMR claims, newest first (created_at, then id, descending).
+
+        With `lock_user` the user's row is locked until the unit of work ends, or `RowLocked` is
+        raised at once when another transaction holds it or the user is gone (a refresh under
+        `GOTRUE_SESSIONS_SINGLE_PER_USER` never waits on a lock)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class LockedRefreshToken:

@@ -519,6 +519,13 @@ class Sessions(Section):
         None, "For users with a verified MFA factor: how long an aal1 session lives (unset: no limit).", fix=_positive
     )
 
+    single_per_user: bool = setting(
+        False, "Only the user's most recently refreshed live session (per tag) may refresh; older ones are refused."
+    )
+    tags: tuple[str, ...] = setting(
+        (), "Session tags for GOTRUE_SESSIONS_SINGLE_PER_USER (comma-separated; a session without a listed tag counts as the first)."
+    )
+
 
 @declared
 class MfaTotp(Section):

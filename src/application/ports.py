@@ -119,6 +119,14 @@ class SessionRepository(Protocol):
         """The sessions a factor stepped up (`sessions.factor_id`), AMR claims loaded."""
         ...
 
+    async def for_user(self, user_id: UUID, *, lock_user: bool = False) -> list[Session]:
+        """Every session of the user with its AMR claims, newest first (created_at, then id, descending).
+
+        With `lock_user` the user's row is locked until the unit of work ends, or `RowLocked` is
+        raised at once when another transaction holds it or the user is gone (a refresh under
+        `GOTRUE_SESSIONS_SINGLE_PER_USER` never waits on a lock)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class LockedRefreshToken:

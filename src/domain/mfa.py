@@ -144,6 +144,12 @@ def check_unenrolment(factor: Factor, session: Session) -> None:
         raise InsufficientAal("AAL2 required to unenroll verified factor", status_403=False)
 
 
+def require_aal2_if_enrolled(has_verified_factor: bool, session: Session | None, what: str) -> None:
+    """A user with a verified factor does `what` only from an aal2 session (403 insufficient_aal)."""
+    if has_verified_factor and (session is None or session.aal != AAL2):
+        raise InsufficientAal(f"AAL2 required to {what}", status_403=True)
+
+
 def check_verify_code(code: str) -> None:
     if not code:
         raise ValidationFailed("Code needs to be non-empty")

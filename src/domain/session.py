@@ -69,13 +69,35 @@ class Session:
         where: str = "",
     ) -> None:
         """Raise `session_expired` when the session is past its hard, timebox or inactivity limit."""
+        reason = self.expiry(
+            now, timebox=timebox, inactivity_timeout=inactivity_timeout, presented_token_updated_at=presented_token_updated_at
+        )
+        if reason is not None:
+            raise SessionExpired(reason, where=where)
+
+    def expiry(
+        self,
+        now: datetime,
+        *,
+        timebox: timedelta | None,
+        inactivity_timeout: timedelta | None,
+        presented_token_updated_at: datetime | None = None,
+    ) -> str | None:
+        """GoTrue's message for the limit the session is past, or None while it is alive."""
         if self.not_after is not None and now > self.not_after:
-            raise SessionExpired("Invalid Refresh Token: Session Expired", where=where)
+            return "Invalid Refresh Token: Session Expired"
         if timebox is not None and now > self.created_at + timebox:
-            raise SessionExpired("Invalid Refresh Token: Session Expired", where=where)
+            return "Invalid Refresh Token: Session Expired"
         if inactivity_timeout is not None:
             if now > self.last_refreshed(presented_token_updated_at) + inactivity_timeout:
-                raise SessionExpired("Invalid Refresh Token: Session Expired (Inactivity)", where=where)
+                return "Invalid Refresh Token: Session Expired (Inactivity)"
+        return None
+
+    def determine_tag(self, tags: tuple[str, ...]) -> str:
+        """The tag the session counts under: its own when listed, else the first (none without tags)."""
+        if not tags:
+            return ""
+        return self.tag if self.tag and self.tag in tags else tags[0]
 
     @property
     def issues_counter_tokens(self) -> bool:
@@ -120,9 +142,55 @@ class Session:
         self.ip = ip
 
 
+def ensure_newest_login(
+    session: Session,
+    others: list[Session],
+    now: datetime,
+    *,
+    tags: tuple[str, ...],
+    timebox: timedelta | None,
+    inactivity_timeout: timedelta | None,
+    presented_token_updated_at: datetime | None = None,
+) -> None:
+    """`GOTRUE_SESSIONS_SINGLE_PER_USER`: only the user's most recently refreshed live session of
+    its tag may refresh. A later sign-in (or refresh) of another session with the same tag makes
+    this one refuse with `session_expired`; dead sessions and other tags do not count. The other
+    sessions are judged by their own `refreshed_at` (or creation), never by the presented token."""
+    mine = session.determine_tag(tags)
+    last = session.last_refreshed(presented_token_updated_at)
+    for other in others:
+        if other.id == session.id or other.determine_tag(tags) != mine:
+            continue
+        if other.expiry(now, timebox=timebox, inactivity_timeout=inactivity_timeout) is not None:
+            continue
+        if other.last_refreshed(None) > last:
+            raise SessionExpired("Invalid Refresh Token: Session Expired (Revoked by Newer Login)")
+
+
 class SessionExpired(DomainError):
     def __init__(self, message: str, *, where: str = "") -> None:
         super().__init__("session_expired", message, where=where)
+
+
+class SessionNotFound(DomainError):
+    """The named session is not one of the user's (or does not exist): the two are never told apart."""
+
+    def __init__(self) -> None:
+        super().__init__("session_not_found", "Session not found", where="path")
+
+
+def parse_session_id(raw: str) -> UUID:
+    try:
+        return UUID(raw)
+    except ValueError:
+        raise ValidationFailed("session_id must be an UUID", where="path") from None
+
+
+def owned_session(session: Session | None, user_id: UUID) -> Session:
+    """`session` when it belongs to `user_id`; `SessionNotFound` otherwise."""
+    if session is None or session.user_id != user_id:
+        raise SessionNotFound()
+    return session
 
 
 class RefreshTokenAlreadyUsed(DomainError):

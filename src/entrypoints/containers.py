@@ -61,6 +61,12 @@ from pytrue.application.use_cases.identities import UnlinkIdentity
 from pytrue.application.use_cases.otp import SendOtp
 from pytrue.application.use_cases.invite import GenerateLink, InviteUser
 from pytrue.application.use_cases.refresh import RefreshTokenGrant
+from pytrue.application.use_cases.session_management import (
+    AdminListSessions,
+    AdminRevokeSessions,
+    ListSessions,
+    RevokeSession,
+)
 from pytrue.application.use_cases.signin import SignInWithPassword
 from pytrue.application.use_cases.signup import SignUp
 from pytrue.application.use_cases.user import Logout, UpdateUser
@@ -454,6 +460,10 @@ class UseCases(containers.DeclarativeContainer):
         sms_codes=sms_codes,
     )
     logout = providers.Singleton(Logout, uow=adapters.uow, clock=core.clock, issuer=issuer)
+    list_sessions = providers.Singleton(ListSessions, uow=adapters.uow)
+    revoke_session = providers.Singleton(RevokeSession, uow=adapters.uow, clock=core.clock, issuer=issuer)
+    admin_list_sessions = providers.Singleton(AdminListSessions, uow=adapters.uow)
+    admin_revoke_sessions = providers.Singleton(AdminRevokeSessions, uow=adapters.uow, clock=core.clock, issuer=issuer)
     admin_list_users = providers.Singleton(AdminListUsers, uow=adapters.uow)
     admin_audit_log = providers.Singleton(AdminAuditLog, uow=adapters.uow)
     admin_get_user = providers.Singleton(AdminGetUser, uow=adapters.uow)

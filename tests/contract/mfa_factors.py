@@ -323,3 +323,20 @@ async def test_unverified_factors_past_their_expiry_give_way_on_the_next_enrolme
     assert replaced.status_code == 200, replaced.text
     me = (await api.client.get("/user", headers=api.headers(token))).json()
     assert [f["friendly_name"] for f in me["factors"]] == ["new"] and first["id"] not in json.dumps(me)
+
+
+async def test_revoking_a_session_needs_aal2_once_a_factor_is_verified(make_api: Any) -> None:
+    api = await make_api()
+    session, factor_id, secret = await _totp_user(api)
+    stepped = await _step_up(api, session["access_token"], factor_id, secret)
+    low = (await api.password_grant()).json()
+    target = claims(stepped["access_token"])["session_id"]
+    before = await _snapshot(api)
+    refused = await api.client.delete(f"/user/sessions/{target}", headers=api.headers(low["access_token"]))
+    assert refused.status_code == 403 and refused.json()["error_code"] == "insufficient_aal", refused.text
+    assert refused.json()["msg"] == "AAL2 required to revoke a session"
+    assert await _snapshot(api) == before
+    mine = claims(low["access_token"])["session_id"]
+    ended = await api.client.delete(f"/user/sessions/{mine}", headers=api.headers(stepped["access_token"]))
+    assert ended.status_code == 200, ended.text
+    assert (await api.refresh(low["refresh_token"])).status_code == 400

@@ -26,3 +26,4 @@ from contract.identity_linking import *  # noqa: F403
 from contract.oauth_resolution import *  # noqa: F403
 from contract.mfa_factors import *  # noqa: F403
 from contract.phone_flows import *  # noqa: F403
+from contract.user_sessions import *  # noqa: F403

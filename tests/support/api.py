@@ -110,6 +110,14 @@ class Api:
         """`payload.action` of every audit entry, in the order they were written."""
         raise NotImplementedError
 
+    async def audit_payloads(self) -> list[dict[str, Any]]:
+        """The payload of every audit entry, in the order they were written."""
+        raise NotImplementedError
+
+    async def tag_session(self, session_id: str, tag: str | None) -> None:
+        """Set a session's `tag` (GoTrue's API never sets one: a database hook or an operator does)."""
+        raise NotImplementedError
+
     async def sessions(self) -> list[dict[str, Any]]:
         """Stored sessions, oldest first: id and user_id (str), not_after and refreshed_at (aware, UTC, or None),
         refresh_token_hmac_key and refresh_token_counter (None for legacy sessions)."""
@@ -170,6 +178,14 @@ class MemoryApi(Api):
 
     async def audit_actions(self) -> list[str]:
         return [entry.payload["action"] for entry in self.store.audit]
+
+    async def audit_payloads(self) -> list[dict[str, Any]]:
+        return [dict(entry.payload) for entry in self.store.audit]
+
+    async def tag_session(self, session_id: str, tag: str | None) -> None:
+        for session in self.store.sessions.values():
+            if str(session.id) == session_id:
+                session.tag = tag
 
     async def outbox(self) -> list[dict[str, Any]]:
         rows = sorted(self.store.outbox.values(), key=lambda row: row.id)
@@ -296,6 +312,17 @@ class PostgresApi(Api):
             "SELECT payload->>'action' AS action FROM auth.audit_log_entries ORDER BY created_at, ctid"
         )
         return [row["action"] for row in rows]
+
+    async def audit_payloads(self) -> list[dict[str, Any]]:
+        rows = await self._select("SELECT payload FROM auth.audit_log_entries ORDER BY created_at, ctid")
+        return [row["payload"] for row in rows]
+
+    async def tag_session(self, session_id: str, tag: str | None) -> None:
+        import psycopg
+
+        dsn = self.container.settings().db.url
+        async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+            await conn.execute("UPDATE auth.sessions SET tag = %s WHERE id = %s::uuid", (tag, session_id))
 
     async def sessions(self) -> list[dict[str, Any]]:
         rows = await self._select(

@@ -9,7 +9,7 @@ from datetime import datetime
 from uuid import UUID
 
 from pytrue.adapters.memory.store import InMemoryStore, Undo, delete_item, set_item
-from pytrue.application.ports import LockedRefreshToken, UserListQuery
+from pytrue.application.ports import LockedRefreshToken, RowLocked, UserListQuery
 from pytrue.domain.audit import AuditFilter, AuditLogEntry
 from pytrue.domain.errors import DomainError, EmailExists, PhoneExists
 from pytrue.domain.flow_state import FlowState, OAuthClientState
@@ -200,6 +200,13 @@ class InMemorySessionRepository:
 
     async def using_factor(self, factor_id: UUID) -> list[Session]:
         return [copy.deepcopy(s) for s in sorted(self._store.sessions.values(), key=lambda s: str(s.id)) if s.factor_id == factor_id]
+
+    async def for_user(self, user_id: UUID, *, lock_user: bool = False) -> list[Session]:
+        # One unit of work owns the whole store: the user's row is as locked as it gets.
+        if lock_user and user_id not in self._store.users:
+            raise RowLocked(str(user_id)[:8])
+        mine = [copy.deepcopy(s) for s in self._store.sessions.values() if s.user_id == user_id]
+        return sorted(mine, key=lambda s: (s.created_at, s.id.bytes), reverse=True)
 
 
 class InMemoryRefreshTokenRepository:

@@ -528,6 +528,34 @@ class PgSessionRepository(_Repository):
             sessions.append(session_from_row(group[0], amr))
         return sessions
 
+    _FOR_USER = (
+        "SELECT s.*, a.authentication_method AS amr_method, a.updated_at AS amr_updated_at "
+        "FROM {s}.sessions s LEFT JOIN {s}.mfa_amr_claims a ON a.session_id = s.id "
+        "WHERE s.user_id = %(user)s ORDER BY s.created_at DESC, s.id DESC"
+    )
+
+    async def for_user(self, user_id: UUID, *, lock_user: bool = False) -> list[Session]:
+        params = {"user": user_id}
+        if lock_user:
+            # The lock, then the read in the same round trip (the read's snapshot follows the lock).
+            locked, rows = await self._rows_of_each(
+                [("SELECT id FROM {s}.users WHERE id = %(user)s FOR UPDATE SKIP LOCKED", params), (self._FOR_USER, params)]
+            )
+            if not locked:
+                raise RowLocked(str(user_id)[:8])
+        else:
+            rows = await self._rows(self._FOR_USER, params)
+        grouped: dict[UUID, tuple[dict[str, Any], list[AmrClaim]]] = {}
+        for row in rows:
+            _, amr = grouped.setdefault(row["id"], (row, []))
+            if row["amr_method"] is not None:
+                amr.append(AmrClaim(method=row["amr_method"], timestamp=row["amr_updated_at"]))
+        sessions = []
+        for session_id, (row, amr) in grouped.items():
+            self._tx.stored_amr[session_id] = {(claim.method, claim.timestamp) for claim in amr}
+            sessions.append(session_from_row(row, amr))
+        return sessions
+
 
 class PgRefreshTokenRepository(_Repository):
     _COLUMNS = "id, token, user_id, session_id, parent, revoked, created_at, updated_at"

@@ -23,6 +23,7 @@ from pytrue.domain.session import (
     RefreshToken,
     RefreshTokenAlreadyUsed,
     Session,
+    ensure_newest_login,
     plan_counter_refresh,
     plan_refresh,
     upgrade_selects,
@@ -54,7 +55,8 @@ class RefreshTokenGrant:
 
     The rows are read under a lock that is never waited for: when a concurrent refresh holds
     them the attempt is abandoned and retried, and after the retry limit the caller gets
-    `conflict`.
+    `conflict`. With `GOTRUE_SESSIONS_SINGLE_PER_USER` a session that is not the user's most
+    recently refreshed one (of its tag) is refused before anything is decided.
     """
 
     uow: UnitOfWorkFactory
@@ -97,6 +99,8 @@ class RefreshTokenGrant:
         now = self.clock.now()
         async with self.uow() as uow:
             user, session = await self._counter_owner(uow, token, now, lock=True)
+            if self.sessions.single_per_user:
+                await self._ensure_newest(uow, user, session, now, None)
             current = session.refresh_token_counter or 0
             plan = plan_counter_refresh(
                 token.counter,
@@ -151,6 +155,8 @@ class RefreshTokenGrant:
                 raise _not_found()
             presented = locked.token
             user, session = await self._checked_owner(uow, presented, now)
+            if self.sessions.single_per_user:
+                await self._ensure_newest(uow, user, session, now, presented.updated_at)
             plan = plan_refresh(presented, locked.newest_live, now, self.security.refresh_token_reuse_interval)
             actor = Actor.of_user(user)
             if plan.action is RefreshAction.REUSE_DETECTED:
@@ -184,6 +190,21 @@ class RefreshTokenGrant:
         child = self.issuer.new_refresh_token(user, session, parent=presented.token, now=now)
         await uow.refresh_tokens.swap(presented, child, now)
         return child.token
+
+    async def _ensure_newest(
+        self, uow: UnitOfWork, user: User, session: Session, now: datetime, presented_updated_at: datetime | None
+    ) -> None:
+        """`GOTRUE_SESSIONS_SINGLE_PER_USER`: the user's row locked (never waited for) and every
+        session read, one more round trip, only when the setting is on."""
+        ensure_newest_login(
+            session,
+            await uow.sessions.for_user(user.id, lock_user=True),
+            now,
+            tags=self.sessions.tags,
+            timebox=self.sessions.timebox,
+            inactivity_timeout=self.sessions.inactivity_timeout,
+            presented_token_updated_at=presented_updated_at,
+        )
 
     async def _check_unlocked(self, raw: str, counter_token: CounterToken | None) -> None:
         """Steps 1–4 on rows read without a lock, for a token whose rows another refresh holds."""

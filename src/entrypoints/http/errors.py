@@ -107,6 +107,7 @@ STATUS_IN_CONTEXT: dict[tuple[str, str], int] = {
     ("no_authorization", "forbidden"): 403,
     ("mfa_factor_not_found", "unprocessable"): 422,
     ("session_not_found", "bearer"): 403,
+    ("session_not_found", "path"): 404,
     ("session_expired", "bearer"): 403,
     ("user_banned", "bearer"): 403,
     ("user_banned", "verify"): 403,

@@ -51,6 +51,7 @@ PER_PAGE = Param(
     {"type": "integer", "minimum": 1, "maximum": 1000},
 )
 USER_ID = Param("user_id", "The user's id", {"type": "string", "format": "uuid"}, required=True, where="path")
+SESSION_ID = Param("session_id", "The session's id", {"type": "string", "format": "uuid"}, required=True, where="path")
 GRANT_TYPE = Param(
     "grant_type",
     "password, refresh_token, pkce or id_token (a form body may carry it instead)",
@@ -177,6 +178,19 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         params=(Param("factor_id", "The factor's id", {"type": "string", "format": "uuid"}, required=True, where="path"),),
         auth="user",
     ),
+    ("GET", "/user/sessions"): Op(
+        "pytrue extension (not in GoTrue): the signed-in user's sessions, newest first; `current` marks this token's",
+        (200, "The user's sessions", "UserSessionList"),
+        errors=(400, 401, 403, 500),
+        auth="user",
+    ),
+    ("DELETE", "/user/sessions/{session_id}"): Op(
+        "pytrue extension (not in GoTrue): end one of the signed-in user's sessions (the current one too)",
+        EMPTY,
+        errors=(400, 401, 403, 404, 500),
+        params=(SESSION_ID,),
+        auth="user",
+    ),
     ("POST", "/verify"): Op(
         "Verify an emailed or texted code or a token hash",
         (200, "A session, or a message when one more confirmation is needed", "SessionOrMessage"),
@@ -256,6 +270,27 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         errors=(400, 401, 403, 404, 500),
         body=(schemas.AdminDeleteBody,),
         params=(USER_ID,),
+        auth="admin",
+    ),
+    ("GET", "/admin/users/{user_id}/sessions"): Op(
+        "pytrue extension (not in GoTrue): a user's sessions, newest first",
+        (200, "The user's sessions", "SessionList"),
+        errors=(401, 403, 404, 500),
+        params=(USER_ID,),
+        auth="admin",
+    ),
+    ("DELETE", "/admin/users/{user_id}/sessions"): Op(
+        "pytrue extension (not in GoTrue): end every session of a user",
+        EMPTY,
+        errors=(401, 403, 404, 500),
+        params=(USER_ID,),
+        auth="admin",
+    ),
+    ("DELETE", "/admin/users/{user_id}/sessions/{session_id}"): Op(
+        "pytrue extension (not in GoTrue): end one session of a user",
+        EMPTY,
+        errors=(401, 403, 404, 500),
+        params=(USER_ID, SESSION_ID),
         auth="admin",
     ),
 }
@@ -396,6 +431,41 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
                 "created_at": {"type": "string", "format": "date-time"},
                 "ip_address": _STRING,
             },
+        },
+    },
+    "SessionInfo": {
+        "type": "object",
+        "required": ["id", "created_at", "updated_at", "refreshed_at", "user_agent", "ip", "aal", "not_after", "tag"],
+        "properties": {
+            "id": {"type": "string", "format": "uuid"},
+            "created_at": _STRING,
+            "updated_at": _STRING,
+            "refreshed_at": {"type": ["string", "null"]},
+            "user_agent": {"type": ["string", "null"]},
+            "ip": {"type": ["string", "null"]},
+            "aal": _STRING,
+            "not_after": {"type": ["string", "null"]},
+            "tag": {"type": ["string", "null"]},
+        },
+    },
+    "SessionList": {
+        "type": "object",
+        "required": ["sessions"],
+        "properties": {"sessions": {"type": "array", "items": {"$ref": REF.format(name="SessionInfo")}}},
+    },
+    "UserSessionList": {
+        "type": "object",
+        "required": ["sessions"],
+        "properties": {
+            "sessions": {
+                "type": "array",
+                "items": {
+                    "allOf": [
+                        {"$ref": REF.format(name="SessionInfo")},
+                        {"type": "object", "required": ["current"], "properties": {"current": {"type": "boolean"}}},
+                    ]
+                },
+            }
         },
     },
     "UserList": {

@@ -7,6 +7,7 @@ from typing import Any
 
 from pytrue.application.results import AuthResult
 from pytrue.domain.mfa import Factor
+from pytrue.domain.session import Session
 from pytrue.domain.user import Identity, User
 
 
@@ -94,6 +95,21 @@ def user_json(user: User) -> dict[str, Any]:
         body["deleted_at"] = timestamp(user.deleted_at)
     body["is_anonymous"] = user.is_anonymous
     return body
+
+
+def session_json(session: Session) -> dict[str, Any]:
+    """A session as the session-management extension lists it (docs/adr/0024); never a token or key."""
+    return {
+        "id": str(session.id),
+        "created_at": timestamp(session.created_at),
+        "updated_at": timestamp(session.updated_at),
+        "refreshed_at": timestamp(session.refreshed_at),
+        "user_agent": session.user_agent,
+        "ip": session.ip,
+        "aal": session.aal,
+        "not_after": timestamp(session.not_after),
+        "tag": session.tag,
+    }
 
 
 def token_headers(result: AuthResult) -> dict[str, str]:

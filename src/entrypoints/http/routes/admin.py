@@ -1,4 +1,4 @@
-"""The admin API: `/admin/users` and `/admin/users/{user_id}`."""
+"""The admin API: `/admin/users`, `/admin/users/{user_id}` and its sessions (a pytrue extension)."""
 
 from __future__ import annotations
 
@@ -25,10 +25,11 @@ from pytrue.application.use_cases.admin import (
     AdminUserAttributes,
 )
 from pytrue.application.use_cases.authenticate import AuthorizeAdmin
+from pytrue.application.use_cases.session_management import AdminListSessions, AdminRevokeSessions
 from pytrue.domain.errors import ValidationFailed
 from pytrue.entrypoints.http.requests import bearer_token, json_response, request_audience
 from pytrue.entrypoints.http.schemas import AdminDeleteBody, AdminUserBody, decode_body
-from pytrue.entrypoints.http.serialize import user_json
+from pytrue.entrypoints.http.serialize import session_json, user_json
 
 
 def _attributes(body: AdminUserBody) -> AdminUserAttributes:
@@ -193,4 +194,41 @@ async def delete_user(
     uid = _user_id(user_id)
     body = decode_body(await request.body(), AdminDeleteBody)
     await admin_delete_user(uid, soft=bool(body.should_soft_delete), admin_role=principal.role)
+    return json_response({})
+
+
+@get("/admin/users/{user_id:str}/sessions")
+async def list_user_sessions(
+    request: Request[Any, Any, Any],
+    user_id: FromPath[str],
+    authorize_admin: NamedDependency[AuthorizeAdmin],
+    admin_list_sessions: NamedDependency[AdminListSessions],
+) -> Response[bytes]:
+    await _admin(request, authorize_admin)
+    sessions = await admin_list_sessions(_user_id(user_id))
+    return json_response({"sessions": [session_json(s) for s in sessions]})
+
+
+@delete("/admin/users/{user_id:str}/sessions", status_code=200)
+async def revoke_user_sessions(
+    request: Request[Any, Any, Any],
+    user_id: FromPath[str],
+    authorize_admin: NamedDependency[AuthorizeAdmin],
+    admin_revoke_sessions: NamedDependency[AdminRevokeSessions],
+) -> Response[bytes]:
+    principal = await _admin(request, authorize_admin)
+    await admin_revoke_sessions(_user_id(user_id), admin_role=principal.role)
+    return json_response({})
+
+
+@delete("/admin/users/{user_id:str}/sessions/{session_id:str}", status_code=200)
+async def revoke_user_session(
+    request: Request[Any, Any, Any],
+    user_id: FromPath[str],
+    session_id: FromPath[str],
+    authorize_admin: NamedDependency[AuthorizeAdmin],
+    admin_revoke_sessions: NamedDependency[AdminRevokeSessions],
+) -> Response[bytes]:
+    principal = await _admin(request, authorize_admin)
+    await admin_revoke_sessions(_user_id(user_id), session_id, admin_role=principal.role)
     return json_response({})

@@ -1,14 +1,16 @@
-"""The signed-in user's own account: read, update, sign out."""
+"""The signed-in user's own account: read, update, sign out; list and end their sessions (a pytrue extension)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from litestar import Request, Response, get, post, put
+from litestar import Request, Response, delete, get, post, put
 from litestar.di import NamedDependency
+from litestar.params import FromPath
 
 from pytrue.application.config import Settings
 from pytrue.application.use_cases.authenticate import AuthenticateUser
+from pytrue.application.use_cases.session_management import ListSessions, RevokeSession
 from pytrue.application.use_cases.user import Logout, UpdateUser, UpdateUserCommand
 from pytrue.domain.errors import ValidationFailed
 from pytrue.entrypoints.http.requests import (
@@ -21,7 +23,7 @@ from pytrue.entrypoints.http.requests import (
 )
 from pytrue.entrypoints.http import limits
 from pytrue.entrypoints.http.schemas import UpdateUserBody, decode_body
-from pytrue.entrypoints.http.serialize import user_json
+from pytrue.entrypoints.http.serialize import session_json, user_json
 
 
 @get("/user")
@@ -76,3 +78,27 @@ async def logout(
     principal = await authenticate_user(bearer_token(request))
     await logout_use_case(principal, request.query_params.get("scope", ""))
     return Response(content=b"", status_code=204)
+
+
+@get("/user/sessions")
+async def list_sessions(
+    request: Request[Any, Any, Any],
+    authenticate_user: NamedDependency[AuthenticateUser],
+    list_sessions_use_case: NamedDependency[ListSessions],
+) -> Response[bytes]:
+    principal = await authenticate_user(bearer_token(request))
+    listed = await list_sessions_use_case(principal)
+    items = [{**session_json(s), "current": s.id == listed.current} for s in listed.sessions]
+    return json_response({"sessions": items})
+
+
+@delete("/user/sessions/{session_id:str}", status_code=200)
+async def revoke_session(
+    request: Request[Any, Any, Any],
+    session_id: FromPath[str],
+    authenticate_user: NamedDependency[AuthenticateUser],
+    revoke_session_use_case: NamedDependency[RevokeSession],
+) -> Response[bytes]:
+    principal = await authenticate_user(bearer_token(request))
+    await revoke_session_use_case(principal, session_id)
+    return json_response({})

@@ -56,6 +56,7 @@ from pytrue.application.use_cases.email_links import (
 from pytrue.application.external_accounts import ExternalAccounts
 from pytrue.application.use_cases.external import Authorize, ExternalCallback
 from pytrue.application.use_cases.id_token import IdTokenGrant
+from pytrue.application.use_cases.admin_factors import AdminDeleteFactor, AdminListFactors, AdminUpdateFactor
 from pytrue.application.use_cases.mfa import ChallengeFactor, EnrollFactor, UnenrollFactor, VerifyFactor
 from pytrue.application.use_cases.identities import UnlinkIdentity
 from pytrue.application.use_cases.otp import SendOtp
@@ -408,6 +409,9 @@ class UseCases(containers.DeclarativeContainer):
     )
     verify_factor = providers.Singleton(VerifyFactor, uow=adapters.uow, mfa=core.settings.provided.mfa, clock=core.clock, issuer=issuer)
     unenroll_factor = providers.Singleton(UnenrollFactor, uow=adapters.uow, clock=core.clock, issuer=issuer)
+    admin_list_factors = providers.Singleton(AdminListFactors, uow=adapters.uow)
+    admin_update_factor = providers.Singleton(AdminUpdateFactor, uow=adapters.uow, clock=core.clock, issuer=issuer)
+    admin_delete_factor = providers.Singleton(AdminDeleteFactor, uow=adapters.uow, clock=core.clock, issuer=issuer)
     id_token_grant = providers.Singleton(
         IdTokenGrant,
         uow=adapters.uow,

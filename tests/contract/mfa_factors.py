@@ -340,3 +340,38 @@ async def test_revoking_a_session_needs_aal2_once_a_factor_is_verified(make_api:
     ended = await api.client.delete(f"/user/sessions/{mine}", headers=api.headers(stepped["access_token"]))
     assert ended.status_code == 200, ended.text
     assert (await api.refresh(low["refresh_token"])).status_code == 400
+
+
+# --- the admin API --------------------------------------------------------------------------------
+async def test_admins_list_rename_and_delete_a_users_factors(make_api: Any) -> None:
+    api = await make_api()
+    session, factor_id, secret = await _totp_user(api)
+    stepped = await _step_up(api, session["access_token"], factor_id, secret)
+    user_id = session["user"]["id"]
+    listed = await api.client.get(f"/admin/users/{user_id}/factors", headers=api.admin())
+    assert listed.status_code == 200, listed.text
+    assert [(f["id"], f["status"], f["factor_type"]) for f in listed.json()] == [(factor_id, "verified", "totp")]
+    assert secret not in listed.text
+
+    renamed = await api.client.put(f"/admin/users/{user_id}/factors/{factor_id}", json={"friendly_name": "work"}, headers=api.admin())
+    assert renamed.status_code == 200 and renamed.json()["friendly_name"] == "work", renamed.text
+    assert "factor_updated" in await api.audit_actions()
+
+    before = await _snapshot(api)
+    for path, status, code in (
+        (f"/admin/users/{user_id}/factors/not-a-uuid", 404, "validation_failed"),
+        (f"/admin/users/{user_id}/factors/00000000-0000-4000-8000-000000000000", 404, "mfa_factor_not_found"),
+        (f"/admin/users/00000000-0000-4000-8000-000000000000/factors/{factor_id}", 404, "user_not_found"),
+    ):
+        refused = await api.client.delete(path, headers=api.admin())
+        assert refused.status_code == status and refused.json()["error_code"] == code, (path, refused.text)
+    as_user = await api.client.delete(f"/admin/users/{user_id}/factors/{factor_id}", headers=api.headers(stepped["access_token"]))
+    assert as_user.status_code == 403
+    assert await _snapshot(api) == before
+
+    deleted = await api.client.delete(f"/admin/users/{user_id}/factors/{factor_id}", headers=api.admin())
+    assert deleted.status_code == 200 and deleted.json()["id"] == factor_id, deleted.text
+    assert "factor_deleted" in await api.audit_actions()
+    assert (await api.client.get(f"/admin/users/{user_id}/factors", headers=api.admin())).json() == []
+    downgraded = (await api.refresh(stepped["refresh_token"])).json()
+    assert claims(downgraded["access_token"])["aal"] == "aal1"

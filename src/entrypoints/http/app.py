@@ -46,6 +46,9 @@ USE_CASES = {
     "challenge_factor": "challenge_factor",
     "verify_factor": "verify_factor",
     "unenroll_factor": "unenroll_factor",
+    "admin_list_factors": "admin_list_factors",
+    "admin_update_factor": "admin_update_factor",
+    "admin_delete_factor": "admin_delete_factor",
     "authorize_external": "authorize_external",
     "external_callback": "external_callback",
     "send_otp": "send_otp",
@@ -94,6 +97,9 @@ ROUTES = [
     mfa.challenge,
     mfa.verify,
     mfa.unenroll,
+    admin.list_factors,
+    admin.update_factor,
+    admin.delete_factor,
     openapi_json,
 ]
 

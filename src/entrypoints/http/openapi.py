@@ -50,6 +50,7 @@ PER_PAGE = Param(
     "Users per page, 1 to 1000 (default 50; pytrue's cap, GoTrue has none)",
     {"type": "integer", "minimum": 1, "maximum": 1000},
 )
+FACTOR_ID = Param("factor_id", "The factor's id", {"type": "string", "format": "uuid"}, required=True, where="path")
 USER_ID = Param("user_id", "The user's id", {"type": "string", "format": "uuid"}, required=True, where="path")
 SESSION_ID = Param("session_id", "The session's id", {"type": "string", "format": "uuid"}, required=True, where="path")
 GRANT_TYPE = Param(
@@ -190,6 +191,24 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         errors=(400, 401, 403, 404, 500),
         params=(SESSION_ID,),
         auth="user",
+    ),
+    ("GET", "/admin/users/{user_id}/factors"): Op(
+        "A user's MFA factors", (200, "The factors", "FactorList"), errors=(401, 403, 404, 500), params=(USER_ID,), auth="admin"
+    ),
+    ("PUT", "/admin/users/{user_id}/factors/{factor_id}"): Op(
+        "Rename a user's factor, or change a phone factor's number",
+        (200, "The factor", "Factor"),
+        errors=(400, 401, 403, 404, 500),
+        body=(schemas.AdminFactorBody,),
+        params=(USER_ID, FACTOR_ID),
+        auth="admin",
+    ),
+    ("DELETE", "/admin/users/{user_id}/factors/{factor_id}"): Op(
+        "Delete a user's factor; the sessions it stepped up fall back to aal1",
+        (200, "The deleted factor", "Factor"),
+        errors=(401, 403, 404, 500),
+        params=(USER_ID, FACTOR_ID),
+        auth="admin",
     ),
     ("POST", "/verify"): Op(
         "Verify an emailed or texted code or a token hash",
@@ -345,6 +364,15 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
     },
     "Empty": {"type": "object", "additionalProperties": False},
     "FactorId": {"type": "object", "properties": {"id": _STRING}, "required": ["id"]},
+    "Factor": {
+        "type": "object",
+        "properties": {
+            "id": _STRING, "created_at": _STRING, "updated_at": _STRING, "status": _STRING, "friendly_name": _STRING,
+            "factor_type": _STRING, "phone": _STRING, "last_challenged_at": {"type": ["string", "null"]},
+        },
+        "required": ["id", "status", "factor_type"],
+    },
+    "FactorList": {"type": "array", "items": {"$ref": "#/components/schemas/Factor"}},
     "FactorChallenge": {
         "type": "object",
         "properties": {"id": _STRING, "type": _STRING, "expires_at": {"type": "integer"}},

@@ -153,6 +153,11 @@ class VerifyFactorBody(msgspec.Struct, kw_only=True):
     code: str | None = None
 
 
+class AdminFactorBody(msgspec.Struct, kw_only=True):
+    friendly_name: str | None = None
+    phone: str | None = None
+
+
 class AdminDeleteBody(msgspec.Struct, kw_only=True):
     should_soft_delete: bool | None = None
 

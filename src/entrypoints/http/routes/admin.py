@@ -24,12 +24,13 @@ from pytrue.application.use_cases.admin import (
     AdminUpdateUser,
     AdminUserAttributes,
 )
+from pytrue.application.use_cases.admin_factors import AdminDeleteFactor, AdminListFactors, AdminUpdateFactor
 from pytrue.application.use_cases.authenticate import AuthorizeAdmin
 from pytrue.application.use_cases.session_management import AdminListSessions, AdminRevokeSessions
 from pytrue.domain.errors import ValidationFailed
 from pytrue.entrypoints.http.requests import bearer_token, json_response, request_audience
-from pytrue.entrypoints.http.schemas import AdminDeleteBody, AdminUserBody, decode_body
-from pytrue.entrypoints.http.serialize import session_json, user_json
+from pytrue.entrypoints.http.schemas import AdminDeleteBody, AdminFactorBody, AdminUserBody, decode_body
+from pytrue.entrypoints.http.serialize import factor_json, session_json, user_json
 
 
 def _attributes(body: AdminUserBody) -> AdminUserAttributes:
@@ -232,3 +233,44 @@ async def revoke_user_session(
     principal = await _admin(request, authorize_admin)
     await admin_revoke_sessions(_user_id(user_id), session_id, admin_role=principal.role)
     return json_response({})
+
+
+# --- MFA factors (api.md §15.8) -------------------------------------------------------------------
+@get("/admin/users/{user_id:str}/factors")
+async def list_factors(
+    request: Request[Any, Any, Any],
+    user_id: FromPath[str],
+    authorize_admin: NamedDependency[AuthorizeAdmin],
+    admin_list_factors: NamedDependency[AdminListFactors],
+) -> Response[bytes]:
+    await _admin(request, authorize_admin)
+    return json_response([factor_json(f) for f in await admin_list_factors(_user_id(user_id))])
+
+
+@put("/admin/users/{user_id:str}/factors/{factor_id:str}")
+async def update_factor(
+    request: Request[Any, Any, Any],
+    user_id: FromPath[str],
+    factor_id: FromPath[str],
+    authorize_admin: NamedDependency[AuthorizeAdmin],
+    admin_update_factor: NamedDependency[AdminUpdateFactor],
+) -> Response[bytes]:
+    principal = await _admin(request, authorize_admin)
+    uid = _user_id(user_id)
+    body = decode_body(await request.body(), AdminFactorBody)
+    factor = await admin_update_factor(
+        uid, factor_id, friendly_name=body.friendly_name or "", phone=body.phone or "", admin_role=principal.role
+    )
+    return json_response(factor_json(factor))
+
+
+@delete("/admin/users/{user_id:str}/factors/{factor_id:str}", status_code=200)
+async def delete_factor(
+    request: Request[Any, Any, Any],
+    user_id: FromPath[str],
+    factor_id: FromPath[str],
+    authorize_admin: NamedDependency[AuthorizeAdmin],
+    admin_delete_factor: NamedDependency[AdminDeleteFactor],
+) -> Response[bytes]:
+    await _admin(request, authorize_admin)
+    return json_response(factor_json(await admin_delete_factor(_user_id(user_id), factor_id)))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pytrue.application.config import Jwt, Security
 from pytrue.application.context import RequestContext
@@ -28,6 +28,7 @@ class SessionIssuer:
     signer: AccessTokenSigner
     tokens: TokenGenerator
     clock: Clock
+    allow_low_aal: timedelta | None = None  # GOTRUE_SESSIONS_ALLOW_LOW_AAL
 
     async def open_session(
         self, uow: UnitOfWork, user: User, method: str, ctx: RequestContext, now: datetime
@@ -110,6 +111,7 @@ class SessionIssuer:
             now=now,
             lifetime_seconds=self.jwt.exp,
             issuer=self.jwt.issuer,
+            allow_low_aal=self.allow_low_aal,
         )
         access_token = self.signer.sign(spec.claims)
         return AuthResult(

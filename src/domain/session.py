@@ -67,11 +67,16 @@ class Session:
         inactivity_timeout: timedelta | None,
         presented_token_updated_at: datetime | None = None,
         where: str = "",
+        allow_low_aal: timedelta | None = None,
+        needs_mfa: bool = False,
     ) -> None:
-        """Raise `session_expired` when the session is past its hard, timebox or inactivity limit."""
+        """Raise `session_expired` when the session is past its hard, timebox or inactivity limit,
+        or (`GOTRUE_SESSIONS_ALLOW_LOW_AAL`, `needs_mfa`: the user has a verified factor) an aal1
+        session has outlived its low-AAL allowance."""
         reason = self.expiry(
-            now, timebox=timebox, inactivity_timeout=inactivity_timeout, presented_token_updated_at=presented_token_updated_at
-        )
+            now, timebox=timebox, inactivity_timeout=inactivity_timeout, presented_token_updated_at=presented_token_updated_at,
+            allow_low_aal=allow_low_aal, needs_mfa=needs_mfa,
+        )  # fmt: skip
         if reason is not None:
             raise SessionExpired(reason, where=where)
 
@@ -82,6 +87,8 @@ class Session:
         timebox: timedelta | None,
         inactivity_timeout: timedelta | None,
         presented_token_updated_at: datetime | None = None,
+        allow_low_aal: timedelta | None = None,
+        needs_mfa: bool = False,
     ) -> str | None:
         """GoTrue's message for the limit the session is past, or None while it is alive."""
         if self.not_after is not None and now > self.not_after:
@@ -91,6 +98,8 @@ class Session:
         if inactivity_timeout is not None:
             if now > self.last_refreshed(presented_token_updated_at) + inactivity_timeout:
                 return "Invalid Refresh Token: Session Expired (Inactivity)"
+        if allow_low_aal is not None and needs_mfa and self.aal not in ("aal2", "aal3") and now > self.created_at + allow_low_aal:
+            return "Invalid Refresh Token: Session Expired (Low AAL: User Needs MFA Verification)"
         return None
 
     def determine_tag(self, tags: tuple[str, ...]) -> str:
@@ -151,6 +160,8 @@ def ensure_newest_login(
     timebox: timedelta | None,
     inactivity_timeout: timedelta | None,
     presented_token_updated_at: datetime | None = None,
+    allow_low_aal: timedelta | None = None,
+    needs_mfa: bool = False,
 ) -> None:
     """`GOTRUE_SESSIONS_SINGLE_PER_USER`: only the user's most recently refreshed live session of
     its tag may refresh. A later sign-in (or refresh) of another session with the same tag makes
@@ -161,7 +172,9 @@ def ensure_newest_login(
     for other in others:
         if other.id == session.id or other.determine_tag(tags) != mine:
             continue
-        if other.expiry(now, timebox=timebox, inactivity_timeout=inactivity_timeout) is not None:
+        if other.expiry(
+            now, timebox=timebox, inactivity_timeout=inactivity_timeout, allow_low_aal=allow_low_aal, needs_mfa=needs_mfa
+        ) is not None:
             continue
         if other.last_refreshed(None) > last:
             raise SessionExpired("Invalid Refresh Token: Session Expired (Revoked by Newer Login)")

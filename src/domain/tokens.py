@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pytrue.domain.session import Session
@@ -20,10 +20,13 @@ class AccessTokenSpec:
 
 
 def access_token_spec(
-    *, user: User, session: Session, now: datetime, lifetime_seconds: int, issuer: str
+    *, user: User, session: Session, now: datetime, lifetime_seconds: int, issuer: str, allow_low_aal: timedelta | None = None
 ) -> AccessTokenSpec:
     iat = int(now.timestamp())
     exp = iat + lifetime_seconds
+    if allow_low_aal is not None and session.aal not in ("aal2", "aal3") and user.has_verified_factor:
+        # an aal1 session of a user who could reach aal2 lives only so long (GOTRUE_SESSIONS_ALLOW_LOW_AAL)
+        exp = min(exp, int((session.created_at + allow_low_aal).timestamp()))
     claims: dict[str, Any] = {
         "sub": str(user.id),
         "aud": user.aud,

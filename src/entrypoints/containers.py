@@ -223,7 +223,8 @@ class UseCases(containers.DeclarativeContainer):
     adapters = providers.DependenciesContainer()
 
     issuer = providers.Singleton(
-        SessionIssuer, jwt=core.jwt, security=core.security, signer=core.signer, tokens=core.tokens, clock=core.clock
+        SessionIssuer, jwt=core.jwt, security=core.security, signer=core.signer, tokens=core.tokens, clock=core.clock,
+        allow_low_aal=core.settings.provided.sessions.allow_low_aal,
     )
     codes = providers.Singleton(
         EmailCodes,

@@ -375,3 +375,21 @@ async def test_admins_list_rename_and_delete_a_users_factors(make_api: Any) -> N
     assert (await api.client.get(f"/admin/users/{user_id}/factors", headers=api.admin())).json() == []
     downgraded = (await api.refresh(stepped["refresh_token"])).json()
     assert claims(downgraded["access_token"])["aal"] == "aal1"
+
+
+async def test_low_aal_sessions_of_mfa_users_are_capped(make_api: Any) -> None:
+    clock = FixedClock(datetime.now(timezone.utc).replace(microsecond=0))
+    api = await make_api({"GOTRUE_SESSIONS_ALLOW_LOW_AAL": "10m"}, clock=clock)
+    session, factor_id, secret = await _totp_user(api)
+    # no verified factor yet: an ordinary aal1 session
+    assert claims(session["access_token"])["exp"] - claims(session["access_token"])["iat"] == 3600
+    stepped = await _step_up(api, session["access_token"], factor_id, secret, at=clock.now())
+    assert claims(stepped["access_token"])["exp"] - claims(stepped["access_token"])["iat"] == 3600  # aal2: not capped
+    low = (await api.password_grant()).json()
+    low_claims = claims(low["access_token"])
+    assert low_claims["aal"] == "aal1" and low_claims["exp"] == low_claims["iat"] + 600
+    clock.advance(seconds=601)
+    expired = await api.refresh(low["refresh_token"])
+    assert expired.status_code == 400 and expired.json()["error_code"] == "session_expired"
+    assert expired.json()["msg"] == "Invalid Refresh Token: Session Expired (Low AAL: User Needs MFA Verification)"
+    assert (await api.refresh(stepped["refresh_token"])).status_code == 200  # the aal2 session lives on

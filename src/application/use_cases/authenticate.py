@@ -90,5 +90,7 @@ class AuthorizeAdmin:
                 timebox=self.sessions.timebox,
                 inactivity_timeout=self.sessions.inactivity_timeout,
                 where=BEARER,
+                allow_low_aal=self.sessions.allow_low_aal,
+                needs_mfa=self.sessions.allow_low_aal is not None and principal.user is not None and principal.user.has_verified_factor,
             )
         return principal

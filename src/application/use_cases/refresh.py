@@ -204,6 +204,8 @@ class RefreshTokenGrant:
             timebox=self.sessions.timebox,
             inactivity_timeout=self.sessions.inactivity_timeout,
             presented_token_updated_at=presented_updated_at,
+            allow_low_aal=self.sessions.allow_low_aal,
+            needs_mfa=self.sessions.allow_low_aal is not None and user.has_verified_factor,
         )
 
     async def _check_unlocked(self, raw: str, counter_token: CounterToken | None) -> None:
@@ -242,6 +244,8 @@ class RefreshTokenGrant:
             timebox=self.sessions.timebox,
             inactivity_timeout=self.sessions.inactivity_timeout,
             presented_token_updated_at=presented_updated_at,
+            allow_low_aal=self.sessions.allow_low_aal,
+            needs_mfa=self.sessions.allow_low_aal is not None and user.has_verified_factor,
         )
 
     @staticmethod

@@ -137,3 +137,66 @@ async def test_an_oauth_state_raced_by_instances_signs_in_once(apps: Any, monkey
         assert all(q["error_code"] in ("bad_oauth_state", "flow_state_already_used") for q in refused), refused
         counts = await api.counts()
         assert counts["sessions"] == 2 and counts["flow_state"] == 0 and counts["users"] == 1
+
+
+async def _totp_racers(apps: Any) -> tuple[list[Any], dict[str, Any], str, str]:
+    cluster = await apps(RACERS, {})
+    api = cluster[0]
+    session = (await api.signup("mfa-race@example.com")).json()
+    enrolled = (await api.client.post("/factors", json={"factor_type": "totp"}, headers=api.headers(session["access_token"]))).json()
+    return cluster, session, enrolled["id"], enrolled["totp"]["secret"]
+
+
+async def test_one_mfa_challenge_verified_by_racing_instances_steps_up_once(apps: Any, monkeypatch: Any) -> None:
+    import pyotp
+
+    from pytrue.adapters.postgres.repositories import PgFactorRepository
+
+    cluster, session, factor_id, secret = await _totp_racers(apps)
+    token = session["access_token"]
+    challenge = (await cluster[0].client.post(f"/factors/{factor_id}/challenge", json={}, headers=cluster[0].headers(token))).json()
+    get_challenge = PgFactorRepository.get_challenge
+
+    async def slow(self: PgFactorRepository, *args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(PAUSE)
+        return await get_challenge(self, *args, **kwargs)
+
+    monkeypatch.setattr(PgFactorRepository, "get_challenge", slow)
+    code = pyotp.TOTP(secret).now()
+    answers = await asyncio.gather(*(
+        racer.client.post(f"/factors/{factor_id}/verify", json={"challenge_id": challenge["id"], "code": code}, headers=racer.headers(token))
+        for racer in cluster
+    ))  # fmt: skip
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses == [200] + [422] * (RACERS - 1), [a.text for a in answers]
+    assert all(a.json()["error_code"] == "mfa_ip_address_mismatch" for a in answers if a.status_code == 422)
+    actions = await cluster[0].audit_actions()
+    assert actions.count("verification_attempted") == 1
+
+
+async def test_one_totp_code_on_racing_challenges_is_accepted_once(apps: Any, monkeypatch: Any) -> None:
+    import pyotp
+
+    from pytrue.adapters.postgres.repositories import PgFactorRepository
+
+    cluster, session, factor_id, secret = await _totp_racers(apps)
+    token = session["access_token"]
+    challenges = [
+        (await racer.client.post(f"/factors/{factor_id}/challenge", json={}, headers=racer.headers(token))).json()["id"]
+        for racer in cluster
+    ]
+    verified = PgFactorRepository.verified_challenges
+
+    async def slow(self: PgFactorRepository, *args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(PAUSE)
+        return await verified(self, *args, **kwargs)
+
+    monkeypatch.setattr(PgFactorRepository, "verified_challenges", slow)
+    code = pyotp.TOTP(secret).now()
+    answers = await asyncio.gather(*(
+        racer.client.post(f"/factors/{factor_id}/verify", json={"challenge_id": cid, "code": code}, headers=racer.headers(token))
+        for racer, cid in zip(cluster, challenges)
+    ))  # fmt: skip
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses == [200] + [422] * (RACERS - 1), [a.text for a in answers]
+    assert all(a.json()["error_code"] == "mfa_verification_failed" for a in answers if a.status_code == 422)

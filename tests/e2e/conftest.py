@@ -122,6 +122,8 @@ def sms_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
             "PYTRUE_SMS_TWILIO_API_URL": twilio.url,
             "GOTRUE_SMS_MAX_FREQUENCY": "1ms",
             "GOTRUE_RATE_LIMIT_SMS_SENT": "100000",
+            "GOTRUE_MFA_PHONE_ENROLL_ENABLED": "true",
+            "GOTRUE_MFA_PHONE_VERIFY_ENABLED": "true",
         }
         if request.param == "postgres":
             from pytrue.adapters.postgres.cluster import LocalCluster

@@ -393,3 +393,17 @@ async def test_low_aal_sessions_of_mfa_users_are_capped(make_api: Any) -> None:
     assert expired.status_code == 400 and expired.json()["error_code"] == "session_expired"
     assert expired.json()["msg"] == "Invalid Refresh Token: Session Expired (Low AAL: User Needs MFA Verification)"
     assert (await api.refresh(stepped["refresh_token"])).status_code == 200  # the aal2 session lives on
+
+
+async def test_challenges_and_verifies_share_gotrues_per_ip_limit(make_api: Any) -> None:
+    api = await make_api({"GOTRUE_RATE_LIMIT_HEADER": "X-Forwarded-For", "GOTRUE_MFA_RATE_LIMIT_CHALLENGE_AND_VERIFY": "1"})
+    session, factor_id, _ = await _totp_user(api)
+    token = session["access_token"]
+    answers = [(await _challenge(api, token, factor_id)).status_code for _ in range(31)]  # burst 30
+    assert answers[:30] == [200] * 30 and answers[30] == 429
+    limited = await _challenge(api, token, factor_id)
+    assert limited.json()["error_code"] == "over_request_rate_limit"
+    other_ip = await _challenge(api, token, factor_id, **{"X-Forwarded-For": "198.51.100.20"})
+    assert other_ip.status_code == 200
+    verifies = [(await _verify(api, token, factor_id, "00000000-0000-4000-8000-000000000000", "123456")).status_code for _ in range(31)]
+    assert verifies[:30] == [422] * 30 and verifies[30] == 429  # the verify route has its own bucket

@@ -25,5 +25,6 @@ from contract.id_token_grant import *  # noqa: F403
 from contract.identity_linking import *  # noqa: F403
 from contract.oauth_resolution import *  # noqa: F403
 from contract.mfa_factors import *  # noqa: F403
+from contract.mfa_webauthn import *  # noqa: F403
 from contract.phone_flows import *  # noqa: F403
 from contract.user_sessions import *  # noqa: F403

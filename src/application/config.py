@@ -557,6 +557,30 @@ class MfaWebAuthn(Section):
 
 
 @declared
+class WebAuthn(Section):
+    """WebAuthnConfiguration: the relying party WebAuthn factors are registered with and proven to."""
+
+    rp_id: str = setting("", "Relying party id, a domain such as example.com (needed when WebAuthn factors are enabled).")
+    rp_display_name: str = setting("", "Relying party name authenticators show (needed when WebAuthn factors are enabled).")
+    rp_origins: tuple[str, ...] = setting(
+        (), "Origins a WebAuthn response may come from, comma-separated (needed when WebAuthn factors are enabled)."
+    )
+    challenge_expiry_duration: timedelta = setting(
+        timedelta(minutes=5), "Validity of a passkey ceremony (GoTrue's passkeys; WebAuthn factors use GOTRUE_MFA_CHALLENGE_EXPIRY_DURATION)."
+    )
+
+    def missing(self) -> str | None:
+        """The first variable GoTrue's `WebAuthnConfiguration.Validate` finds unset, or None."""
+        if not self.rp_id:
+            return "GOTRUE_WEBAUTHN_RP_ID"
+        if not self.rp_display_name:
+            return "GOTRUE_WEBAUTHN_RP_DISPLAY_NAME"
+        if not self.rp_origins:
+            return "GOTRUE_WEBAUTHN_RP_ORIGINS"
+        return None
+
+
+@declared
 class Mfa(Section):
     """MFAConfiguration (config.md §12)."""
 
@@ -624,6 +648,7 @@ class Settings(Section):
     security: Security = section(Security)
     sessions: Sessions = section(Sessions)
     mfa: Mfa = section(Mfa)
+    webauthn: WebAuthn = section(WebAuthn)
     rate_limit: RateLimit = section(RateLimit)
     hook: Hook = section(Hook)
 

@@ -249,6 +249,60 @@ class FactorRepository(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CeremonyStart:
+    """The first half of a WebAuthn ceremony: `options` go to the client (GoTrue's
+    `credential_options`), `session_data` stays in `mfa_challenges.web_authn_session_data`."""
+
+    options: dict[str, Any]
+    session_data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RegisteredCredential:
+    """A registration that verified: the record for `mfa_factors.web_authn_credential` and its AAGUID."""
+
+    record: dict[str, Any]
+    aaguid: UUID | None
+
+
+class WebAuthnUnavailable(Exception):
+    """The relying party is not configured (the message names the missing variable)."""
+
+
+class WebAuthnMalformed(Exception):
+    """The credential response cannot be read as a registration or an assertion."""
+
+
+class WebAuthnRefused(Exception):
+    """The credential response was read but does not prove what it must (the reason is for logs only)."""
+
+
+class WebAuthnCeremonies(Protocol):
+    """WebAuthn registration and authentication for one relying party (`GOTRUE_WEBAUTHN_*`).
+
+    Records and session data are JSON objects in go-webauthn's shapes, so rows written by GoTrue
+    and by pytrue read the same."""
+
+    def begin_registration(self, *, user_id: bytes, user_name: str, exclude: list[dict[str, Any]]) -> CeremonyStart:
+        """Creation options for a new credential; `exclude` are the records of credentials already registered."""
+        ...
+
+    def begin_authentication(self, *, user_id: bytes, allow: list[dict[str, Any]]) -> CeremonyStart:
+        """Request options for an assertion by one of the `allow` records."""
+        ...
+
+    def finish_registration(self, *, user_id: bytes, session_data: dict[str, Any], response: Any) -> RegisteredCredential:
+        """Verify an attestation against the challenge's session data (challenge, origin, RP id, flags, statement)."""
+        ...
+
+    def finish_authentication(
+        self, *, user_id: bytes, session_data: dict[str, Any], response: Any, record: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Verify an assertion by the credential `record`; returns the record with its new sign count."""
+        ...
+
+
 class AuditLog(Protocol):
     async def add(self, entry: AuditLogEntry) -> None: ...
 

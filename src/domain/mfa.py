@@ -1,4 +1,4 @@
-"""Multi-factor authentication (api.md §17): factors, challenges, TOTP and assurance levels.
+"""Multi-factor authentication (api.md §17): factors, challenges, TOTP, WebAuthn and assurance levels.
 
 GoTrue's `models/factor.go`, `models/challenge.go` and `api/mfa.go` decide the shapes and the
 order of refusals; the rules here are pure, the use cases in `application/use_cases/mfa.py`
@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import ipaddress
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -248,6 +248,77 @@ def recorded_step(challenge: Challenge) -> int | None:
         except ValueError:
             return None
     return None
+
+
+# --- WebAuthn ---------------------------------------------------------------------------------
+# The ceremonies themselves (CBOR, signatures, attestation statements) are an adapter's; the rules
+# here say which ceremony a factor is in, what a verify must carry and what a success writes.
+WEBAUTHN_CREATE = "create"  # registration: the factor is unverified
+WEBAUTHN_REQUEST = "request"  # authentication: the factor is verified
+UNEXPECTED_FAILURE = "Unexpected failure, please check server logs for more information"
+WEBAUTHN_REGISTRATION_DATA_FAILED = "Failed to generate WebAuthn registration data"
+WEBAUTHN_VALIDATION_FAILED = "Failed to validate WebAuthn MFA response"
+
+
+def webauthn_user_id(user_id: UUID) -> bytes:
+    """GoTrue's `WebAuthnID`: the user id's text, as bytes (the credential's user handle)."""
+    return str(user_id).encode("ascii")
+
+
+def webauthn_ceremony(factor: Factor) -> str:
+    """An unverified factor registers a credential; a verified one proves it holds it."""
+    return WEBAUTHN_REQUEST if factor.is_verified else WEBAUTHN_CREATE
+
+
+def registered_credentials(factors: Iterable[Factor]) -> list[dict[str, Any]]:
+    """The credentials of the user's verified WebAuthn factors (excluded from a new registration)."""
+    return [f.web_authn_credential for f in factors if f.factor_type == WEBAUTHN and f.is_verified and f.web_authn_credential]
+
+
+def check_webauthn_params(params: Mapping[str, Any] | None) -> tuple[str, Any]:
+    """GoTrue's checks of a WebAuthn verify's `webauthn` object, in its order: (type, credential_response)."""
+    if params is None:
+        raise ValidationFailed("WebAuthn config required")
+    kind = params.get("type")
+    if kind not in (WEBAUTHN_CREATE, WEBAUTHN_REQUEST):
+        raise ValidationFailed("WebAuthn type must be create or request")
+    if "credential_response" not in params:
+        raise ValidationFailed("credential_response required")
+    return kind, params["credential_response"]
+
+
+def webauthn_failed(kind: str) -> DomainError:
+    """A response that does not verify: GoTrue answers 500 — go-webauthn's error unhandled for a
+    registration, "Failed to validate WebAuthn MFA response" for an authentication."""
+    return DomainError("unexpected_failure", WEBAUTHN_VALIDATION_FAILED if kind == WEBAUTHN_REQUEST else UNEXPECTED_FAILURE)
+
+
+def check_webauthn_ceremony(factor: Factor, kind: str) -> None:
+    """The response must be of the factor's ceremony: a registration never proves a verified factor
+    (nor an assertion an unverified one) — GoTrue does not check this."""
+    if kind != webauthn_ceremony(factor) or (kind == WEBAUTHN_REQUEST and not factor.web_authn_credential):
+        raise webauthn_failed(kind)
+
+
+def register_webauthn(factor: Factor, record: dict[str, Any], aaguid: UUID | None, now: datetime) -> None:
+    """A verified registration: the credential and its authenticator's AAGUID are the factor's."""
+    factor.web_authn_credential = record
+    factor.web_authn_aaguid = aaguid
+    factor.updated_at = now
+
+
+def record_webauthn_use(factor: Factor, challenge: Challenge, kind: str, response: Any, now: datetime) -> None:
+    """GoTrue's `last_webauthn_challenge_data`: the challenge answered, the ceremony and the response."""
+    challenge_json: dict[str, Any] = {
+        "challenge_id": str(challenge.id),
+        "factor_id": str(challenge.factor_id),
+        "created_at": challenge.created_at.isoformat().replace("+00:00", "Z"),
+        "ip_address": challenge.ip_address,
+    }
+    if challenge.web_authn_session_data is not None:
+        challenge_json["web_authn_session_data"] = challenge.web_authn_session_data
+    factor.last_webauthn_challenge_data = {"challenge": challenge_json, "type": kind, "credential_response": response}
+    factor.updated_at = now
 
 
 # --- assurance levels ----------------------------------------------------------------------------

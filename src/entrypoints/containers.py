@@ -10,6 +10,7 @@ from dependency_injector import containers, providers
 
 from pytrue.adapters.crypto.passwords import Argon2PasswordHasher
 from pytrue.adapters.crypto.qr import SegnoQrCodes
+from pytrue.adapters.crypto.webauthn import PyWebAuthnCeremonies
 from pytrue.adapters.jwt.tokens import JoserfcTokenSigner, JoserfcTokenVerifier
 from pytrue.adapters.mail.dev import DevTransport
 from pytrue.adapters.mail.inbox import DevInbox
@@ -179,6 +180,7 @@ class Core(containers.DeclarativeContainer):
     sms_render = providers.Singleton(sms_wiring.sms_render, settings)
     mfa_sms_render = providers.Singleton(sms_wiring.mfa_sms_render, settings)
     qr_codes = providers.Singleton(SegnoQrCodes)
+    webauthn = providers.Singleton(PyWebAuthnCeremonies, settings.provided.webauthn)
     # OAuth providers share the outbound client
     http_client = providers.Singleton(lambda outbound: outbound.client, outbound)
     oidc_cache = providers.Singleton(
@@ -407,8 +409,11 @@ class UseCases(containers.DeclarativeContainer):
         tokens=core.tokens,
         issuer=issuer,
         sms_codes=sms_codes,
+        webauthn=core.webauthn,
     )
-    verify_factor = providers.Singleton(VerifyFactor, uow=adapters.uow, mfa=core.settings.provided.mfa, clock=core.clock, issuer=issuer)
+    verify_factor = providers.Singleton(
+        VerifyFactor, uow=adapters.uow, mfa=core.settings.provided.mfa, clock=core.clock, issuer=issuer, webauthn=core.webauthn
+    )
     unenroll_factor = providers.Singleton(UnenrollFactor, uow=adapters.uow, clock=core.clock, issuer=issuer)
     admin_list_factors = providers.Singleton(AdminListFactors, uow=adapters.uow)
     admin_update_factor = providers.Singleton(AdminUpdateFactor, uow=adapters.uow, clock=core.clock, issuer=issuer)

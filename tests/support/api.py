@@ -229,6 +229,17 @@ class MemoryApi(Api):
             for i in sorted(rows, key=lambda i: (str(i.user_id), i.provider))
         ]
 
+    async def factor_rows(self) -> list[dict[str, Any]]:
+        """Every MFA factor with its WebAuthn columns, and how many challenges it has, by id."""
+        return [
+            {"id": str(f.id), "status": f.status, "factor_type": f.factor_type,
+             "web_authn_credential": f.web_authn_credential,
+             "web_authn_aaguid": None if f.web_authn_aaguid is None else str(f.web_authn_aaguid),
+             "last_webauthn_challenge_data": f.last_webauthn_challenge_data,
+             "challenges": sorted(str(c.id) for c in self.store.mfa_challenges.values() if c.factor_id == f.id)}
+            for f in sorted(self.store.factors.values(), key=lambda f: str(f.id))
+        ]  # fmt: skip
+
     async def end_sessions(self, session_ids: list[str], not_after: datetime) -> None:
         for session in self.store.sessions.values():
             if str(session.id) in session_ids:
@@ -296,6 +307,15 @@ class PostgresApi(Api):
             "SELECT user_id::text AS user_id, provider, provider_id, identity_data "
             "FROM auth.identities ORDER BY user_id::text, provider"
         )
+
+    async def factor_rows(self) -> list[dict[str, Any]]:
+        rows = await self._select(
+            "SELECT f.id::text AS id, f.status::text AS status, f.factor_type::text AS factor_type, f.web_authn_credential, "
+            "f.web_authn_aaguid::text AS web_authn_aaguid, f.last_webauthn_challenge_data, "
+            "coalesce((SELECT array_agg(c.id::text ORDER BY c.id::text) FROM auth.mfa_challenges c WHERE c.factor_id = f.id), "
+            "'{}') AS challenges FROM auth.mfa_factors f ORDER BY f.id::text"
+        )
+        return [{**row, "challenges": list(row["challenges"])} for row in rows]
 
     async def refresh_tokens(self) -> list[dict[str, Any]]:
         return await self._select(

@@ -38,6 +38,7 @@ OWN = {
     "GOTRUE_PASSWORD_HASH_ARGON2_MEMORY",
     "GOTRUE_PASSWORD_HASH_ARGON2_ITERATIONS",
     "GOTRUE_PASSWORD_HASH_ARGON2_PARALLELISM",
+    "GOTRUE_WEBAUTHN_CHALLENGE_EXPIRY_DURATION",  # GoTrue's (WebAuthnConfiguration, for passkeys); config.md omits it
 }
 
 # Variables the spec names that pytrue does not read yet, with the issue that brings them.
@@ -46,7 +47,6 @@ NOT_YET = {
     # issue 10: phone and SMS
     # issue 11: external providers
     # issue 12: MFA and sessions
-    "GOTRUE_WEBAUTHN_RP_ID",
     # issue 13: hooks, webhooks, CAPTCHA, leaked passwords, observability
     "GOTRUE_WEBHOOK_URL", "GOTRUE_WEBHOOK_SECRET", "GOTRUE_WEBHOOK_RETRIES", "GOTRUE_WEBHOOK_TIMEOUT_SEC",
     "GOTRUE_WEBHOOK_EVENTS", "GOTRUE_SECURITY_CAPTCHA_ENABLED", "GOTRUE_SECURITY_CAPTCHA_PROVIDER",
@@ -370,3 +370,28 @@ def test_a_provider_section_is_declared_once_for_every_provider() -> None:
     names = [f.name for f in __import__("dataclasses").fields(OAuthProvider)]
     assert names == ["enabled", "client_id", "secret", "redirect_uri", "url", "api_url", "email_optional", "skip_nonce_check"]
     assert isinstance(Settings().external.email.enabled, bool)
+
+
+def test_webauthn_factors_without_a_relying_party_start_with_a_warning_naming_the_variable(caplog: Any) -> None:
+    """As GoTrue since supabase/auth#2545: a warning, not a refusal to start."""
+    import logging
+
+    from pytrue.entrypoints.settings.loader import load_settings
+
+    base = {"GOTRUE_DB_DRIVER": "memory", "GOTRUE_MFA_WEB_AUTHN_ENROLL_ENABLED": "true"}
+    for extra, missing in (
+        ({}, "GOTRUE_WEBAUTHN_RP_ID"),
+        ({"GOTRUE_WEBAUTHN_RP_ID": "example.com"}, "GOTRUE_WEBAUTHN_RP_DISPLAY_NAME"),
+        ({"GOTRUE_WEBAUTHN_RP_ID": "example.com", "GOTRUE_WEBAUTHN_RP_DISPLAY_NAME": "Ex"}, "GOTRUE_WEBAUTHN_RP_ORIGINS"),
+    ):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="pytrue.settings"):
+            settings = load_settings(environ={**base, **extra}, require=False)
+        assert settings.webauthn.missing() == missing
+        assert [r.getMessage() for r in caplog.records] == [f"WebAuthn configuration is invalid: {missing} is required when WebAuthn is enabled"]
+    caplog.clear()
+    full = {**base, "GOTRUE_WEBAUTHN_RP_ID": "example.com", "GOTRUE_WEBAUTHN_RP_DISPLAY_NAME": "Ex", "GOTRUE_WEBAUTHN_RP_ORIGINS": "https://a.example,https://b.example"}
+    with caplog.at_level(logging.WARNING, logger="pytrue.settings"):
+        settings = load_settings(environ=full, require=False)
+    assert settings.webauthn.rp_origins == ("https://a.example", "https://b.example") and caplog.records == []
+    assert load_settings(environ={"GOTRUE_DB_DRIVER": "memory"}, require=False).webauthn.challenge_expiry_duration.total_seconds() == 300

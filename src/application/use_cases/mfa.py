@@ -1,10 +1,11 @@
 """Multi-factor authentication (api.md §17): `POST /factors`, `POST /factors/{id}/challenge`,
-`POST /factors/{id}/verify`, `DELETE /factors/{id}` — TOTP and phone factors.
+`POST /factors/{id}/verify`, `DELETE /factors/{id}` — TOTP, phone and WebAuthn factors.
 
 The domain (`pytrue.domain.mfa`) decides limits, expiry, codes and assurance levels; these use
 cases load the caller's factors, write what changed with its audit row in one unit of work, and
 mint the aal2 session's tokens. A verify locks the factor and then its challenge, so of two
-verifies of one challenge (or one TOTP step) only the first succeeds.
+verifies of one challenge (or one TOTP step) only the first succeeds. WebAuthn's ceremonies run
+behind the `WebAuthnCeremonies` port; a WebAuthn challenge is consumed (deleted) by its verify.
 """
 
 from __future__ import annotations
@@ -18,7 +19,17 @@ from uuid import UUID
 
 from pytrue.application.config import Mfa
 from pytrue.application.context import RequestContext
-from pytrue.application.ports import Clock, QrCodes, TokenGenerator, UnitOfWork, UnitOfWorkFactory
+from pytrue.application.ports import (
+    Clock,
+    QrCodes,
+    TokenGenerator,
+    UnitOfWork,
+    UnitOfWorkFactory,
+    WebAuthnCeremonies,
+    WebAuthnMalformed,
+    WebAuthnRefused,
+    WebAuthnUnavailable,
+)
 from pytrue.application.results import AuthResult, Principal
 from pytrue.application.sessions import SessionIssuer
 from pytrue.application.sms_codes import SmsCodes
@@ -29,8 +40,11 @@ from pytrue.domain.mfa import (
     PHONE,
     TOTP,
     TOTP_PERIOD,
+    UNEXPECTED_FAILURE,
     UNVERIFIED,
     WEBAUTHN,
+    WEBAUTHN_CREATE,
+    WEBAUTHN_REGISTRATION_DATA_FAILED,
     ChallengeExpired,
     Challenge,
     Factor,
@@ -40,16 +54,24 @@ from pytrue.domain.mfa import (
     check_phone_frequency,
     check_unenrolment,
     check_verify_code,
+    check_webauthn_ceremony,
+    check_webauthn_params,
     challenge_ip,
     downgrade,
     expired_unverified,
     new_totp_secret,
     phone_factors_to_replace,
+    record_webauthn_use,
     recorded_step,
+    register_webauthn,
+    registered_credentials,
     step_record,
     step_up,
     totp_match,
     totp_uri,
+    webauthn_ceremony,
+    webauthn_failed,
+    webauthn_user_id,
 )
 from pytrue.domain.session import Session
 from pytrue.domain.user import User
@@ -132,8 +154,6 @@ class EnrollFactor:
             raise ValidationFailed("factor_type needs to be totp, phone, or webauthn")
         if not enabled[kind]:
             raise DomainError(f"mfa_{kind}_enroll_not_enabled", f"MFA enroll is disabled for {_LABEL[kind]}")
-        if kind == WEBAUTHN:
-            raise DomainError("mfa_webauthn_enroll_not_enabled", "MFA enroll is disabled for WebAuthn")
         phone = ""
         if kind == PHONE:
             if not cmd.phone:
@@ -176,6 +196,8 @@ class ChallengeResult:
     challenge: Challenge
     factor_type: str
     expires_at: datetime
+    webauthn_type: str = ""  # "create" or "request" (GoTrue's `webauthn.type`)
+    webauthn_options: dict[str, Any] | None = None  # GoTrue's `webauthn.credential_options`
 
 
 @dataclass(slots=True, kw_only=True)
@@ -186,14 +208,16 @@ class ChallengeFactor:
     tokens: TokenGenerator
     issuer: SessionIssuer
     sms_codes: SmsCodes
+    webauthn: WebAuthnCeremonies
 
     async def __call__(self, principal: Principal, factor_id: str, *, channel: str = "", ctx: RequestContext) -> ChallengeResult:
         user, _ = mfa_caller(principal)
         async with self.uow() as uow:
             factor = await owned_factor(uow, user, factor_id)
+            others = await uow.factors.for_user(user.id) if factor.factor_type == WEBAUTHN else []
         _verify_enabled(self.mfa, factor.factor_type)
         if factor.factor_type == WEBAUTHN:
-            raise DomainError("mfa_webauthn_verify_not_enabled", "MFA verification is disabled for WebAuthn")
+            return await self._webauthn(user, factor, others, ctx)
         now = self.clock.now()
         challenge = Challenge(id=self.tokens.uuid(), factor_id=factor.id, created_at=now, ip_address=challenge_ip(ctx.ip))
         if factor.factor_type == PHONE:
@@ -220,6 +244,42 @@ class ChallengeFactor:
             challenge=challenge, factor_type=factor.factor_type, expires_at=challenge.expires_at(self.mfa.challenge_expiry_duration)
         )
 
+    async def _webauthn(self, user: User, factor: Factor, factors: list[Factor], ctx: RequestContext) -> ChallengeResult:
+        """GoTrue's `challengeWebAuthnFactor`: creation options for an unverified factor (the user's
+        registered credentials excluded), request options for a verified one; no audit entry."""
+        kind = webauthn_ceremony(factor)
+        try:
+            if kind == WEBAUTHN_CREATE:
+                start = self.webauthn.begin_registration(
+                    user_id=webauthn_user_id(user.id), user_name=user.email, exclude=registered_credentials(factors)
+                )
+            else:
+                allow = [factor.web_authn_credential] if factor.web_authn_credential else []
+                start = self.webauthn.begin_authentication(user_id=webauthn_user_id(user.id), allow=allow)
+        except WebAuthnUnavailable as missing:
+            origins = "RP_ORIGINS" in str(missing)
+            message = WEBAUTHN_REGISTRATION_DATA_FAILED if kind == WEBAUTHN_CREATE and not origins else UNEXPECTED_FAILURE
+            raise DomainError("unexpected_failure", message) from None
+        except WebAuthnRefused:  # a verified factor without a credential: go-webauthn's "Found no credentials"
+            raise DomainError("unexpected_failure", UNEXPECTED_FAILURE) from None
+        now = self.clock.now()
+        challenge = Challenge(
+            id=self.tokens.uuid(), factor_id=factor.id, created_at=now, ip_address=challenge_ip(ctx.ip),
+            web_authn_session_data=start.session_data,
+        )  # fmt: skip
+        async with self.uow() as uow:
+            locked = await uow.factors.get(factor.id, lock=True)
+            if locked is None:
+                raise DomainError("mfa_factor_not_found", "Factor not found")
+            locked.last_challenged_at = now
+            await uow.factors.update(locked)
+            await uow.factors.add_challenge(challenge)
+            await uow.commit()
+        return ChallengeResult(
+            challenge=challenge, factor_type=WEBAUTHN, expires_at=challenge.expires_at(self.mfa.challenge_expiry_duration),
+            webauthn_type=kind, webauthn_options=start.options,
+        )  # fmt: skip
+
 
 # --- verify ---------------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -227,6 +287,7 @@ class VerifyFactorCommand:
     factor_id: str
     challenge_id: str = ""
     code: str = ""
+    webauthn: dict[str, Any] | None = None  # `{"type": "create"|"request", "credential_response": {...}}`
     ctx: RequestContext = field(default_factory=RequestContext)
 
 
@@ -236,16 +297,20 @@ class VerifyFactor:
     mfa: Mfa
     clock: Clock
     issuer: SessionIssuer
+    webauthn: WebAuthnCeremonies
 
     async def __call__(self, principal: Principal, cmd: VerifyFactorCommand) -> AuthResult:
         user, session = mfa_caller(principal)
         async with self.uow() as uow:
             factor = await owned_factor(uow, user, cmd.factor_id)
+        kind, response = "", None
         if factor.factor_type != WEBAUTHN:
             check_verify_code(cmd.code)
-        _verify_enabled(self.mfa, factor.factor_type)
-        if factor.factor_type == WEBAUTHN:
-            raise DomainError("mfa_webauthn_verify_not_enabled", "MFA verification is disabled for WebAuthn")
+            _verify_enabled(self.mfa, factor.factor_type)
+        else:
+            if not self.mfa.web_authn.verify_enabled:  # GoTrue's verify answers with the enrol code here
+                raise DomainError("mfa_webauthn_enroll_not_enabled", "MFA verification is disabled for WebAuthn")
+            kind, response = check_webauthn_params(cmd.webauthn)
         try:  # GoTrue decodes the field as a UUID: an absent one is the nil UUID (no such challenge)
             challenge_id = UUID(cmd.challenge_id) if cmd.challenge_id else UUID(int=0)
         except ValueError:
@@ -260,13 +325,16 @@ class VerifyFactor:
             try:
                 challenge = check_challenge(
                     await uow.factors.get_challenge(challenge_id, factor.id, lock=True), challenge_ip(cmd.ctx.ip), now, lifetime,
-                    mismatch_period=factor.factor_type == TOTP,
+                    mismatch_period=factor.factor_type != PHONE,
                 )
             except ChallengeExpired as refusal:
                 expired = refusal.challenge
                 challenge = None
             if challenge is not None:
-                await self._check_code(uow, locked, challenge, cmd.code, now)
+                if factor.factor_type == WEBAUTHN:
+                    self._prove_webauthn(user, locked, challenge, kind, response, now)
+                else:
+                    await self._check_code(uow, locked, challenge, cmd.code, now)
                 result = await self._verified(uow, user, session, locked, challenge, now)
                 await uow.commit()
                 return result
@@ -291,18 +359,47 @@ class VerifyFactor:
             raise DomainError("mfa_verification_failed", "Invalid TOTP code entered")
         challenge.otp_code = step_record(step)
 
+    def _prove_webauthn(self, user: User, factor: Factor, challenge: Challenge, kind: str, response: Any, now: datetime) -> None:
+        """GoTrue's `verifyWebAuthnFactor` after `validateChallenge`: register the credential on an
+        unverified factor, check an assertion by it on a verified one (its sign count kept)."""
+        check_webauthn_ceremony(factor, kind)
+        session_data = challenge.web_authn_session_data or {}
+        try:
+            if kind == WEBAUTHN_CREATE:
+                registered = self.webauthn.finish_registration(
+                    user_id=webauthn_user_id(user.id), session_data=session_data, response=response
+                )
+                register_webauthn(factor, registered.record, registered.aaguid, now)
+            else:
+                assert factor.web_authn_credential is not None  # check_webauthn_ceremony
+                factor.web_authn_credential = self.webauthn.finish_authentication(
+                    user_id=webauthn_user_id(user.id), session_data=session_data, response=response, record=factor.web_authn_credential
+                )
+        except WebAuthnMalformed:
+            raise ValidationFailed("Invalid credential_response") from None
+        except WebAuthnRefused:
+            raise webauthn_failed(kind) from None
+        except WebAuthnUnavailable:
+            raise DomainError("unexpected_failure", UNEXPECTED_FAILURE) from None
+        record_webauthn_use(factor, challenge, kind, response, now)
+
     async def _verified(
         self, uow: UnitOfWork, user: User, session: Session, factor: Factor, challenge: Challenge, now: datetime
     ) -> AuthResult:
+        """The factor proved: the challenge spent, the factor verified, the session stepped up to aal2
+        with a rotated refresh token, the user's other aal1 sessions and unverified factors of this type gone."""
         await uow.audit.add(
             self.issuer.audit(
                 Actor.of_user(user), "verification_attempted", now,
                 {"factor_id": str(factor.id), "challenge_id": str(challenge.id), "factor_type": factor.factor_type},
             )
         )
-        challenge.verified_at = now
-        await uow.factors.update_challenge(challenge)
-        if factor.verify(now):
+        if factor.factor_type == WEBAUTHN:  # GoTrue destroys a WebAuthn challenge once it is answered
+            await uow.factors.delete_challenge(challenge.id)
+        else:
+            challenge.verified_at = now
+            await uow.factors.update_challenge(challenge)
+        if factor.verify(now) or factor.factor_type == WEBAUTHN:  # a WebAuthn verify writes its credential and challenge data
             await uow.factors.update(factor)
         fresh, current = await uow.users.get_with_session(user.id, session.id)
         if fresh is None or current is None:

@@ -146,11 +146,13 @@ class EnrollFactorBody(msgspec.Struct, kw_only=True):
 
 class ChallengeFactorBody(msgspec.Struct, kw_only=True):
     channel: str | None = None
+    webauthn: dict[str, Any] | None = None  # auth-js sends {rpId, rpOrigins}; GoTrue reads neither
 
 
 class VerifyFactorBody(msgspec.Struct, kw_only=True):
     challenge_id: str | None = None
     code: str | None = None
+    webauthn: dict[str, Any] | None = None  # {type: create|request, credential_response: {...}}
 
 
 class AdminFactorBody(msgspec.Struct, kw_only=True):

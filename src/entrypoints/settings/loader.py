@@ -9,6 +9,7 @@ variable; a secret's value never appears in a message.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import re
@@ -30,6 +31,8 @@ from pytrue.domain.redirects import compile_allow_list
 from pytrue.domain.values import parse_go_duration
 from pytrue.entrypoints.settings.dotenv import read_dotenv
 from pytrue.entrypoints.settings.errors import SettingsError
+
+log = logging.getLogger("pytrue.settings")
 
 LOG_LEVELS = ("panic", "fatal", "error", "warn", "info", "debug", "trace")
 
@@ -127,6 +130,7 @@ class _Loader:
             self.read(database, needed=self._require and require_database, when=" when GOTRUE_DB_DRIVER is postgres")
         _check_keys(settings)
         _check_hooks(settings)
+        _check_webauthn(settings)
         return settings
 
     def read(self, variable: Variable, *, needed: bool, when: str = "") -> Any:
@@ -183,6 +187,16 @@ def _check_hooks(settings: Settings) -> None:
             )
         if parse_hook_uri(hook.uri).kind == HTTP_HOOK and not parse_hook_secrets(hook.secrets):
             raise SettingsError(f"{prefix}_SECRETS", "an HTTP hook needs at least one v1,whsec_ secret")
+
+
+def _check_webauthn(settings: Settings) -> None:
+    """GoTrue (since supabase/auth#2545) starts with WebAuthn factors enabled and the relying party
+    incomplete, warning once; their challenges and verifies then fail with 500 unexpected_failure."""
+    web_authn = settings.mfa.web_authn
+    if web_authn.enroll_enabled or web_authn.verify_enabled:
+        missing = settings.webauthn.missing()
+        if missing is not None:
+            log.warning("WebAuthn configuration is invalid: %s is required when WebAuthn is enabled", missing)
 
 
 def key_set(settings: Settings) -> KeySet:

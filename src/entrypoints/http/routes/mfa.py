@@ -59,9 +59,10 @@ async def challenge(
     await limits.limit(request, limits.FACTOR_CHALLENGE)
     body = decode_body(await request.body(), ChallengeFactorBody)
     result = await challenge_factor(principal, factor_id, channel=body.channel or "", ctx=request_context(request))
-    return json_response(
-        {"id": str(result.challenge.id), "type": result.factor_type, "expires_at": int(result.expires_at.timestamp())}
-    )
+    answer: dict[str, Any] = {"id": str(result.challenge.id), "type": result.factor_type, "expires_at": int(result.expires_at.timestamp())}
+    if result.webauthn_options is not None:
+        answer["webauthn"] = {"type": result.webauthn_type, "credential_options": result.webauthn_options}
+    return json_response(answer)
 
 
 @post("/factors/{factor_id:str}/verify", status_code=200)
@@ -76,7 +77,10 @@ async def verify(
     body = decode_body(await request.body(), VerifyFactorBody)
     result = await verify_factor(
         principal,
-        VerifyFactorCommand(factor_id=factor_id, challenge_id=body.challenge_id or "", code=body.code or "", ctx=request_context(request)),
+        VerifyFactorCommand(
+            factor_id=factor_id, challenge_id=body.challenge_id or "", code=body.code or "", webauthn=body.webauthn,
+            ctx=request_context(request),
+        ),
     )
     return json_response(token_json(result), headers=token_headers(result))
 

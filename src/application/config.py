@@ -493,6 +493,22 @@ class Password(Section):
         )
 
 
+CAPTCHA_PROVIDERS = ("hcaptcha", "turnstile")
+
+
+@declared
+class Captcha(Section):
+    """CaptchaConfiguration (config.md §11, api.md §0.6)."""
+
+    enabled: bool = setting(False, "Sign-ups, sign-ins and the code/link routes need a CAPTCHA token.")
+    provider: str = setting("hcaptcha", "hcaptcha or turnstile.", choices=CAPTCHA_PROVIDERS)
+    secret: str = setting("", "The provider's secret key.", secret=True)
+    timeout: timedelta = setting(timedelta(seconds=10), "How long a siteverify call may take.", fix=_positive_or(timedelta(seconds=10)))
+    verify_url: str = setting(
+        "", "The siteverify endpoint (empty: the provider's own; a stand-in in tests).", env="PYTRUE_SECURITY_CAPTCHA_VERIFY_URL", kind="url"
+    )
+
+
 @declared
 class Security(Section):
     """SecurityConfiguration (config.md §11) and pytrue's code-guessing limit."""
@@ -507,6 +523,7 @@ class Security(Section):
     sb_forwarded_for_enabled: bool = setting(False, "Trust Sb-Forwarded-For as the client IP.")
     manual_linking_enabled: bool = setting(False, "Signed-in users may link and unlink identities (/user/identities).")
     otp_max_failed_attempts: int = setting(5, "Wrong guesses after which a code is spent.", env="PYTRUE_OTP_MAX_FAILED_ATTEMPTS", minimum=1)
+    captcha: Captcha = section(Captcha)
 
 
 @declared

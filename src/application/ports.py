@@ -209,6 +209,22 @@ class OAuthClientStateRepository(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class CaptchaVerdict:
+    success: bool
+    error_codes: tuple[str, ...] = ()
+
+
+class CaptchaUnavailable(Exception):
+    """The CAPTCHA provider could not be asked (unreachable, too slow, not JSON): never a pass."""
+
+
+class CaptchaVerifier(Protocol):
+    async def verify(self, token: str, client_ip: str) -> CaptchaVerdict:
+        """The provider's siteverify answer for `token`; `CaptchaUnavailable` when there is none."""
+        ...
+
+
 class QrCodes(Protocol):
     def svg(self, text: str) -> str:
         """`text` as a QR code in SVG markup."""

@@ -9,6 +9,7 @@ from typing import Any
 from dependency_injector import containers, providers
 
 from pytrue.adapters.crypto.passwords import Argon2PasswordHasher
+from pytrue.adapters.captcha import SiteverifyCaptcha
 from pytrue.adapters.crypto.qr import SegnoQrCodes
 from pytrue.adapters.crypto.webauthn import PyWebAuthnCeremonies
 from pytrue.adapters.jwt.tokens import JoserfcTokenSigner, JoserfcTokenVerifier
@@ -54,6 +55,7 @@ from pytrue.application.use_cases.email_links import (
     Resend,
     SendMagicLink,
 )
+from pytrue.application.captcha import CaptchaGate
 from pytrue.application.external_accounts import ExternalAccounts
 from pytrue.application.use_cases.external import Authorize, ExternalCallback
 from pytrue.application.use_cases.id_token import IdTokenGrant
@@ -418,6 +420,17 @@ class UseCases(containers.DeclarativeContainer):
     admin_list_factors = providers.Singleton(AdminListFactors, uow=adapters.uow)
     admin_update_factor = providers.Singleton(AdminUpdateFactor, uow=adapters.uow, clock=core.clock, issuer=issuer)
     admin_delete_factor = providers.Singleton(AdminDeleteFactor, uow=adapters.uow, clock=core.clock, issuer=issuer)
+    captcha_gate = providers.Singleton(
+        lambda s, client: CaptchaGate(
+            captcha=s.security.captcha,
+            verifier=SiteverifyCaptcha(
+                client=client, provider=s.security.captcha.provider, secret=s.security.captcha.secret,
+                timeout=s.security.captcha.timeout.total_seconds(), url=s.security.captcha.verify_url,
+            ) if s.security.captcha.enabled else None,
+        ),
+        core.settings,
+        core.http_client,
+    )
     id_token_grant = providers.Singleton(
         IdTokenGrant,
         uow=adapters.uow,

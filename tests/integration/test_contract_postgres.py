@@ -27,5 +27,6 @@ from contract.oauth_resolution import *  # noqa: F403
 from contract.mfa_factors import *  # noqa: F403
 from contract.mfa_phone import *  # noqa: F403
 from contract.mfa_webauthn import *  # noqa: F403
+from contract.captcha import *  # noqa: F403
 from contract.phone_flows import *  # noqa: F403
 from contract.user_sessions import *  # noqa: F403

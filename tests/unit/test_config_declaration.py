@@ -49,8 +49,7 @@ NOT_YET = {
     # issue 12: MFA and sessions
     # issue 13: hooks, webhooks, CAPTCHA, leaked passwords, observability
     "GOTRUE_WEBHOOK_URL", "GOTRUE_WEBHOOK_SECRET", "GOTRUE_WEBHOOK_RETRIES", "GOTRUE_WEBHOOK_TIMEOUT_SEC",
-    "GOTRUE_WEBHOOK_EVENTS", "GOTRUE_SECURITY_CAPTCHA_ENABLED", "GOTRUE_SECURITY_CAPTCHA_PROVIDER",
-    "GOTRUE_SECURITY_CAPTCHA_SECRET", "GOTRUE_SECURITY_CAPTCHA_TIMEOUT", "GOTRUE_PASSWORD_HIBP_ENABLED",
+    "GOTRUE_WEBHOOK_EVENTS", "GOTRUE_PASSWORD_HIBP_ENABLED",
     "GOTRUE_PASSWORD_HIBP_FAIL_CLOSED", "GOTRUE_PASSWORD_HIBP_USER_AGENT", "GOTRUE_PASSWORD_HIBP_BLOOM_ENABLED",
     "GOTRUE_SMTP_LOGGING_ENABLED", "GOTRUE_TRACING_ENABLED", "GOTRUE_TRACING_EXPORTER", "GOTRUE_TRACING_HOST",
     "GOTRUE_TRACING_SERVICE_NAME", "GOTRUE_TRACING_OTEL_EXPORTER_OTLP_PROTOCOL", "GOTRUE_METRICS_ENABLED",
@@ -225,8 +224,11 @@ def environments(draw: st.DrawFn) -> tuple[dict[str, str], dict[tuple[str, ...],
     environ: dict[str, str] = {}
     expected: dict[tuple[str, ...], Any] = {}
     for variable in variables():
-        # a hook switched on needs its URI and secret together: test_an_enabled_hook_needs_its_uri_and_secrets
-        if not draw(st.booleans()) or variable.path[0] == "hook" and variable.path[-1] == "enabled":
+        # a hook switched on needs its URI and secret together: test_an_enabled_hook_needs_its_uri_and_secrets;
+        # CAPTCHA switched on needs its secret (tests/contract/captcha.py)
+        if not draw(st.booleans()) or variable.path[0] == "hook" and variable.path[-1] == "enabled" or (
+            variable.path == ("security", "captcha", "enabled")
+        ):
             expected[variable.path] = _fixed(variable, variable.default)
             continue
         name = draw(st.sampled_from(variable.names))

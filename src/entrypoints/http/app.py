@@ -41,6 +41,7 @@ USE_CASES = {
     "verify": "verify",
     "pkce_grant": "pkce_grant",
     "id_token_grant": "id_token_grant",
+    "captcha_gate": "captcha_gate",
     "unlink_identity": "unlink_identity",
     "enroll_factor": "enroll_factor",
     "challenge_factor": "challenge_factor",

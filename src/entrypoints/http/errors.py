@@ -79,6 +79,7 @@ STATUS: dict[str, int] = {
     "email_conflict_identity_not_deletable": 422,
     "manual_linking_disabled": 404,
     "invite_not_found": 404,
+    "captcha_failed": 400,
     "mfa_factor_not_found": 404,
     "mfa_factor_name_conflict": 422,
     "too_many_enrolled_mfa_factors": 422,

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 from pytrue.adapters.hooks.config import HTTP_HOOK, POSTGRES_HOOK, parse_hook_secrets, parse_hook_uri
 from pytrue.adapters.jwt.keys import KeySet, parse_jwks
-from pytrue.application.config import PREFIX, Settings, Var, leaf_default, redact_url
+from pytrue.application.config import CAPTCHA_PROVIDERS, PREFIX, Settings, Var, leaf_default, redact_url
 from pytrue.domain.phone import parse_rfc3339
 from pytrue.domain.rate import Rate
 from pytrue.domain.redirects import compile_allow_list
@@ -131,6 +131,7 @@ class _Loader:
         _check_keys(settings)
         _check_hooks(settings)
         _check_webauthn(settings)
+        _check_captcha(settings)
         return settings
 
     def read(self, variable: Variable, *, needed: bool, when: str = "") -> Any:
@@ -187,6 +188,17 @@ def _check_hooks(settings: Settings) -> None:
             )
         if parse_hook_uri(hook.uri).kind == HTTP_HOOK and not parse_hook_secrets(hook.secrets):
             raise SettingsError(f"{prefix}_SECRETS", "an HTTP hook needs at least one v1,whsec_ secret")
+
+
+def _check_captcha(settings: Settings) -> None:
+    """GoTrue's CaptchaConfiguration.Validate: a known provider and a secret when enabled."""
+    captcha = settings.security.captcha
+    if not captcha.enabled:
+        return
+    if captcha.provider not in CAPTCHA_PROVIDERS:
+        raise SettingsError("GOTRUE_SECURITY_CAPTCHA_PROVIDER", f"unsupported captcha provider: {captcha.provider}")
+    if not captcha.secret.strip():
+        raise SettingsError("GOTRUE_SECURITY_CAPTCHA_SECRET", "captcha provider secret is empty")
 
 
 def _check_webauthn(settings: Settings) -> None:

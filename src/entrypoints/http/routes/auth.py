@@ -21,6 +21,7 @@ from pytrue.application.use_cases.verify import PkceGrant, PkceGrantCommand
 from pytrue.domain.errors import InvalidCredentials
 from pytrue.entrypoints.http.requests import bearer_token, json_response, provided, redirect_to, request_audience, request_context
 from pytrue.entrypoints.http import limits
+from pytrue.entrypoints.http.captcha import UNGUARDED_GRANTS, require_captcha
 from pytrue.entrypoints.http.schemas import IdTokenGrantBody, PasswordGrantBody, PkceGrantBody, RefreshGrantBody, SignUpBody, decode_body
 from pytrue.entrypoints.http.serialize import token_headers, token_json, user_json
 
@@ -29,7 +30,9 @@ from pytrue.entrypoints.http.serialize import token_headers, token_json, user_js
 async def signup(request: Request[Any, Any, Any]) -> Response[bytes]:
     sign_up: SignUp = provided(request, "sign_up")
     settings: Settings = provided(request, "settings")
-    body = decode_body(await request.body(), SignUpBody)
+    raw = await request.body()
+    await require_captcha(request, raw)
+    body = decode_body(raw, SignUpBody)
     if body.email or body.phone:
         await limits.limit(request, limits.SIGNUP)
     elif settings.external.anonymous_users.enabled:  # a disabled provider answers before the limiter
@@ -56,12 +59,14 @@ async def signup(request: Request[Any, Any, Any]) -> Response[bytes]:
 @post("/token", status_code=200)
 async def token(request: Request[Any, Any, Any]) -> Response[bytes]:
     settings: Settings = provided(request, "settings")
-    await limits.limit(request, limits.TOKEN)
     raw = await request.body()
     form = _form_fields(request, raw)
     grant_type = form.get("grant_type") or request.query_params.get("grant_type", "")
     if form:
         raw = msgspec.json.encode(form)
+    if grant_type not in UNGUARDED_GRANTS:
+        await require_captcha(request, raw)
+    await limits.limit(request, limits.TOKEN)
     if grant_type == "password":
         body = decode_body(raw, PasswordGrantBody)
         sign_in_with_password: SignInWithPassword = provided(request, "sign_in_with_password")

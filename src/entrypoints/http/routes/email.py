@@ -28,6 +28,7 @@ from pytrue.application.use_cases.verify import Flow, Verify, VerifyCommand, Ver
 from pytrue.domain.errors import DomainError, ValidationFailed
 from pytrue.domain.one_time_token import is_pkce
 from pytrue.entrypoints.http import limits
+from pytrue.entrypoints.http.captcha import require_captcha
 from pytrue.entrypoints.http.errors import status_of
 from pytrue.entrypoints.http.requests import (
     bearer_token,
@@ -253,7 +254,9 @@ async def otp(
     settings: NamedDependency[Settings],
 ) -> Response[bytes]:
     await limits.limit(request, limits.OTP)
-    body = decode_body(await request.body(), OtpBody)
+    raw = await request.body()
+    await require_captcha(request, raw)
+    body = decode_body(raw, OtpBody)
     message_id = await send_otp(
         OtpCommand(
             email=body.email,
@@ -274,7 +277,9 @@ async def magiclink(
     settings: NamedDependency[Settings],
 ) -> Response[bytes]:
     await limits.limit(request, limits.MAGICLINK)
-    body = decode_body(await request.body(), MagicLinkBody)
+    raw = await request.body()
+    await require_captcha(request, raw)
+    body = decode_body(raw, MagicLinkBody)
     await send_magic_link(
         MagicLinkCommand(
             email=body.email,
@@ -292,7 +297,9 @@ async def recover(
     settings: NamedDependency[Settings],
 ) -> Response[bytes]:
     await limits.limit(request, limits.RECOVER)
-    body = decode_body(await request.body(), RecoverBody)
+    raw = await request.body()
+    await require_captcha(request, raw)
+    body = decode_body(raw, RecoverBody)
     await recover_password(
         RecoverCommand(
             email=body.email,
@@ -309,7 +316,9 @@ async def resend(
     settings: NamedDependency[Settings],
 ) -> Response[bytes]:
     await limits.limit(request, limits.RESEND)
-    body = decode_body(await request.body(), ResendBody)
+    raw = await request.body()
+    await require_captcha(request, raw)
+    body = decode_body(raw, ResendBody)
     message_id = await resend_use_case(
         ResendCommand(
             type=body.type or "",

@@ -476,6 +476,28 @@ class Experimental(Section):
 
 
 @declared
+class HibpBloom(Section):
+    """HIBPBloomConfiguration: the cache of hashes found pwned."""
+
+    enabled: bool = setting(False, "Keep hashes found pwned in a Bloom filter (no request for them again).")
+    items: int = setting(100000, "Entries the filter is sized for.", minimum=1)
+    false_positives: float = setting(0.0000099, "The filter's false-positive probability.")
+
+
+@declared
+class Hibp(Section):
+    """HIBPConfiguration: refuse passwords found in Pwned Passwords (haveibeenpwned.com)."""
+
+    enabled: bool = setting(False, "Check new passwords (and sign-ins) against Pwned Passwords.")
+    fail_closed: bool = setting(False, "Refuse passwords when the API cannot be asked (else let them through).")
+    user_agent: str = setting("https://github.com/supabase/gotrue", "User-Agent of the range requests.")
+    bloom: HibpBloom = section(HibpBloom)
+    api_url: str = setting(
+        "", "The range API (empty: api.pwnedpasswords.com/range/; a stand-in in tests).", env="PYTRUE_PASSWORD_HIBP_API_URL", kind="url"
+    )
+
+
+@declared
 class Password(Section):
     """PasswordConfiguration (config.md §2) and pytrue's argon2id cost."""
 
@@ -484,6 +506,7 @@ class Password(Section):
     hash_argon2_memory: int = setting(19456, "argon2id memory of new hashes, KiB.", minimum=8)
     hash_argon2_iterations: int = setting(2, "argon2id passes of new hashes.", minimum=1)
     hash_argon2_parallelism: int = setting(1, "argon2id lanes of new hashes.", minimum=1)
+    hibp: Hibp = section(Hibp)
 
     @property
     def policy(self) -> PasswordPolicy:

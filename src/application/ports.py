@@ -209,6 +209,17 @@ class OAuthClientStateRepository(Protocol):
         ...
 
 
+class PwnedPasswordsUnavailable(Exception):
+    """The Pwned Passwords range API could not be asked."""
+
+
+class PwnedPasswords(Protocol):
+    async def is_pwned(self, password: str) -> bool:
+        """Whether the corpus has `password`; only a 5-character prefix of its SHA-1 leaves the
+        server (k-anonymity). `PwnedPasswordsUnavailable` when the API cannot be asked."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class CaptchaVerdict:
     success: bool

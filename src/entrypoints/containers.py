@@ -10,6 +10,7 @@ from dependency_injector import containers, providers
 
 from pytrue.adapters.crypto.passwords import Argon2PasswordHasher
 from pytrue.adapters.captcha import SiteverifyCaptcha
+from pytrue.adapters.pwned import BloomFilter, PwnedPasswordsApi
 from pytrue.adapters.crypto.qr import SegnoQrCodes
 from pytrue.adapters.crypto.webauthn import PyWebAuthnCeremonies
 from pytrue.adapters.jwt.tokens import JoserfcTokenSigner, JoserfcTokenVerifier
@@ -56,6 +57,7 @@ from pytrue.application.use_cases.email_links import (
     SendMagicLink,
 )
 from pytrue.application.captcha import CaptchaGate
+from pytrue.application.passwords import LeakedPasswords
 from pytrue.application.external_accounts import ExternalAccounts
 from pytrue.application.use_cases.external import Authorize, ExternalCallback
 from pytrue.application.use_cases.id_token import IdTokenGrant
@@ -185,6 +187,18 @@ class Core(containers.DeclarativeContainer):
     webauthn = providers.Singleton(PyWebAuthnCeremonies, settings.provided.webauthn)
     # OAuth providers share the outbound client
     http_client = providers.Singleton(lambda outbound: outbound.client, outbound)
+    leaked_passwords = providers.Singleton(
+        lambda s, client: LeakedPasswords(
+            source=PwnedPasswordsApi(
+                client=client, user_agent=s.password.hibp.user_agent, timeout=s.api.internal_http_timeout.total_seconds(),
+                url=s.password.hibp.api_url,
+                bloom=BloomFilter(s.password.hibp.bloom.items, s.password.hibp.bloom.false_positives) if s.password.hibp.bloom.enabled else None,
+            ),
+            fail_closed=s.password.hibp.fail_closed,
+        ) if s.password.hibp.enabled else None,
+        settings,
+        http_client,
+    )
     oidc_cache = providers.Singleton(
         lambda s, client, clock: OidcProviderCache(
             client=client, clock=clock, ttl=s.external.oidc_provider_cache_ttl, timeout=s.api.internal_http_timeout.total_seconds()
@@ -280,6 +294,7 @@ class UseCases(containers.DeclarativeContainer):
         site=core.site,
         jwt=core.jwt,
         passwords=core.passwords,
+        leaks=core.leaked_passwords,
         mailer=core.mail,
         sms=core.sms,
         external=core.external,
@@ -332,6 +347,7 @@ class UseCases(containers.DeclarativeContainer):
         GenerateLink,
         jwt=core.jwt,
         passwords=core.passwords,
+        leaks=core.leaked_passwords,
         mailer=core.mail,
         links=core.links,
         tokens=core.tokens,
@@ -447,6 +463,7 @@ class UseCases(containers.DeclarativeContainer):
         uow=adapters.uow,
         jwt=core.jwt,
         passwords=core.passwords,
+        leaks=core.leaked_passwords,
         external=core.external,
         clock=core.clock,
         hasher=core.hasher,
@@ -471,6 +488,7 @@ class UseCases(containers.DeclarativeContainer):
         uow=adapters.uow,
         jwt=core.jwt,
         passwords=core.passwords,
+        leaks=core.leaked_passwords,
         mailer=core.mail,
         sms=core.sms,
         security=core.security,
@@ -494,6 +512,7 @@ class UseCases(containers.DeclarativeContainer):
         "uow": adapters.uow,
         "jwt": core.jwt,
         "passwords": core.passwords,
+        "leaks": core.leaked_passwords,
         "clock": core.clock,
         "tokens": core.tokens,
         "issuer": issuer,

@@ -28,5 +28,6 @@ from contract.mfa_factors import *  # noqa: F403
 from contract.mfa_phone import *  # noqa: F403
 from contract.mfa_webauthn import *  # noqa: F403
 from contract.captcha import *  # noqa: F403
+from contract.leaked_passwords import *  # noqa: F403
 from contract.phone_flows import *  # noqa: F403
 from contract.user_sessions import *  # noqa: F403

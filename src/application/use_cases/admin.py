@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from pytrue.application.passwords import LeakedPasswords, enforce_password
 from pytrue.application.config import Jwt
 from pytrue.domain.values import PasswordPolicy
 from pytrue.application.ports import Clock, PasswordHasher, TokenGenerator, UnitOfWork, UnitOfWorkFactory, UserListQuery
@@ -51,6 +52,7 @@ class _AdminBase:
     uow: UnitOfWorkFactory
     jwt: Jwt
     passwords: PasswordPolicy
+    leaks: LeakedPasswords | None = None  # GOTRUE_PASSWORD_HIBP_ENABLED
     clock: Clock
     tokens: TokenGenerator
     issuer: SessionIssuer
@@ -217,7 +219,7 @@ class AdminUpdateUser(_AdminBase):
         ban = parse_ban_duration(attrs.ban_duration) if attrs.ban_duration is not None else None
         new_hash = None
         if attrs.password is not None:
-            self.passwords.enforce(Password(attrs.password))
+            await enforce_password(self.passwords, self.leaks, Password(attrs.password))
             new_hash = await self.hasher.hash(attrs.password)
         async with self.uow() as uow:
             user = await uow.users.get_for_update(user_id)

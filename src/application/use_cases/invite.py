@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from pytrue.application.passwords import LeakedPasswords, enforce_password
 from pytrue.application.config import Jwt, Links, Mailer
 from pytrue.domain.values import PasswordPolicy
 from pytrue.application.email_codes import EmailCodes, locked
@@ -125,6 +126,7 @@ class GenerateLink:
     uow: UnitOfWorkFactory
     jwt: Jwt
     passwords: PasswordPolicy
+    leaks: LeakedPasswords | None = None  # GOTRUE_PASSWORD_HIBP_ENABLED
     mailer: Mailer
     links: Links
     clock: Clock
@@ -171,7 +173,7 @@ class GenerateLink:
         if cmd.type == "signup":
             if not cmd.password:
                 raise ValidationFailed("Signup requires a valid password")
-            self.passwords.enforce(Password(cmd.password))
+            await enforce_password(self.passwords, self.leaks, Password(cmd.password))
             return await self.hasher.hash(cmd.password)
         if cmd.type == "magiclink":
             return await self.hasher.hash(generated_password(self.tokens, self.passwords))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from uuid import UUID
 
+from pytrue.application.passwords import LeakedPasswords, check_password
 from pytrue.application.config import External, Jwt
 from pytrue.domain.values import PasswordPolicy
 from pytrue.application.context import RequestContext
@@ -39,6 +40,7 @@ class SignInWithPassword:
     uow: UnitOfWorkFactory
     jwt: Jwt
     passwords: PasswordPolicy
+    leaks: LeakedPasswords | None = None  # GOTRUE_PASSWORD_HIBP_ENABLED
     external: External
     clock: Clock
     hasher: PasswordHasher
@@ -62,8 +64,16 @@ class SignInWithPassword:
             raise InvalidCredentials()
         self._ensure_confirmed(user, provider)
         new_hash = await self.hasher.hash(cmd.password) if self.hasher.needs_rehash(stored_hash, cmd.password) else None
-        check = self.passwords.check(Password(cmd.password))
+        check = await self._strength(cmd.password)
         return await self._open(user.id, provider, stored_hash, new_hash, cmd, None if check.ok else check)
+
+    async def _strength(self, password: str) -> PasswordCheck:
+        """GoTrue checks a correct password's strength on sign-in and reports it (`weak_password`),
+        Pwned Passwords included; a failed check never stops the sign-in."""
+        try:
+            return await check_password(self.passwords, self.leaks, Password(password))
+        except DomainError:
+            return PasswordCheck()
 
     def _validate(self, cmd: SignInWithPasswordCommand) -> tuple[str, str]:
         if cmd.email and cmd.phone:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from pytrue.application.passwords import LeakedPasswords, enforce_password
 from pytrue.application.config import External, Jwt, Links, Mailer, Site, Sms
 from pytrue.domain.values import PasswordPolicy
 from pytrue.application.context import RequestContext
@@ -50,6 +51,7 @@ class SignUp:
     uow: UnitOfWorkFactory
     jwt: Jwt
     passwords: PasswordPolicy
+    leaks: LeakedPasswords | None = None  # GOTRUE_PASSWORD_HIBP_ENABLED
     mailer: Mailer
     sms: Sms
     external: External
@@ -68,6 +70,7 @@ class SignUp:
         if not cmd.email and not cmd.phone:
             return await self._anonymous(cmd)
         provider, address = self._validate(cmd)
+        await enforce_password(self.passwords, self.leaks, Password(cmd.password))
         password_hash = await self.hasher.hash(cmd.password or "")
         now = self.clock.now()
         aud = cmd.aud if cmd.aud is not None else self.jwt.aud
@@ -88,7 +91,7 @@ class SignUp:
     def _validate(self, cmd: SignUpCommand) -> tuple[str, str]:
         if not cmd.password:
             raise ValidationFailed("Signup requires a valid password")
-        self.passwords.enforce(Password(cmd.password))
+        self.passwords.ensure_not_too_long(Password(cmd.password))
         if cmd.email and cmd.phone:
             raise ValidationFailed("Only an email address or phone number should be provided on signup.")
         if cmd.phone:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from pytrue.application.passwords import LeakedPasswords, enforce_password
 from pytrue.application.code_attempts import CodeAttempts
 from pytrue.application.config import Jwt, Links, Mailer, Security, Sms
 from pytrue.domain.values import PasswordPolicy
@@ -56,6 +57,7 @@ class UpdateUser:
     uow: UnitOfWorkFactory
     jwt: Jwt
     passwords: PasswordPolicy
+    leaks: LeakedPasswords | None = None  # GOTRUE_PASSWORD_HIBP_ENABLED
     mailer: Mailer
     sms: Sms
     links: Links
@@ -70,6 +72,8 @@ class UpdateUser:
     async def __call__(self, principal: Principal, cmd: UpdateUserCommand) -> User:
         user = _require_user(principal)
         new_email, new_phone = self._validate(user, cmd)
+        if cmd.password is not None:
+            await enforce_password(self.passwords, self.leaks, Password(cmd.password))
         channel = self.sms_codes.channel(cmd.channel) if cmd.phone else ""
         pkce = Pkce.of(cmd.code_challenge, cmd.code_challenge_method)
         nonce_approved = False
@@ -120,7 +124,7 @@ class UpdateUser:
             phone = Phone.parse(cmd.phone).value
             new_phone = phone if phone != user.phone else ""
         if cmd.password is not None:
-            self.passwords.enforce(Password(cmd.password))
+            self.passwords.ensure_not_too_long(Password(cmd.password))
         if cmd.app_metadata is not None and not (
             user.role == self.jwt.admin_group_name and user.aud == self.jwt.aud
         ):

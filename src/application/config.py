@@ -667,6 +667,8 @@ class Hook(Section):
     """HookConfiguration (config.md §12): the hooks pytrue runs."""
 
     send_sms: HookEndpoint = section(HookEndpoint, doc="Sends every SMS instead of the provider.")
+    mfa_verification_attempt: HookEndpoint = section(HookEndpoint, doc="Judges every MFA verification; may reject it.")
+    password_verification_attempt: HookEndpoint = section(HookEndpoint, doc="Judges every password sign-in; may reject it.")
 
 
 @declared

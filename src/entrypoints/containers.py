@@ -181,6 +181,8 @@ class Core(containers.DeclarativeContainer):
     sms_sender = providers.Singleton(sms_wiring.sms_sender, settings, outbound, dev_sms_outbox)
     sms_verifier = providers.Singleton(sms_wiring.sms_verifier, settings, sms_sender)
     send_sms_hook = providers.Singleton(sms_wiring.send_sms_hook, settings, outbound)
+    mfa_verification_hook = providers.Singleton(sms_wiring.http_hook, settings, outbound, "mfa_verification_attempt")
+    password_verification_hook = providers.Singleton(sms_wiring.http_hook, settings, outbound, "password_verification_attempt")
     sms_render = providers.Singleton(sms_wiring.sms_render, settings)
     mfa_sms_render = providers.Singleton(sms_wiring.mfa_sms_render, settings)
     qr_codes = providers.Singleton(SegnoQrCodes)
@@ -430,7 +432,8 @@ class UseCases(containers.DeclarativeContainer):
         webauthn=core.webauthn,
     )
     verify_factor = providers.Singleton(
-        VerifyFactor, uow=adapters.uow, mfa=core.settings.provided.mfa, clock=core.clock, issuer=issuer, webauthn=core.webauthn
+        VerifyFactor, uow=adapters.uow, mfa=core.settings.provided.mfa, clock=core.clock, issuer=issuer, webauthn=core.webauthn,
+        hook=core.mfa_verification_hook,
     )
     unenroll_factor = providers.Singleton(UnenrollFactor, uow=adapters.uow, clock=core.clock, issuer=issuer)
     admin_list_factors = providers.Singleton(AdminListFactors, uow=adapters.uow)
@@ -468,6 +471,7 @@ class UseCases(containers.DeclarativeContainer):
         clock=core.clock,
         hasher=core.hasher,
         issuer=issuer,
+        hook=core.password_verification_hook,
     )
     refresh_token_grant = providers.Singleton(
         RefreshTokenGrant,

@@ -82,7 +82,12 @@ def sms_verifier(settings: Settings, sender: SmsSender) -> SmsOtpVerifier | None
 
 def send_sms_hook(settings: Settings, outbound: OutboundHttp) -> Hook | None:
     """The send-SMS hook when `GOTRUE_HOOK_SEND_SMS_ENABLED` (the settings loader has checked it)."""
-    hook = settings.hook.send_sms
+    return http_hook(settings, outbound, "send_sms")
+
+
+def http_hook(settings: Settings, outbound: OutboundHttp, name: str) -> Hook | None:
+    """The hook `GOTRUE_HOOK_<NAME>_*` configures, when enabled (the settings loader has checked it)."""
+    hook = getattr(settings.hook, name)
     if not hook.enabled:
         return None
     _, secrets = parse_hook(hook.uri, hook.secrets)

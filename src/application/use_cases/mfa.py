@@ -19,8 +19,10 @@ from uuid import UUID
 
 from pytrue.application.config import Mfa
 from pytrue.application.context import RequestContext
+from pytrue.application.hooks import hook_metadata
 from pytrue.application.ports import (
     Clock,
+    Hook,
     QrCodes,
     TokenGenerator,
     UnitOfWork,
@@ -291,6 +293,9 @@ class VerifyFactorCommand:
     ctx: RequestContext = field(default_factory=RequestContext)
 
 
+MFA_HOOK_REJECTION = "Further MFA verification attempts will be rejected."
+
+
 @dataclass(slots=True, kw_only=True)
 class VerifyFactor:
     uow: UnitOfWorkFactory
@@ -298,6 +303,7 @@ class VerifyFactor:
     clock: Clock
     issuer: SessionIssuer
     webauthn: WebAuthnCeremonies
+    hook: Hook | None = None  # GOTRUE_HOOK_MFA_VERIFICATION_ATTEMPT
 
     async def __call__(self, principal: Principal, cmd: VerifyFactorCommand) -> AuthResult:
         user, session = mfa_caller(principal)
@@ -330,34 +336,60 @@ class VerifyFactor:
             except ChallengeExpired as refusal:
                 expired = refusal.challenge
                 challenge = None
+            rejected: DomainError | None = None
             if challenge is not None:
                 if factor.factor_type == WEBAUTHN:
                     self._prove_webauthn(user, locked, challenge, kind, response, now)
                 else:
-                    await self._check_code(uow, locked, challenge, cmd.code, now)
-                result = await self._verified(uow, user, session, locked, challenge, now)
+                    valid = await self._check_code(uow, locked, challenge, cmd.code, now)
+                    if self.hook is not None:
+                        rejected = await self._ask_hook(user, locked, valid, cmd.ctx, now)
+                    if rejected is None and not valid:
+                        message = "Invalid MFA Phone code entered" if locked.factor_type == PHONE else "Invalid TOTP code entered"
+                        raise DomainError("mfa_verification_failed", message)
+                if rejected is None:
+                    result = await self._verified(uow, user, session, locked, challenge, now)
+                    await uow.commit()
+                    return result
+                await uow.sessions.delete_for_user(user.id)  # GoTrue logs the user out, then refuses
                 await uow.commit()
-                return result
+        if rejected is not None:
+            raise rejected
         assert expired is not None
         async with self.uow() as uow:  # GoTrue deletes the expired challenge, then refuses
             await uow.factors.delete_challenge(expired.id)
             await uow.commit()
         raise ChallengeExpired(expired)
 
-    async def _check_code(self, uow: UnitOfWork, factor: Factor, challenge: Challenge, code: str, now: datetime) -> None:
+    async def _check_code(self, uow: UnitOfWork, factor: Factor, challenge: Challenge, code: str, now: datetime) -> bool:
         if factor.factor_type == PHONE:
-            if not challenge.otp_code or not hmac.compare_digest(challenge.otp_code.encode(), code.encode()):
-                raise DomainError("mfa_verification_failed", "Invalid MFA Phone code entered")
-            return
+            return bool(challenge.otp_code) and hmac.compare_digest(challenge.otp_code.encode(), code.encode())
         step = totp_match(factor.secret, code, now)
         if step is not None:
             since = now - timedelta(seconds=TOTP_PERIOD * 3)
             spent = {recorded_step(c) for c in await uow.factors.verified_challenges(factor.id, since)}
             if step in spent:  # one code, once per factor and time step
-                step = None
-        if step is None:
-            raise DomainError("mfa_verification_failed", "Invalid TOTP code entered")
-        challenge.otp_code = step_record(step)
+                return False
+            challenge.otp_code = step_record(step)
+        return step is not None
+
+    async def _ask_hook(self, user: User, factor: Factor, valid: bool, ctx: RequestContext, now: datetime) -> DomainError | None:
+        """GoTrue's MFA verification attempt hook: `{"decision": "reject"}` refuses (403) and ends the
+        user's sessions; any other answer lets the code's verdict stand."""
+        assert self.hook is not None
+        answer = await self.hook.invoke(
+            {
+                "metadata": hook_metadata(str(self.issuer.tokens.uuid()), "mfa-verification-attempt", now, ctx),
+                "factor_id": str(factor.id),
+                "factor_type": factor.factor_type,
+                "user_id": str(user.id),
+                "valid": valid,
+            }
+        )
+        if answer.get("decision") != "reject":
+            return None
+        message = answer.get("message")
+        return DomainError("mfa_verification_rejected", message if isinstance(message, str) and message else MFA_HOOK_REJECTION)
 
     def _prove_webauthn(self, user: User, factor: Factor, challenge: Challenge, kind: str, response: Any, now: datetime) -> None:
         """GoTrue's `verifyWebAuthnFactor` after `validateChallenge`: register the credential on an

@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from uuid import UUID
 
+from pytrue.application.hooks import hook_metadata
 from pytrue.application.passwords import LeakedPasswords, check_password
 from pytrue.application.config import External, Jwt
 from pytrue.domain.values import PasswordPolicy
 from pytrue.application.context import RequestContext
-from pytrue.application.ports import Clock, PasswordHasher, UnitOfWorkFactory
+from pytrue.application.ports import Clock, Hook, PasswordHasher, UnitOfWorkFactory
 from pytrue.application.results import AuthResult
 from pytrue.application.sessions import SessionIssuer
 from pytrue.domain.audit import Actor
@@ -25,6 +26,9 @@ class SignInWithPasswordCommand:
     phone: str | None = None
     aud: str | None = None
     ctx: RequestContext = field(default_factory=RequestContext)
+
+
+PASSWORD_HOOK_REJECTION = "Further password verification attempts will be rejected."
 
 
 @dataclass(slots=True, kw_only=True)
@@ -45,6 +49,7 @@ class SignInWithPassword:
     clock: Clock
     hasher: PasswordHasher
     issuer: SessionIssuer
+    hook: Hook | None = None  # GOTRUE_HOOK_PASSWORD_VERIFICATION_ATTEMPT
 
     async def __call__(self, cmd: SignInWithPasswordCommand) -> AuthResult:
         provider, identifier = self._validate(cmd)
@@ -60,12 +65,36 @@ class SignInWithPassword:
         if user.is_banned(self.clock.now()):
             raise DomainError("user_banned", "User is banned")
         stored_hash = user.encrypted_password or ""
-        if not await self.hasher.verify(cmd.password, stored_hash):
+        valid = await self.hasher.verify(cmd.password, stored_hash)
+        if self.hook is not None:
+            await self._ask_hook(user.id, valid, cmd)
+        if not valid:
             raise InvalidCredentials()
         self._ensure_confirmed(user, provider)
         new_hash = await self.hasher.hash(cmd.password) if self.hasher.needs_rehash(stored_hash, cmd.password) else None
         check = await self._strength(cmd.password)
         return await self._open(user.id, provider, stored_hash, new_hash, cmd, None if check.ok else check)
+
+    async def _ask_hook(self, user_id: UUID, valid: bool, cmd: SignInWithPasswordCommand) -> None:
+        """GoTrue's password verification attempt hook: `{"decision": "reject"}` refuses the sign-in
+        (`invalid_credentials` with the hook's message), ending the user's sessions when it asks."""
+        assert self.hook is not None
+        now = self.clock.now()
+        answer = await self.hook.invoke(
+            {
+                "metadata": hook_metadata(str(self.issuer.tokens.uuid()), "password-verification-attempt", now, cmd.ctx),
+                "user_id": str(user_id),
+                "valid": valid,
+            }
+        )
+        if answer.get("decision") != "reject":
+            return
+        if answer.get("should_logout_user") is True:
+            async with self.uow() as uow:
+                await uow.sessions.delete_for_user(user_id)
+                await uow.commit()
+        message = answer.get("message")
+        raise DomainError("invalid_credentials", message if isinstance(message, str) and message else PASSWORD_HOOK_REJECTION)
 
     async def _strength(self, password: str) -> PasswordCheck:
         """GoTrue checks a correct password's strength on sign-in and reports it (`weak_password`),

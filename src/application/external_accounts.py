@@ -183,8 +183,9 @@ class ExternalAccounts:
         if candidates is None:
             return ""
         for identity in candidates:
-            other = await uow.users.get_by_email(identity.email, user.aud) if identity.email else None
-            if other is None or other.id == user.id:
+            # GoTrue's FindUserByEmailAndAudience: another user whose own address (not an identity's) it is
+            holders = await uow.users.users_with_emails((identity.email,)) if identity.email else []
+            if not any(other.id != user.id and other.aud == user.aud for other in holders):
                 adopt_identity_email(user, identity, autoconfirm=self.mailer.autoconfirm, now=now)
                 await uow.one_time_tokens.delete_for_user(user.id)
                 return "adopted"

@@ -77,7 +77,8 @@ async def test_revoked_refresh_tokens_go_a_hundred_at_a_time_a_day_after_revocat
     assert (rule.age, rule.batch) == (DAY, 100)
 
     assert await cleaner.clean(rule, T0 + DAY) == 0  # revoked exactly a day ago: not yet
-    assert await _steps(cleaner, rule, T0 + DAY + SECOND, 3) == [100, 4, 0]
+    steps = await _steps(cleaner, rule, T0 + DAY + SECOND, 3)
+    assert steps == [100, 4, 0], (steps, await api.refresh_tokens())
 
     left = await api.refresh_tokens()
     assert sorted(t["token"] for t in left if not t["revoked"]) == sorted([old_live, young_live])
@@ -111,7 +112,8 @@ async def test_sessions_past_not_after_lose_their_tokens_after_a_day_and_go_ten_
 
     sessions = _rule(StaleRows.ENDED_SESSIONS)
     assert (sessions.age, sessions.batch) == (timedelta(hours=72), 10)
-    assert await _steps(cleaner, sessions, now, 3) == [10, 2, 0]
+    steps = await _steps(cleaner, sessions, now, 3)
+    assert steps == [10, 2, 0], (steps, await api.sessions())
     assert {s["id"] for s in await api.sessions()} == {recent, open_ended}
     assert {t["session_id"] for t in await api.refresh_tokens()} == {recent, open_ended}
 

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { AuthClient } from '@supabase/auth-js'
+import { memoryStorage, ok, runScenarios } from './support.mjs'
 import { TOTP } from 'otpauth'
 
 const url = process.env.PYTRUE_URL
@@ -17,15 +18,6 @@ if (!url || !anonKey || !serviceKey) {
 }
 const PASSWORD = 'correct-horse-battery-staple'
 
-function memoryStorage() {
-  const items = new Map()
-  return {
-    getItem: (key) => (items.has(key) ? items.get(key) : null),
-    setItem: (key, value) => void items.set(key, value),
-    removeItem: (key) => void items.delete(key),
-  }
-}
-
 const newClient = (key = anonKey) =>
   new AuthClient({
     url,
@@ -36,14 +28,6 @@ const newClient = (key = anonKey) =>
     storageKey: `sb-e2e-${randomUUID()}`,
     detectSessionInUrl: false,
   })
-
-function ok(result, what) {
-  if (result.error) {
-    const { name, message, status, code } = result.error
-    assert.fail(`${what} failed: ${JSON.stringify({ name, message, status, code })}`)
-  }
-  return result.data
-}
 
 const claimsOf = (jwt) => JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url').toString())
 const codeFor = (secret, offsetSteps = 0) =>
@@ -144,15 +128,4 @@ const scenarios = {
   },
 }
 
-const passed = []
-const failed = {}
-for (const [name, run] of Object.entries(scenarios)) {
-  try {
-    await run()
-    passed.push(name)
-  } catch (error) {
-    failed[name] = String(error && error.stack ? error.stack : error)
-  }
-}
-console.log(JSON.stringify({ passed, failed }))
-process.exit(Object.keys(failed).length ? 1 : 0)
+await runScenarios(scenarios)

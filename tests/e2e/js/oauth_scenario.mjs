@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { AuthClient } from '@supabase/auth-js'
+import { memoryStorage, ok, runScenarios } from './support.mjs'
 
 const url = process.env.PYTRUE_URL
 const anonKey = process.env.PYTRUE_ANON_KEY
@@ -18,15 +19,6 @@ if (!url || !anonKey || !fixture) {
 }
 const APP = 'http://localhost:3000/welcome'
 const { personas, idTokens } = fixture
-
-function memoryStorage() {
-  const items = new Map()
-  return {
-    getItem: (key) => (items.has(key) ? items.get(key) : null),
-    setItem: (key, value) => void items.set(key, value),
-    removeItem: (key) => void items.delete(key),
-  }
-}
 
 const newClient = (flowType = 'implicit') =>
   new AuthClient({
@@ -39,14 +31,6 @@ const newClient = (flowType = 'implicit') =>
     detectSessionInUrl: false,
     flowType,
   })
-
-function ok(result, what) {
-  if (result.error) {
-    const { name, message, status, code } = result.error
-    assert.fail(`${what} failed: ${JSON.stringify({ name, message, status, code })}`)
-  }
-  return result.data
-}
 
 // what a browser does: follow 302/303 until the app's URL
 async function followToApp(start) {
@@ -164,15 +148,4 @@ const scenarios = {
   },
 }
 
-const passed = []
-const failed = {}
-for (const [name, run] of Object.entries(scenarios)) {
-  try {
-    await run()
-    passed.push(name)
-  } catch (error) {
-    failed[name] = String(error && error.stack ? error.stack : error)
-  }
-}
-console.log(JSON.stringify({ passed, failed }))
-process.exit(Object.keys(failed).length ? 1 : 0)
+await runScenarios(scenarios)

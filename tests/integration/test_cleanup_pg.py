@@ -248,3 +248,23 @@ def test_the_cleanup_command_reports_a_failure_without_the_dsn(tmp_path: Path) -
     failed = _cleanup_cli(dsn, tmp_path, PYTRUE_SKIP_MIGRATIONS="1")
     assert failed.returncode == 1
     assert "cleanup failed" in failed.stderr and "hunter2" not in failed.stderr + failed.stdout
+
+
+async def test_a_step_deletes_no_more_than_its_batch_whatever_plan_the_planner_picks(migrated_db: PgDatabase) -> None:
+    """With joins forced to a nested-loop semi join, the LIMITed subquery on its inner side and no
+    materialisation, `IN (subquery)` runs the subquery again for every outer row (rows the
+    statement already deleted are skipped by its row lock, so each run yields new ones) and
+    deletes past its batch (104 rows for a batch of 100 were seen in
+    CI once statistics changed); the batch must hold under any plan."""
+    _seed_stale_rows(migrated_db.dsn)
+    planner = " ".join(
+        f"-c enable_{plan}=off" for plan in ("hashjoin", "mergejoin", "hashagg", "sort", "material", "indexscan", "bitmapscan")
+    )
+    pool = AsyncConnectionPool(
+        migrated_db.dsn, min_size=1, max_size=1, open=False, kwargs={"autocommit": True, "options": planner}
+    )
+    async with pool:
+        cleaner = PgStaleRowCleaner(pool, SCHEMA)
+        rule = _rule(StaleRows.REVOKED_REFRESH_TOKENS)
+        now = datetime.now(timezone.utc)
+        assert [await cleaner.clean(rule, now) for _ in range(3)] == [100, 5, 0]

@@ -37,6 +37,7 @@ from pytrue.application.email_codes import EmailCodes
 from pytrue.application.mail_health import MailHealth
 from pytrue.application.mail_sender import MailQueued, OutboxSender
 from pytrue.application.sessions import SessionIssuer
+from pytrue.entrypoints.hook_wiring import auth_hook
 from pytrue.application.sms_codes import SmsCodes
 from pytrue.application.use_cases.admin import (
     AdminCreateUser,
@@ -180,9 +181,6 @@ class Core(containers.DeclarativeContainer):
     dev_sms_outbox = providers.Singleton(DevSmsOutbox)
     sms_sender = providers.Singleton(sms_wiring.sms_sender, settings, outbound, dev_sms_outbox)
     sms_verifier = providers.Singleton(sms_wiring.sms_verifier, settings, sms_sender)
-    send_sms_hook = providers.Singleton(sms_wiring.send_sms_hook, settings, outbound)
-    mfa_verification_hook = providers.Singleton(sms_wiring.http_hook, settings, outbound, "mfa_verification_attempt")
-    password_verification_hook = providers.Singleton(sms_wiring.http_hook, settings, outbound, "password_verification_attempt")
     sms_render = providers.Singleton(sms_wiring.sms_render, settings)
     mfa_sms_render = providers.Singleton(sms_wiring.mfa_sms_render, settings)
     qr_codes = providers.Singleton(SegnoQrCodes)
@@ -242,9 +240,21 @@ class UseCases(containers.DeclarativeContainer):
     core = providers.DependenciesContainer()
     adapters = providers.DependenciesContainer()
 
+    # auth hooks (GOTRUE_HOOK_<NAME>_*): a PostgreSQL function hook runs over this storage
+    send_sms_hook = providers.Singleton(auth_hook, core.settings, core.outbound, adapters.uow, "send_sms")
+    send_email_hook = providers.Singleton(auth_hook, core.settings, core.outbound, adapters.uow, "send_email")
+    custom_access_token_hook = providers.Singleton(auth_hook, core.settings, core.outbound, adapters.uow, "custom_access_token")
+    mfa_verification_hook = providers.Singleton(auth_hook, core.settings, core.outbound, adapters.uow, "mfa_verification_attempt")
+    password_verification_hook = providers.Singleton(
+        auth_hook, core.settings, core.outbound, adapters.uow, "password_verification_attempt"
+    )
+    before_user_created_hook = providers.Singleton(auth_hook, core.settings, core.outbound, adapters.uow, "before_user_created")
+    after_user_created_hook = providers.Singleton(auth_hook, core.settings, core.outbound, adapters.uow, "after_user_created")
+
     issuer = providers.Singleton(
         SessionIssuer, jwt=core.jwt, security=core.security, signer=core.signer, tokens=core.tokens, clock=core.clock,
         allow_low_aal=core.settings.provided.sessions.allow_low_aal,
+        access_token_hook=custom_access_token_hook,
     )
     codes = providers.Singleton(
         EmailCodes,
@@ -267,7 +277,7 @@ class UseCases(containers.DeclarativeContainer):
         limiter=adapters.rate_limiter,
         sender=core.sms_sender,
         render=core.sms_render,
-        hook=core.send_sms_hook,
+        hook=send_sms_hook,
         user_json=providers.Object(hook_user_json),
         verifier=core.sms_verifier,
         mfa_render=core.mfa_sms_render,
@@ -433,7 +443,7 @@ class UseCases(containers.DeclarativeContainer):
     )
     verify_factor = providers.Singleton(
         VerifyFactor, uow=adapters.uow, mfa=core.settings.provided.mfa, clock=core.clock, issuer=issuer, webauthn=core.webauthn,
-        hook=core.mfa_verification_hook,
+        hook=mfa_verification_hook,
     )
     unenroll_factor = providers.Singleton(UnenrollFactor, uow=adapters.uow, clock=core.clock, issuer=issuer)
     admin_list_factors = providers.Singleton(AdminListFactors, uow=adapters.uow)
@@ -471,7 +481,7 @@ class UseCases(containers.DeclarativeContainer):
         clock=core.clock,
         hasher=core.hasher,
         issuer=issuer,
-        hook=core.password_verification_hook,
+        hook=password_verification_hook,
     )
     refresh_token_grant = providers.Singleton(
         RefreshTokenGrant,

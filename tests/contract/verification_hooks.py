@@ -39,7 +39,7 @@ async def test_the_password_hook_sees_every_attempt_and_may_refuse(make_api: Any
         wrong = await api.password_grant(password="not-it")
         assert wrong.status_code == 400 and wrong.json()["error_code"] == "invalid_credentials"
         assert [(p["user_id"], p["valid"], p["metadata"]["name"]) for p in hook.payloads] == [
-            (user["id"], True, "password-verification-attempt"), (user["id"], False, "password-verification-attempt")
+            (user["id"], True, "password-verification"), (user["id"], False, "password-verification")
         ]  # fmt: skip
 
         hook.replies = [Reply(200, {"decision": "reject", "message": "Locked: too many attempts", "should_logout_user": True})]

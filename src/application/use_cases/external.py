@@ -246,7 +246,7 @@ class ExternalCallback:
             elif refusal is None:
                 session, refresh_token = await self.issuer.open_session(uow, user, OAUTH, cmd.ctx, now)
                 await uow.flow_states.delete(flow.id)
-                result = self.issuer.result(user, session, refresh_token)
+                result = await self.issuer.issue(uow, user, session, refresh_token, method=OAUTH, ctx=cmd.ctx)
             await uow.commit()
         if refusal is not None:
             raise refusal

@@ -27,6 +27,8 @@ from pytrue.application.ports import (
 from pytrue.application.results import AuthResult
 from pytrue.application.sessions import SessionIssuer
 from pytrue.application.use_cases.external import OAUTH, OAuthError
+
+ID_TOKEN = OAUTH  # GoTrue issues id_token grant sessions with the OAuth authentication method
 from pytrue.domain.errors import DomainError, ValidationFailed
 
 INVALID_REQUEST = "invalid request"
@@ -96,7 +98,8 @@ class IdTokenGrant:
                 )
             if refusal is None:
                 session, refresh_token = await self.issuer.open_session(uow, user, OAUTH, cmd.ctx, now)
+                result = await self.issuer.issue(uow, user, session, refresh_token, method=ID_TOKEN, ctx=cmd.ctx)
             await uow.commit()
         if refusal is not None:
             raise refusal  # committed first: GoTrue keeps the user (and the mail it sent)
-        return self.issuer.result(user, session, refresh_token)
+        return result

@@ -217,7 +217,7 @@ class SignUp:
     ) -> SignUpResult:
         await uow.audit.add(self.issuer.audit(Actor.of_user(user), "login", now, {"provider": method_provider}))
         session, refresh = await self.issuer.open_session(uow, user, "password", cmd.ctx, now)
-        return SignUpResult(user=user, auth=self.issuer.result(user, session, refresh))
+        return SignUpResult(user=user, auth=await self.issuer.issue(uow, user, session, refresh, method="password", ctx=cmd.ctx))
 
     def _obfuscated(self, user: User, provider: str, cmd: SignUpCommand, aud: str, now: datetime) -> User:
         return User(
@@ -253,5 +253,6 @@ class SignUp:
             await uow.users.add(user)
             await uow.audit.add(self.issuer.audit(Actor.of_user(user), "user_signedup", now, {"provider": "anonymous"}))
             session, refresh = await self.issuer.open_session(uow, user, "anonymous", cmd.ctx, now)
+            auth = await self.issuer.issue(uow, user, session, refresh, method="anonymous", ctx=cmd.ctx)
             await uow.commit()
-        return SignUpResult(user=user, auth=self.issuer.result(user, session, refresh))
+        return SignUpResult(user=user, auth=auth)

@@ -36,6 +36,7 @@ from pytrue.application.config import Links
 from pytrue.application.email_codes import EmailCodes
 from pytrue.application.mail_health import MailHealth
 from pytrue.application.mail_sender import MailQueued, OutboxSender
+from pytrue.application.hooks import UserCreationHooks
 from pytrue.application.sessions import SessionIssuer
 from pytrue.entrypoints.hook_wiring import auth_hook
 from pytrue.application.sms_codes import SmsCodes
@@ -251,6 +252,15 @@ class UseCases(containers.DeclarativeContainer):
     before_user_created_hook = providers.Singleton(auth_hook, core.settings, core.outbound, adapters.uow, "before_user_created")
     after_user_created_hook = providers.Singleton(auth_hook, core.settings, core.outbound, adapters.uow, "after_user_created")
 
+    user_hooks = providers.Singleton(
+        UserCreationHooks,
+        before=before_user_created_hook,
+        after=after_user_created_hook,
+        user_json=providers.Object(hook_user_json),
+        tokens=core.tokens,
+        clock=core.clock,
+    )
+
     issuer = providers.Singleton(
         SessionIssuer, jwt=core.jwt, security=core.security, signer=core.signer, tokens=core.tokens, clock=core.clock,
         allow_low_aal=core.settings.provided.sessions.allow_low_aal,
@@ -317,6 +327,7 @@ class UseCases(containers.DeclarativeContainer):
         issuer=issuer,
         codes=codes,
         sms_codes=sms_codes,
+        user_hooks=user_hooks,
     )
     _mail = {"uow": adapters.uow, "clock": core.clock, "issuer": issuer, "codes": codes}
     send_magic_link = providers.Singleton(
@@ -354,7 +365,9 @@ class UseCases(containers.DeclarativeContainer):
         **_mail,
     )
     reauthenticate = providers.Singleton(Reauthenticate, links=core.links, sms_codes=sms_codes, **_mail)
-    invite_user = providers.Singleton(InviteUser, jwt=core.jwt, links=core.links, tokens=core.tokens, **_mail)
+    invite_user = providers.Singleton(
+        InviteUser, jwt=core.jwt, links=core.links, tokens=core.tokens, user_hooks=user_hooks, **_mail
+    )
     generate_link = providers.Singleton(
         GenerateLink,
         jwt=core.jwt,
@@ -364,6 +377,7 @@ class UseCases(containers.DeclarativeContainer):
         links=core.links,
         tokens=core.tokens,
         hasher=core.hasher,
+        user_hooks=user_hooks,
         **_mail,
     )
     code_attempts = providers.Singleton(
@@ -394,6 +408,7 @@ class UseCases(containers.DeclarativeContainer):
         tokens=core.tokens,
         issuer=issuer,
         codes=codes,
+        user_hooks=user_hooks,
     )
     authorize_external = providers.Singleton(
         Authorize,

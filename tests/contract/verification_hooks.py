@@ -73,6 +73,7 @@ async def test_the_mfa_hook_may_reject_a_verification_and_logs_the_user_out(make
         assert wrong.status_code == 422 and wrong.json()["error_code"] == "mfa_verification_failed"
         [attempt] = hook.payloads
         assert attempt["factor_id"] == enrolled["id"] and attempt["factor_type"] == "totp" and attempt["valid"] is False
+        assert attempt["metadata"]["name"] == "mfa-verification"
         assert attempt["user_id"] == session["user"]["id"] and attempt["metadata"]["ip_address"] == IP["X-Forwarded-For"]
 
         hook.replies = [Reply(200, {"decision": "reject", "message": "Verification blocked"})]

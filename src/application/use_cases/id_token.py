@@ -94,12 +94,15 @@ class IdTokenGrant:
                 user, refusal = await self.accounts.link(uow, data, chosen.provider, cmd.link_target, redirect_to=redirect_to, now=now)
             else:
                 user, refusal = await self.accounts.sign_in(
-                    uow, data, chosen.provider, aud=aud, email_optional=chosen.email_optional, redirect_to=redirect_to, now=now
+                    uow, data, chosen.provider, aud=aud, email_optional=chosen.email_optional, redirect_to=redirect_to, now=now,
+                    ctx=cmd.ctx,
                 )
             if refusal is None:
                 session, refresh_token = await self.issuer.open_session(uow, user, OAUTH, cmd.ctx, now)
                 result = await self.issuer.issue(uow, user, session, refresh_token, method=ID_TOKEN, ctx=cmd.ctx)
             await uow.commit()
+        if user.created_at == now:
+            await self.accounts.user_hooks.created(user, cmd.ctx)
         if refusal is not None:
             raise refusal  # committed first: GoTrue keeps the user (and the mail it sent)
         return result

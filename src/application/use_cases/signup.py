@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from pytrue.application.hooks import UserCreationHooks
 from pytrue.application.passwords import LeakedPasswords, enforce_password
 from pytrue.application.config import External, Jwt, Links, Mailer, Site, Sms
 from pytrue.domain.values import PasswordPolicy
@@ -63,6 +64,7 @@ class SignUp:
     issuer: SessionIssuer
     codes: EmailCodes
     sms_codes: SmsCodes
+    user_hooks: UserCreationHooks
 
     async def __call__(self, cmd: SignUpCommand) -> SignUpResult:
         if self.site.disable_signup:
@@ -86,6 +88,8 @@ class SignUp:
             else:
                 result = await self._new(uow, provider, address, password_hash, cmd, aud, now)
             await uow.commit()
+        if existing is None:
+            await self.user_hooks.created(result.user, cmd.ctx)
         return result
 
     def _validate(self, cmd: SignUpCommand) -> tuple[str, str]:
@@ -136,7 +140,7 @@ class SignUp:
         user.user_metadata = dict(identity.identity_data)
         if self._autoconfirm(provider):
             return await self._confirmed(uow, user, provider, cmd, now, new=True)
-        await uow.users.add(user)
+        await self.user_hooks.add(uow, user, cmd.ctx)
         await uow.audit.add(
             self.issuer.audit(Actor.of_user(user), "user_confirmation_requested", now, {"provider": provider})
         )
@@ -204,7 +208,7 @@ class SignUp:
         This sign-up is the one whose password and data stay; sessions an unproven account held
         before it are ended (docs/adr/0015)."""
         unproven = user.prove_email(now, by_sign_up_code=True) if provider == "email" else user.prove_phone(now)
-        await (uow.users.add(user) if new else uow.users.update(user))
+        await (self.user_hooks.add(uow, user, cmd.ctx) if new else uow.users.update(user))
         if unproven and not new:
             await uow.sessions.delete_for_user(user.id)
         await uow.audit.add(self.issuer.audit(Actor.of_user(user), "user_signedup", now, {"provider": provider}))
@@ -250,9 +254,10 @@ class SignUp:
             updated_at=now,
         )
         async with self.uow() as uow:
-            await uow.users.add(user)
+            await self.user_hooks.add(uow, user, cmd.ctx)
             await uow.audit.add(self.issuer.audit(Actor.of_user(user), "user_signedup", now, {"provider": "anonymous"}))
             session, refresh = await self.issuer.open_session(uow, user, "anonymous", cmd.ctx, now)
             auth = await self.issuer.issue(uow, user, session, refresh, method="anonymous", ctx=cmd.ctx)
             await uow.commit()
+        await self.user_hooks.created(user, cmd.ctx)
         return SignUpResult(user=user, auth=auth)

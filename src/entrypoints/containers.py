@@ -277,6 +277,8 @@ class UseCases(containers.DeclarativeContainer):
         mailer=core.mailer,
         limiter=adapters.rate_limiter,
         health=core.mail_health,
+        hook=send_email_hook,
+        user_json=providers.Object(hook_user_json),
     )
     sms_codes = providers.Singleton(
         SmsCodes,

@@ -232,3 +232,61 @@ async def test_an_unreachable_before_hook_refuses_the_sign_up(make_api: Any) -> 
         failed = await api.signup()
         assert failed.status_code == 500 and failed.json()["msg"] == "Invalid payload sent to hook"
         assert await api.counts() == counts
+
+
+# --- send email -----------------------------------------------------------------------------
+
+
+def _email_hook_env(hook: HookReceiver) -> dict[str, str]:
+    return {**_env(hook, "send_email"), "GOTRUE_MAILER_AUTOCONFIRM": "false", "GOTRUE_SMTP_MAX_FREQUENCY": "1ns"}
+
+
+async def test_the_send_email_hook_gets_every_mail_instead_of_smtp(make_api: Any) -> None:
+    with receiver(lambda payload: Reply(200, {})) as hook:
+        api = await make_api(_email_hook_env(hook))
+        signed_up = await api.signup("mail@example.com", PASSWORD, data={"name": "Ada"})
+        assert signed_up.status_code == 200, signed_up.text
+        [sent] = hook.payloads
+        assert sent["metadata"]["name"] == "send-email"
+        assert sent["user"]["email"] == "mail@example.com" and sent["user"]["user_metadata"]["name"] == "Ada"
+        data = sent["email_data"]
+        assert data["email_action_type"] == "signup" and len(data["token"]) == 6 and data["token_hash"]
+        assert data["redirect_to"] and data["site_url"] is not None
+        assert set(data) >= {"token_new", "token_hash_new", "old_email", "old_phone", "provider", "factor_type"}
+        assert await api.outbox() == []  # nothing queued for SMTP
+
+        confirmed = await api.client.post("/verify", json={"type": "signup", "token_hash": data["token_hash"]}, headers=api.headers())
+        assert confirmed.status_code == 200, confirmed.text  # the hook's link data confirm the user
+        session = confirmed.json()
+
+        magic = await api.client.post("/otp", json={"email": "mail@example.com"}, headers=api.headers())
+        assert magic.status_code == 200, magic.text
+        changed = await api.client.put("/user", json={"email": "new@example.com"}, headers=api.headers(session["access_token"]))
+        assert changed.status_code == 200, changed.text
+        kinds = [p["email_data"]["email_action_type"] for p in hook.payloads]
+        assert kinds == ["signup", "magiclink", "email_change"], kinds
+        change = hook.payloads[-1]["email_data"]
+        # secure email change: one call for both addresses, in GoTrue's layout
+        assert change["token"] and change["token_new"] and change["token"] != change["token_new"]
+        assert change["token_hash"] and change["token_hash_new"] and change["token_hash"] != change["token_hash_new"]
+
+        second = await api.signup("second@example.com", PASSWORD)
+        assert second.status_code == 200
+        await api.client.post(
+            "/verify", json={"type": "signup", "token_hash": hook.payloads[-1]["email_data"]["token_hash"]}, headers=api.headers()
+        )
+        recovered = await api.client.post("/recover", json={"email": "second@example.com"}, headers=api.headers())
+        assert recovered.status_code == 200, recovered.text
+        assert hook.payloads[-1]["email_data"]["email_action_type"] == "recovery"
+        assert hook.payloads[-1]["user"]["email"] == "second@example.com"
+        assert await api.outbox() == []
+
+
+async def test_a_refusing_send_email_hook_fails_the_request_with_nothing_written(make_api: Any) -> None:
+    with receiver(lambda payload: Reply(200, {"error": {"http_code": 429, "message": "mail quota reached"}})) as hook:
+        api = await make_api(_email_hook_env(hook))
+        counts = await api.counts()
+        refused = await api.signup("mail@example.com", PASSWORD)
+        assert refused.status_code == 429 and refused.json()["msg"] == "mail quota reached"
+        assert await api.counts() == counts and await api.outbox() == []
+        assert len(hook.payloads) == 1

@@ -94,15 +94,17 @@ class SmsCodes:
             if not self.sms.autoconfirm and not await self.limiter.consume(SMS_SENT_KEY, self.rate_limit.sms_sent, now):
                 raise sms_rate_limit_exceeded()
             otp = self.tokens.otp(self.sms.otp_length)
-            await self._deliver(user, purpose, phone, channel, otp, ctx or RequestContext(), now)
+            await self._deliver(uow, user, purpose, phone, channel, otp, ctx or RequestContext(), now)
         await store_code(uow, self.tokens, user, purpose, phone, otp, now)
         return TEST_OTP_MESSAGE_ID if listed else ""
 
     async def _deliver(
-        self, user: User, purpose: TokenPurpose, phone: str, channel: str, otp: str, ctx: RequestContext, now: datetime
+        self, uow: UnitOfWork, user: User, purpose: TokenPurpose, phone: str, channel: str, otp: str, ctx: RequestContext,
+        now: datetime,
     ) -> None:
         if self.hook is not None:
-            await self.hook.invoke(self._hook_payload(user, phone, otp, ctx, now))  # HookFailed carries GoTrue's answer
+            # HookFailed carries GoTrue's answer; a PostgreSQL function hook runs in the request's transaction
+            await self.hook.invoke(self._hook_payload(user, phone, otp, ctx, now), uow=uow)
             return
         try:
             await self.sender.send(phone=phone, message=self.render(otp), channel=channel, otp=otp)

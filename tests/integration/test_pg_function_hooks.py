@@ -46,11 +46,16 @@ BEGIN
   PERFORM pg_sleep(3);
   RETURN event;
 END $$;
+CREATE FUNCTION auth.pytrue_test_sms(event jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO auth.pytrue_test_hook_calls VALUES ('sms', event->'sms'->>'phone', event->'sms'->>'otp');
+  RETURN '{}'::jsonb;
+END $$;
 CREATE FUNCTION auth.pytrue_test_array(event jsonb) RETURNS jsonb LANGUAGE sql AS $$ SELECT '[1, 2]'::jsonb $$;
 """
 CLEANUP = """
 DROP FUNCTION IF EXISTS auth.pytrue_test_claims(jsonb), auth.pytrue_test_before(jsonb), auth.pytrue_test_after(jsonb),
-  auth.pytrue_test_raises(jsonb), auth.pytrue_test_slow(jsonb), auth.pytrue_test_array(jsonb);
+  auth.pytrue_test_raises(jsonb), auth.pytrue_test_slow(jsonb), auth.pytrue_test_array(jsonb), auth.pytrue_test_sms(jsonb);
 DROP TABLE IF EXISTS auth.pytrue_test_hook_calls;
 """
 
@@ -136,3 +141,13 @@ async def test_an_answer_that_is_not_an_object_is_refused(functions_api: Any) ->
     failed = await api.signup()
     assert failed.status_code == 500 and failed.json()["msg"] == "Error unmarshaling JSON output."
     assert await api.counts() == counts
+
+
+async def test_a_send_sms_function_gets_the_code_that_then_verifies(functions_api: Any) -> None:
+    api = await functions_api({**_hook("send_sms", "pytrue_test_sms"), "GOTRUE_EXTERNAL_PHONE_ENABLED": "true"})
+    sent = await api.client.post("/otp", json={"phone": "15555550100"}, headers=api.headers())
+    assert sent.status_code == 200, sent.text
+    [(name, phone, otp)] = _calls(api)
+    assert (name, phone, len(otp)) == ("sms", "15555550100", 6)
+    verified = await api.client.post("/verify", json={"type": "sms", "phone": phone, "token": otp}, headers=api.headers())
+    assert verified.status_code == 200 and verified.json()["access_token"], verified.text

@@ -17,6 +17,7 @@ from uuid import UUID
 
 from pytrue.application.config import Jwt, Mailer, Site
 from pytrue.application.email_codes import EmailCodes
+from pytrue.application.notifications import SecurityNotifications
 from pytrue.application.ports import MAIL_CONFIRMATION, TokenGenerator, UnitOfWork
 from pytrue.application.sessions import SessionIssuer
 from pytrue.domain.audit import Actor
@@ -51,6 +52,7 @@ class ExternalAccounts:
     tokens: TokenGenerator
     issuer: SessionIssuer
     codes: EmailCodes
+    notifications: SecurityNotifications
 
     async def sign_in(
         self,
@@ -174,6 +176,8 @@ class ExternalAccounts:
             await self.codes.send(
                 uow, user, CONFIRMATION, kind=MAIL_CONFIRMATION, link_type="signup", address=user.email, redirect_to=redirect_to, now=now
             )
+        if refusal is None:
+            await self.notifications.identity_linked(uow, user, provider)
         return user, refusal
 
     async def promote_email(self, uow: UnitOfWork, user: User, *, now: datetime) -> str:

@@ -12,7 +12,7 @@ rolling the change back when the send is refused, is what a notification must ne
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from pytrue.application.config import Mailer as MailerSection
@@ -53,11 +53,13 @@ class SecurityNotifications:
         kind: str,
         *,
         to: str | None = None,
+        shown_email: str | None = None,
         now: datetime | None = None,
         **details: str,
     ) -> bool:
         """Queue the notification `kind` about `user` (to `to`, else the user's address).
 
+        `.Email` is the user's address unless `shown_email` says otherwise.
         `details` are the `Mail` fields the kind shows (`old_email`, `phone`, `old_phone`,
         `provider`, `factor_type`). Nothing is queued when the kind is off, there is no address
         or the global email budget (`GOTRUE_RATE_LIMIT_EMAIL_SENT`, as GoTrue) is spent. Never
@@ -76,7 +78,10 @@ class SecurityNotifications:
             ):
                 log.warning("mailer: %s email not sent: email rate limit exceeded", kind)
                 return False
-            await uow.outbox.add(Mail.for_user(user, kind=kind, to=address, **details), now)
+            mail = Mail.for_user(user, kind=kind, to=address, **details)
+            if shown_email is not None:
+                mail = replace(mail, email=shown_email)
+            await uow.outbox.add(mail, now)
         except Exception as error:  # noqa: BLE001 - a notice must never fail the change it reports
             log.warning("mailer: unable to queue the %s email (%s)", kind, type(error).__name__)
             return False
@@ -103,7 +108,7 @@ class SecurityNotifications:
 
     async def identity_unlinked(self, uow: UnitOfWork, user: User, provider: str, recipient: str) -> None:
         """`recipient` is the address before unlinking (unlinking may promote another identity's email)."""
-        await self.notify(uow, user, MAIL_IDENTITY_UNLINKED, to=recipient, provider=provider)
+        await self.notify(uow, user, MAIL_IDENTITY_UNLINKED, to=recipient, shown_email=recipient, provider=provider)
 
     async def factor_enrolled(self, uow: UnitOfWork, user: User, factor_type: str) -> None:
         await self.notify(uow, user, MAIL_MFA_FACTOR_ENROLLED, factor_type=factor_type)

@@ -98,6 +98,7 @@ def mail_transport(settings: Settings, inbox: DevInbox) -> Transport:
             password=smtp.password,
             sender=smtp.admin_email,
             sender_name=smtp.sender_name,
+            logging_enabled=smtp.logging_enabled,
         )
     return DevTransport(
         inbox=inbox,

@@ -9,6 +9,7 @@ the email budget.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
 
@@ -17,8 +18,9 @@ from contract.email_flows import fragment, follow
 from contract.identity_linking import _callback, _link, _me, _unlink
 from contract.mfa_factors import _step_up, _totp_user
 from contract.oauth_flows import _fragment, github, github_api
-from contract.phone_flows import OTHER, PHONE, twilio_api, twilio_env  # noqa: F401 - twilio_api is a fixture
+from contract.phone_flows import OTHER, PHONE, twilio_env
 from support.fake_http import Reply, serving
+from support.sms_providers import TwilioApi
 
 from pytrue.adapters.system import FixedClock
 from pytrue.application.ports import (
@@ -140,12 +142,19 @@ async def test_secure_email_change_notifies_once_both_links_are_followed(make_ap
     _expect(api, MAIL_EMAIL_CHANGED, to=_USER)
 
 
+@pytest.fixture
+def notices_twilio() -> Iterator[TwilioApi]:
+    """The Twilio stand-in the phone scenarios text through."""
+    with TwilioApi() as twilio:
+        yield twilio  # type: ignore[misc]
+
+
 # --- phone changed ------------------------------------------------------------------------------------
 @_ON_OFF
-async def test_notice_of_a_phone_change_confirmed_by_code(make_api: Any, twilio_api: Any, on: bool) -> None:
+async def test_notice_of_a_phone_change_confirmed_by_code(make_api: Any, notices_twilio: TwilioApi, on: bool) -> None:
     test_codes = f"{PHONE}:424242,{OTHER}:515151"  # test numbers: no text is sent, the code is known
     clock = FixedClock(datetime.now(timezone.utc).replace(microsecond=0))
-    api = await make_api(twilio_env(twilio_api, **_env(MAIL_PHONE_CHANGED, on), GOTRUE_SMS_TEST_OTP=test_codes), clock=clock)
+    api = await make_api(twilio_env(notices_twilio, **_env(MAIL_PHONE_CHANGED, on), GOTRUE_SMS_TEST_OTP=test_codes), clock=clock)
     session = await _signed_up(api)
     token = session["access_token"]
     await _put_user(api, token, phone=PHONE)
@@ -170,8 +179,8 @@ async def test_notice_of_a_phone_change_confirmed_by_code(make_api: Any, twilio_
         assert f"The phone number for your account was changed from {PHONE} to {OTHER}." in mail.text
 
 
-async def test_notice_of_a_phone_change_taken_at_once_with_sms_autoconfirm(make_api: Any, twilio_api: Any) -> None:
-    api = await make_api(twilio_env(twilio_api, **_ALL_ON, GOTRUE_SMS_AUTOCONFIRM="true"))
+async def test_notice_of_a_phone_change_taken_at_once_with_sms_autoconfirm(make_api: Any, notices_twilio: TwilioApi) -> None:
+    api = await make_api(twilio_env(notices_twilio, **_ALL_ON, GOTRUE_SMS_AUTOCONFIRM="true"))
     session = await _signed_up(api)
     await _put_user(api, session["access_token"], phone=PHONE)
     await _put_user(api, session["access_token"], phone=OTHER)
@@ -179,8 +188,8 @@ async def test_notice_of_a_phone_change_taken_at_once_with_sms_autoconfirm(make_
     assert f"changed from {PHONE} to {OTHER}." in _notices(api)[1].text
 
 
-async def test_a_phone_only_user_gets_no_notice(make_api: Any, twilio_api: Any) -> None:
-    api = await make_api(twilio_env(twilio_api, **_ALL_ON, GOTRUE_SMS_AUTOCONFIRM="true"))
+async def test_a_phone_only_user_gets_no_notice(make_api: Any, notices_twilio: TwilioApi) -> None:
+    api = await make_api(twilio_env(notices_twilio, **_ALL_ON, GOTRUE_SMS_AUTOCONFIRM="true"))
     response = await api.client.post("/signup", json={"phone": PHONE, "password": "s3cret-pass"}, headers=api.headers())
     assert response.status_code == 200, response.text
     await _put_user(api, response.json()["access_token"], phone=OTHER, password=_NEW_PASSWORD)

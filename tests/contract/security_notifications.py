@@ -390,3 +390,17 @@ async def test_a_spent_email_budget_skips_the_notice_not_the_change(make_api: An
     _expect(api, None)
     assert await api.outbox() == []
 
+
+
+async def test_a_change_rolled_back_after_its_notice_was_queued_sends_nothing(make_api: Any) -> None:
+    # the password notice takes the budget's last unit, then the email change mail finds it spent: 429, all undone
+    api = await make_api({**_ALL_ON, "GOTRUE_MAILER_AUTOCONFIRM": "false", "GOTRUE_RATE_LIMIT_EMAIL_SENT": "2"})
+    await _signed_up(api)
+    confirmed = await follow(api, api.mail(_USER, "confirmation").link)
+    token = fragment(confirmed.headers["location"])["access_token"]
+    response = await api.client.put("/user", json={"password": _NEW_PASSWORD, "email": "new@example.com"}, headers=api.headers(token))
+    assert response.status_code == 429 and response.json()["error_code"] == "over_email_send_rate_limit", response.text
+    assert (await api.password_grant(_USER, _NEW_PASSWORD)).status_code == 400
+    assert (await api.password_grant(_USER, "s3cret-pass")).status_code == 200
+    _expect(api, None)
+    assert await api.outbox() == []

@@ -228,3 +228,15 @@ async def _password_change_while_smtp_is_down() -> Any:
         with SmtpServer(port=port) as smtp:
             await api.drain_mail()
             return smtp.wait_for("grace@example.com")
+
+
+async def test_implicit_tls_is_logged_the_same_way(tls: TlsPair, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="pytrue.smtp")
+    with SmtpServer(tls=tls, implicit_tls=True) as smtp:
+        await mailer(smtp.port, tls_context=tls.client, implicit_tls=True).send(reauthentication())
+        message = smtp.wait_for("ada@example.com")
+    lines = smtp_lines(caplog)
+    assert "(greeting) -> 220" in lines[0]
+    assert not any("STARTTLS" in line for line in lines)
+    assert lines[-1].endswith(f"message_id={message['Message-ID']} status=sent")
+    assert_no_secrets(caplog)

@@ -243,10 +243,34 @@ class MailerTexts(Section):
     magic_link: str = setting("", "Magic link mail.")
     email_change: str = setting("", "Email change mail.")
     reauthentication: str = setting("", "Reauthentication code mail.")
+    password_changed_notification: str = setting("", "Notice that the password was changed.")
+    email_changed_notification: str = setting("", "Notice (to the old address) that the email address was changed.")
+    phone_changed_notification: str = setting("", "Notice that the phone number was changed.")
+    identity_linked_notification: str = setting("", "Notice that an identity was linked.")
+    identity_unlinked_notification: str = setting("", "Notice that an identity was unlinked.")
+    mfa_factor_enrolled_notification: str = setting("", "Notice that an MFA factor was enrolled.")
+    mfa_factor_unenrolled_notification: str = setting("", "Notice that an MFA factor was unenrolled.")
 
     def given(self) -> dict[str, str]:
         """The kinds set to a non-empty value."""
         return {item.name: getattr(self, item.name) for item in fields(self) if getattr(self, item.name)}
+
+
+@declared
+class MailerNotifications(Section):
+    """Which security notification emails are sent (NotificationsConfiguration; docs/adr/0031)."""
+
+    password_changed_enabled: bool = setting(False, "Mail the user when their password was changed.")
+    email_changed_enabled: bool = setting(False, "Mail the old address when the email address was changed.")
+    phone_changed_enabled: bool = setting(False, "Mail the user when their phone number was changed.")
+    identity_linked_enabled: bool = setting(False, "Mail the user when an identity was linked to the account.")
+    identity_unlinked_enabled: bool = setting(False, "Mail the user when an identity was unlinked.")
+    mfa_factor_enrolled_enabled: bool = setting(False, "Mail the user when an MFA factor was verified for the first time.")
+    mfa_factor_unenrolled_enabled: bool = setting(False, "Mail the user when an MFA factor was removed.")
+
+    def enabled(self, kind: str) -> bool:
+        """Whether the notification `kind` (`password_changed_notification`, …) is switched on."""
+        return bool(getattr(self, kind.removesuffix("_notification") + "_enabled", False))
 
 
 @declared
@@ -273,6 +297,9 @@ class Smtp(Section):
         timedelta(minutes=1), "Minimum interval between mails of one kind to one user.", fix=_positive_or(timedelta(minutes=1))
     )
     headers: dict[str, tuple[str, ...]] = setting({}, 'Extra headers as JSON: {"X-Header": ["value"]}.', kind="smtp_headers")
+    logging_enabled: bool = setting(
+        False, "Log each SMTP exchange at info on pytrue.smtp (envelope, Message-ID, replies; never credentials or body)."
+    )
 
 
 @declared
@@ -287,6 +314,7 @@ class Mailer(Section):
     subjects: MailerTexts = section(MailerTexts, doc="Subject per mail kind.")
     templates: MailerTexts = section(MailerTexts, doc="Template URL per mail kind.")
     url_paths: MailerUrlPaths = section(MailerUrlPaths, env="URLPATHS", doc="Link path per mail kind.")
+    notifications: MailerNotifications = section(MailerNotifications, doc="Security notification switches.")
     template_max_size: int = setting(1_000_000, "Largest template fetched, in bytes.", minimum=1)
     template_max_age: timedelta = setting(timedelta(minutes=10), "How long a fetched template is used.", fix=_positive_or(timedelta(minutes=10)))
     template_retry_interval: timedelta = setting(

@@ -204,7 +204,7 @@ class EmailCodes:
 
     async def hook_email(
         self,
-        uow: UnitOfWork,
+        uow: UnitOfWork | None,
         mail: Mail,
         user: User | None,
         ctx: RequestContext,

@@ -19,6 +19,7 @@ from pytrue.application.context import RequestContext
 from pytrue.application.hooks import UserCreationHooks
 from pytrue.application.config import Jwt, Mailer, Site
 from pytrue.application.email_codes import EmailCodes
+from pytrue.application.notifications import SecurityNotifications
 from pytrue.application.ports import MAIL_CONFIRMATION, TokenGenerator, UnitOfWork
 from pytrue.application.sessions import SessionIssuer
 from pytrue.domain.audit import Actor
@@ -54,6 +55,7 @@ class ExternalAccounts:
     issuer: SessionIssuer
     codes: EmailCodes
     user_hooks: UserCreationHooks
+    notifications: SecurityNotifications
 
     async def sign_in(
         self,
@@ -180,6 +182,8 @@ class ExternalAccounts:
             await self.codes.send(
                 uow, user, CONFIRMATION, kind=MAIL_CONFIRMATION, link_type="signup", address=user.email, redirect_to=redirect_to, now=now
             )
+        if refusal is None:
+            await self.notifications.identity_linked(uow, user, provider)
         return user, refusal
 
     async def promote_email(self, uow: UnitOfWork, user: User, *, now: datetime) -> str:

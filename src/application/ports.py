@@ -436,6 +436,18 @@ MAIL_RECOVERY = "recovery"
 MAIL_EMAIL_CHANGE = "email_change"
 MAIL_REAUTHENTICATION = "reauthentication"
 MAIL_KINDS = (MAIL_CONFIRMATION, MAIL_INVITE, MAIL_MAGIC_LINK, MAIL_RECOVERY, MAIL_EMAIL_CHANGE, MAIL_REAUTHENTICATION)
+# security notifications (GOTRUE_MAILER_NOTIFICATIONS_*): no code, no link; docs/adr/0031
+MAIL_PASSWORD_CHANGED = "password_changed_notification"
+MAIL_EMAIL_CHANGED = "email_changed_notification"
+MAIL_PHONE_CHANGED = "phone_changed_notification"
+MAIL_IDENTITY_LINKED = "identity_linked_notification"
+MAIL_IDENTITY_UNLINKED = "identity_unlinked_notification"
+MAIL_MFA_FACTOR_ENROLLED = "mfa_factor_enrolled_notification"
+MAIL_MFA_FACTOR_UNENROLLED = "mfa_factor_unenrolled_notification"
+NOTIFICATION_KINDS = (
+    MAIL_PASSWORD_CHANGED, MAIL_EMAIL_CHANGED, MAIL_PHONE_CHANGED, MAIL_IDENTITY_LINKED, MAIL_IDENTITY_UNLINKED,
+    MAIL_MFA_FACTOR_ENROLLED, MAIL_MFA_FACTOR_UNENROLLED,
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -448,7 +460,9 @@ class Mail:
     `invite`, `magiclink`, `recovery`, `email_change`; empty for reauthentication, which
     carries only the code). `redirect_to` is already validated against the allow-list (never
     empty: SITE_URL at worst). `new_email` is set for email changes; `to` is the address this
-    copy goes to.
+    copy goes to. Notifications carry what changed instead of a code: `old_email`, `phone` and
+    `old_phone` (GoTrue's stored form), `provider` (of the linked or unlinked identity) and
+    `factor_type` (`.OldEmail`, `.Phone`, `.OldPhone`, `.Provider`, `.FactorType`).
     """
 
     kind: str
@@ -460,6 +474,11 @@ class Mail:
     link_type: str = ""
     redirect_to: str = ""
     new_email: str = ""
+    old_email: str = ""
+    phone: str = ""
+    old_phone: str = ""
+    provider: str = ""
+    factor_type: str = ""
 
     @classmethod
     def for_user(cls, user: User, **fields: Any) -> Mail:
@@ -477,12 +496,16 @@ class Mail:
             "link_type": self.link_type,
             "redirect_to": self.redirect_to,
             "new_email": self.new_email,
+            **{name: getattr(self, name) for name in _NOTIFICATION_FIELDS if getattr(self, name)},
         }
 
     @classmethod
     def from_payload(cls, payload: Mapping[str, Any]) -> Mail:
-        names = ("kind", "to", "email", "otp", "token_hash", "link_type", "redirect_to", "new_email")
+        names = ("kind", "to", "email", "otp", "token_hash", "link_type", "redirect_to", "new_email", *_NOTIFICATION_FIELDS)
         return cls(data=dict(payload.get("data") or {}), **{name: str(payload.get(name) or "") for name in names})
+
+
+_NOTIFICATION_FIELDS = ("old_email", "phone", "old_phone", "provider", "factor_type")
 
 
 class MailDeliveryFailed(Exception):

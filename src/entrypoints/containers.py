@@ -34,6 +34,7 @@ from pytrue.adapters.system import SecretsTokenGenerator, SystemClock
 from pytrue.application.code_attempts import CodeAttempts
 from pytrue.application.config import Links
 from pytrue.application.email_codes import EmailCodes
+from pytrue.application.notifications import SecurityNotifications
 from pytrue.application.mail_health import MailHealth
 from pytrue.application.mail_sender import MailQueued, OutboxSender
 from pytrue.application.hooks import UserCreationHooks
@@ -99,6 +100,7 @@ def mail_transport(settings: Settings, inbox: DevInbox) -> Transport:
             password=smtp.password,
             sender=smtp.admin_email,
             sender_name=smtp.sender_name,
+            logging_enabled=smtp.logging_enabled,
         )
     return DevTransport(
         inbox=inbox,
@@ -280,6 +282,10 @@ class UseCases(containers.DeclarativeContainer):
         hook=send_email_hook,
         user_json=providers.Object(hook_user_json),
     )
+    notifications = providers.Singleton(
+        SecurityNotifications, mail=core.mail, rate_limit=core.rate_limit, limiter=adapters.rate_limiter, clock=core.clock,
+        codes=codes,
+    )
     sms_codes = providers.Singleton(
         SmsCodes,
         sms=core.sms,
@@ -397,6 +403,7 @@ class UseCases(containers.DeclarativeContainer):
         issuer=issuer,
         attempts=code_attempts,
         sms_codes=sms_codes,
+        notifications=notifications,
     )
     pkce_grant = providers.Singleton(
         PkceGrant, uow=adapters.uow, external=core.external, clock=core.clock, issuer=issuer
@@ -411,6 +418,7 @@ class UseCases(containers.DeclarativeContainer):
         issuer=issuer,
         codes=codes,
         user_hooks=user_hooks,
+        notifications=notifications,
     )
     authorize_external = providers.Singleton(
         Authorize,
@@ -423,7 +431,8 @@ class UseCases(containers.DeclarativeContainer):
         accounts=external_accounts,
     )
     unlink_identity = providers.Singleton(
-        UnlinkIdentity, uow=adapters.uow, clock=core.clock, issuer=issuer, accounts=external_accounts
+        UnlinkIdentity, uow=adapters.uow, clock=core.clock, issuer=issuer, accounts=external_accounts,
+        notifications=notifications,
     )
     external_callback = providers.Singleton(
         ExternalCallback,
@@ -460,9 +469,11 @@ class UseCases(containers.DeclarativeContainer):
     )
     verify_factor = providers.Singleton(
         VerifyFactor, uow=adapters.uow, mfa=core.settings.provided.mfa, clock=core.clock, issuer=issuer, webauthn=core.webauthn,
-        hook=mfa_verification_hook,
+        hook=mfa_verification_hook, notifications=notifications,
     )
-    unenroll_factor = providers.Singleton(UnenrollFactor, uow=adapters.uow, clock=core.clock, issuer=issuer)
+    unenroll_factor = providers.Singleton(
+        UnenrollFactor, uow=adapters.uow, clock=core.clock, issuer=issuer, notifications=notifications
+    )
     admin_list_factors = providers.Singleton(AdminListFactors, uow=adapters.uow)
     admin_update_factor = providers.Singleton(AdminUpdateFactor, uow=adapters.uow, clock=core.clock, issuer=issuer)
     admin_delete_factor = providers.Singleton(AdminDeleteFactor, uow=adapters.uow, clock=core.clock, issuer=issuer)
@@ -530,6 +541,7 @@ class UseCases(containers.DeclarativeContainer):
         email_change=email_change_sender,
         attempts=code_attempts,
         sms_codes=sms_codes,
+        notifications=notifications,
     )
     logout = providers.Singleton(Logout, uow=adapters.uow, clock=core.clock, issuer=issuer)
     list_sessions = providers.Singleton(ListSessions, uow=adapters.uow)

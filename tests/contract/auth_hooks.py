@@ -290,3 +290,16 @@ async def test_a_refusing_send_email_hook_fails_the_request_with_nothing_written
         assert refused.status_code == 429 and refused.json()["msg"] == "mail quota reached"
         assert await api.counts() == counts and await api.outbox() == []
         assert len(hook.payloads) == 1
+
+
+async def test_security_notifications_go_to_the_send_email_hook(make_api: Any) -> None:
+    with receiver(lambda payload: Reply(200, {})) as hook:
+        api = await make_api({**_env(hook, "send_email"), "GOTRUE_MAILER_NOTIFICATIONS_PASSWORD_CHANGED_ENABLED": "true"})
+        session = (await api.signup("notice@example.com", PASSWORD)).json()
+        hook.payloads.clear()
+        changed = await api.client.put("/user", json={"password": "another-s3cret"}, headers=api.headers(session["access_token"]))
+        assert changed.status_code == 200, changed.text
+        [notice] = hook.payloads
+        assert notice["email_data"]["email_action_type"] == "password_changed_notification"
+        assert notice["email_data"]["token"] == "" and notice["user"]["email"] == "notice@example.com"
+        assert await api.outbox() == []

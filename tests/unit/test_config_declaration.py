@@ -50,7 +50,7 @@ NOT_YET = {
     # issue 13: hooks, webhooks, CAPTCHA, leaked passwords, observability
     "GOTRUE_WEBHOOK_URL", "GOTRUE_WEBHOOK_SECRET", "GOTRUE_WEBHOOK_RETRIES", "GOTRUE_WEBHOOK_TIMEOUT_SEC",
     "GOTRUE_WEBHOOK_EVENTS",
-    "GOTRUE_SMTP_LOGGING_ENABLED", "GOTRUE_TRACING_ENABLED", "GOTRUE_TRACING_EXPORTER", "GOTRUE_TRACING_HOST",
+    "GOTRUE_TRACING_ENABLED", "GOTRUE_TRACING_EXPORTER", "GOTRUE_TRACING_HOST",
     "GOTRUE_TRACING_SERVICE_NAME", "GOTRUE_TRACING_OTEL_EXPORTER_OTLP_PROTOCOL", "GOTRUE_METRICS_ENABLED",
     "GOTRUE_METRICS_EXPORTER", "GOTRUE_METRICS_OTEL_EXPORTER_OTLP_PROTOCOL",
     "GOTRUE_METRICS_OTEL_EXPORTER_PROMETHEUS_HOST", "GOTRUE_LOG_FILE", "GOTRUE_LOG_DISABLE_COLORS",
@@ -336,10 +336,12 @@ def _spec_mentions(name: str, spec: str) -> bool:
             if re.fullmatch(rf"{prefix}[A-Z0-9_]+{suffix}", name):
                 return True
         # `GOTRUE_SMS_TWILIO_ACCOUNT_SID`, `_AUTH_TOKEN`: a suffix stands for the full name's prefix + suffix
-        fulls = re.findall(r"`(GOTRUE_[A-Z0-9_]+)`", line)
-        for suffix in re.findall(r"`(_[A-Z0-9_]+)`", line):
-            if name.endswith(suffix) and any(full.startswith(name[: -len(suffix)] + "_") for full in fulls):
-                return True
+        # (braces expanded on both: `GOTRUE_MAILER_SUBJECTS_{A,B}_X`, `_{C,D}_Y`)
+        for expanded in _expand_braces(line):
+            fulls = re.findall(r"`(GOTRUE_[A-Z0-9_]+)`", expanded)
+            for suffix in re.findall(r"`(_[A-Z0-9_]+)`", expanded):
+                if name.endswith(suffix) and any(full.startswith(name[: -len(suffix)] + "_") for full in fulls):
+                    return True
     return False
 
 

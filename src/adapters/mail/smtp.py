@@ -4,6 +4,12 @@ Port 465 means implicit TLS; on any other port STARTTLS is used when the server 
 Credentials (PLAIN, else LOGIN) are only sent over TLS or to a loopback server, as Go's
 net/smtp does. Every failure becomes `MailDeliveryFailed` with a message that names the
 step and the error class, never the credentials; the password is never logged.
+
+With `GOTRUE_SMTP_LOGGING_ENABLED` each exchange is logged at INFO on `pytrue.smtp`: one line
+per command with the server's reply, then GoTrue's `mail.send` line (type, From, To,
+Message-ID, outcome). Only the envelope shows: an AUTH line names the mechanism and hides
+what follows it, and neither the subject (a reauthentication subject holds the code) nor
+the body (links, codes) is ever written.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from pytrue.adapters.mail.outgoing import OutgoingMessage
 from pytrue.application.ports import MailDeliveryFailed
 
 log = logging.getLogger("pytrue.mail")
+smtp_log = logging.getLogger("pytrue.smtp")
 
 IMPLICIT_TLS_PORT = 465
 DEFAULT_TIMEOUT_SECONDS = 10.0
@@ -50,6 +57,61 @@ def build_email(message: OutgoingMessage, sender: str, sender_name: str = "") ->
     return email
 
 
+# Commands shown as sent (their arguments are envelope data); AUTH shows its mechanism only,
+# and any other line (an AUTH continuation carries credentials) is never shown.
+_SHOWN_COMMANDS = frozenset({"EHLO", "HELO", "STARTTLS", "MAIL", "RCPT", "DATA", "RSET", "NOOP", "QUIT"})
+_MAX_REPLY = 120
+
+
+@dataclass(slots=True)
+class Conversation:
+    """One SMTP exchange as it may be logged: each command (credentials hidden) and its reply."""
+
+    peer: str
+    _command: str = ""
+    _last: str = ""
+    _in_auth: bool = False
+
+    def sent(self, cmd: str, args: str) -> None:
+        name = cmd.strip().upper()
+        if self._in_auth:
+            shown = "(auth response)"
+        elif name == "AUTH":
+            shown = "AUTH " + (args.split(maxsplit=1)[0].upper() if args.strip() else "")
+            self._in_auth = True
+        elif name in _SHOWN_COMMANDS:
+            shown = f"{name} {args}".strip()
+        else:
+            shown = "(command)"
+        self._command = shown
+
+    def replied(self, code: int, message: bytes) -> None:
+        shown = self._command or ("(end of data)" if self._last == "DATA" else "(greeting)")
+        text = ""
+        if message and not self._in_auth:  # an AUTH exchange's replies are challenges: code only
+            text = message.decode("utf-8", "replace").splitlines()[0][:_MAX_REPLY]
+        smtp_log.info("smtp %s: %s -> %s", self.peer, shown, f"{code} {text}".rstrip())
+        if self._in_auth and code != 334:
+            self._in_auth = False
+        self._last, self._command = shown, ""
+
+
+def _logged(base: type[smtplib.SMTP], conversation: Conversation) -> type[smtplib.SMTP]:
+    """`base` reporting each command and reply to `conversation` (the body is sent without either)."""
+
+    class LoggedSMTP(base):  # type: ignore[misc, valid-type]
+        def putcmd(self, cmd: str, args: str = "") -> None:
+            conversation.sent(cmd, args)
+            super().putcmd(cmd, args)
+
+        def getreply(self) -> tuple[int, bytes]:
+            code, message = super().getreply()
+            conversation.replied(code, message)
+            return code, message
+
+    return LoggedSMTP
+
+
 def _is_loopback(host: str) -> bool:
     if host.lower() == "localhost":
         return True
@@ -72,6 +134,7 @@ class SmtpTransport:
     timeout: float = DEFAULT_TIMEOUT_SECONDS
     tls_context: ssl.SSLContext | None = field(default=None, repr=False)
     implicit_tls: bool | None = None  # None: only on port 465
+    logging_enabled: bool = False  # GOTRUE_SMTP_LOGGING_ENABLED
 
     @property
     def _implicit(self) -> bool:
@@ -79,21 +142,38 @@ class SmtpTransport:
 
     async def deliver(self, message: OutgoingMessage) -> None:
         email = build_email(message, self.sender, self.sender_name)
-        await asyncio.to_thread(self._send, email, message.to)
+        if not self.logging_enabled:
+            await asyncio.to_thread(self._send, email, message.to)
+            return
+        outcome = "sent"
+        try:
+            await asyncio.to_thread(self._send, email, message.to, Conversation(f"{self.host}:{self.port}"))
+        except MailDeliveryFailed as failure:
+            outcome = f"failed ({failure})"
+            raise
+        finally:  # GoTrue's mail.send line, whatever the outcome
+            smtp_log.info(
+                "mail.send mail_type=%s mail_from=%s mail_to=%s message_id=%s status=%s",
+                message.kind, self.sender, message.to, email["Message-ID"], outcome,
+                extra={
+                    "event": "mail.send", "mail_type": message.kind, "mail_from": self.sender,
+                    "mail_to": message.to, "message_id": email["Message-ID"], "status": outcome,
+                },
+            )
 
     def _context(self) -> ssl.SSLContext:
         return self.tls_context or ssl.create_default_context()
 
-    def _send(self, email: EmailMessage, to: str) -> None:
+    def _send(self, email: EmailMessage, to: str, conversation: Conversation | None = None) -> None:
         step = "connect"
         try:
             client: smtplib.SMTP
             if self._implicit:
-                client = smtplib.SMTP_SSL(
-                    self.host, self.port, HELO_NAME, timeout=self.timeout, context=self._context()
-                )
+                ssl_class = smtplib.SMTP_SSL if conversation is None else _logged(smtplib.SMTP_SSL, conversation)
+                client = ssl_class(self.host, self.port, HELO_NAME, timeout=self.timeout, context=self._context())  # type: ignore[call-arg]
             else:
-                client = smtplib.SMTP(self.host, self.port, HELO_NAME, timeout=self.timeout)
+                plain_class = smtplib.SMTP if conversation is None else _logged(smtplib.SMTP, conversation)
+                client = plain_class(self.host, self.port, HELO_NAME, timeout=self.timeout)
             with client:
                 step = "hello"
                 client.ehlo()

@@ -17,7 +17,14 @@ from pytrue.application.ports import (
     MAIL_INVITE,
     MAIL_MAGIC_LINK,
     MAIL_REAUTHENTICATION,
+    MAIL_EMAIL_CHANGED,
+    MAIL_IDENTITY_LINKED,
+    MAIL_IDENTITY_UNLINKED,
+    MAIL_MFA_FACTOR_ENROLLED,
+    MAIL_MFA_FACTOR_UNENROLLED,
+    MAIL_PHONE_CHANGED,
     MAIL_RECOVERY,
+    NOTIFICATION_KINDS,
     Mail,
 )
 
@@ -29,6 +36,16 @@ URL_PATH_OF = {
     MAIL_RECOVERY: "recovery",
     MAIL_MAGIC_LINK: "recovery",
     MAIL_EMAIL_CHANGE: "email_change",
+}
+
+# What each security notification adds to .SiteURL, .Email and .Data (GoTrue's template data).
+NOTIFICATION_DATA = {
+    MAIL_EMAIL_CHANGED: {"OldEmail": "old_email"},
+    MAIL_PHONE_CHANGED: {"Phone": "phone", "OldPhone": "old_phone"},
+    MAIL_IDENTITY_LINKED: {"Provider": "provider"},
+    MAIL_IDENTITY_UNLINKED: {"Provider": "provider"},
+    MAIL_MFA_FACTOR_ENROLLED: {"FactorType": "factor_type"},
+    MAIL_MFA_FACTOR_UNENROLLED: {"FactorType": "factor_type"},
 }
 
 
@@ -112,6 +129,9 @@ class TemplateMailer:
         )
 
     def data(self, mail: Mail, link: str) -> dict[str, Any]:
+        if mail.kind in NOTIFICATION_KINDS:
+            extra = {name: getattr(mail, attr) for name, attr in NOTIFICATION_DATA.get(mail.kind, {}).items()}
+            return {"SiteURL": self.site_url, "Email": mail.email, "Data": dict(mail.data), **extra}
         data: dict[str, Any] = {
             "SiteURL": self.site_url,
             "Email": mail.email,

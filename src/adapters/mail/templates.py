@@ -22,8 +22,15 @@ from pytrue.adapters.mail.gotemplate import Template, TemplateError, parse
 from pytrue.application.ports import (
     MAIL_CONFIRMATION,
     MAIL_EMAIL_CHANGE,
+    MAIL_EMAIL_CHANGED,
+    MAIL_IDENTITY_LINKED,
+    MAIL_IDENTITY_UNLINKED,
     MAIL_INVITE,
     MAIL_MAGIC_LINK,
+    MAIL_MFA_FACTOR_ENROLLED,
+    MAIL_MFA_FACTOR_UNENROLLED,
+    MAIL_PASSWORD_CHANGED,
+    MAIL_PHONE_CHANGED,
     MAIL_REAUTHENTICATION,
     MAIL_RECOVERY,
 )
@@ -42,8 +49,17 @@ DEFAULT_SUBJECTS: dict[str, str] = {
     MAIL_MAGIC_LINK: "Your sign-in link",
     MAIL_EMAIL_CHANGE: "Confirm your new email address",
     MAIL_REAUTHENTICATION: "{{ .Token }} is your verification code",
+    # security notifications: GoTrue's subjects, word for word
+    MAIL_PASSWORD_CHANGED: "Your password was changed",
+    MAIL_EMAIL_CHANGED: "Your email address was changed",
+    MAIL_PHONE_CHANGED: "Your phone number was changed",
+    MAIL_IDENTITY_LINKED: "A new sign-in method was linked to your account",
+    MAIL_IDENTITY_UNLINKED: "A sign-in method was removed from your account",
+    MAIL_MFA_FACTOR_ENROLLED: "A new verification method was added to your account",
+    MAIL_MFA_FACTOR_UNENROLLED: "A verification method was removed from your account",
 }
 
+_CONTACT = "<p>If you didn't make this change, contact support immediately.</p>\n"
 _CODE = "<p>Or enter this code: <strong>{{ .Token }}</strong></p>\n"
 
 DEFAULT_BODIES: dict[str, str] = {
@@ -80,6 +96,36 @@ DEFAULT_BODIES: dict[str, str] = {
         "<h2>Your verification code</h2>\n\n"
         "<p>Enter this code to confirm it is you: <strong>{{ .Token }}</strong></p>\n"
         "<p>It expires soon.</p>\n"
+    ),
+    # security notifications: GoTrue's bodies (same words and variables)
+    MAIL_PASSWORD_CHANGED: (
+        "<h2>Your password was changed</h2>\n\n"
+        "<p>The password for your account was recently changed.</p>\n"
+        "<p>If you didn't make this change, reset your password and contact support immediately.</p>\n"
+    ),
+    MAIL_EMAIL_CHANGED: (
+        "<h2>Your email address was changed</h2>\n\n"
+        "<p>The email address for your account was changed from {{ .OldEmail }} to {{ .Email }}.</p>\n" + _CONTACT
+    ),
+    MAIL_PHONE_CHANGED: (
+        "<h2>Your phone number was changed</h2>\n\n"
+        "<p>The phone number for your account was changed from {{ .OldPhone }} to {{ .Phone }}.</p>\n" + _CONTACT
+    ),
+    MAIL_IDENTITY_LINKED: (
+        "<h2>A new sign-in method was linked</h2>\n\n"
+        "<p>Your {{ .Provider }} account was linked as a new sign-in method for {{ .Email }}.</p>\n" + _CONTACT
+    ),
+    MAIL_IDENTITY_UNLINKED: (
+        "<h2>A sign-in method was removed</h2>\n\n"
+        "<p>Your {{ .Provider }} account was removed as a sign-in method for {{ .Email }}.</p>\n" + _CONTACT
+    ),
+    MAIL_MFA_FACTOR_ENROLLED: (
+        "<h2>A new verification method was added</h2>\n\n"
+        "<p>Sign-in verification method {{ .FactorType }} was added to your account.</p>\n" + _CONTACT
+    ),
+    MAIL_MFA_FACTOR_UNENROLLED: (
+        "<h2>A verification method was removed</h2>\n\n"
+        "<p>Sign-in verification method {{ .FactorType }} was removed from your account.</p>\n" + _CONTACT
     ),
 }
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from pytrue.application.external_accounts import EMAIL_CONFLICT, ExternalAccounts
+from pytrue.application.notifications import SecurityNotifications
 from pytrue.application.ports import Clock, UnitOfWorkFactory
 from pytrue.application.results import Principal
 from pytrue.application.sessions import SessionIssuer
@@ -31,6 +32,7 @@ class UnlinkIdentity:
     clock: Clock
     issuer: SessionIssuer
     accounts: ExternalAccounts
+    notifications: SecurityNotifications
 
     async def __call__(self, principal: Principal, identity_id: str, *, request_aud: str) -> None:
         try:
@@ -46,6 +48,7 @@ class UnlinkIdentity:
             user = await uow.users.get_for_update(principal.user.id)
             if user is None:
                 raise DomainError("user_not_found", "User not found", where="bearer")
+            recipient = user.email or ""  # the address before unlinking, which may promote another
             removed = unlink_identity(user, wanted, now)
             await uow.audit.add(
                 self.issuer.audit(
@@ -56,4 +59,5 @@ class UnlinkIdentity:
             if removed.provider != "phone" and await self.accounts.promote_email(uow, user, now=now) == EMAIL_CONFLICT:
                 raise DomainError("email_conflict_identity_not_deletable", "Unable to unlink identity due to email conflict")
             await uow.users.update(user)
+            await self.notifications.identity_unlinked(uow, user, removed.provider, recipient)
             await uow.commit()

@@ -20,6 +20,7 @@ from uuid import UUID
 from pytrue.application.config import Mfa
 from pytrue.application.context import RequestContext
 from pytrue.application.hooks import hook_metadata
+from pytrue.application.notifications import SecurityNotifications
 from pytrue.application.ports import (
     Clock,
     Hook,
@@ -303,6 +304,7 @@ class VerifyFactor:
     clock: Clock
     issuer: SessionIssuer
     webauthn: WebAuthnCeremonies
+    notifications: SecurityNotifications
     hook: Hook | None = None  # GOTRUE_HOOK_MFA_VERIFICATION_ATTEMPT
 
     async def __call__(self, principal: Principal, cmd: VerifyFactorCommand) -> AuthResult:
@@ -435,11 +437,14 @@ class VerifyFactor:
         else:
             challenge.verified_at = now
             await uow.factors.update_challenge(challenge)
-        if factor.verify(now) or factor.factor_type == WEBAUTHN:  # a WebAuthn verify writes its credential and challenge data
+        enrolled = factor.verify(now)  # its first verification completes the enrolment
+        if enrolled or factor.factor_type == WEBAUTHN:  # a WebAuthn verify writes its credential and challenge data
             await uow.factors.update(factor)
         fresh, current = await uow.users.get_with_session(user.id, session.id)
         if fresh is None or current is None:
             raise DomainError("session_not_found", "Session not found", where="bearer")
+        if enrolled:
+            await self.notifications.factor_enrolled(uow, fresh, factor.factor_type)
         step_up(current, factor, now)
         refresh_token = await self.issuer.rotate_for_mfa(uow, fresh, current, now)
         await uow.sessions.update(current)
@@ -459,6 +464,7 @@ class UnenrollFactor:
     uow: UnitOfWorkFactory
     clock: Clock
     issuer: SessionIssuer
+    notifications: SecurityNotifications
 
     async def __call__(self, principal: Principal, factor_id: str) -> UUID:
         user, session = mfa_caller(principal)
@@ -473,6 +479,7 @@ class UnenrollFactor:
                     {"factor_id": str(factor.id), "factor_status": factor.status, "session_id": str(session.id)},
                 )
             )
+            await self.notifications.factor_unenrolled(uow, user, factor.factor_type)
             await uow.commit()
         return factor.id
 

@@ -12,6 +12,7 @@ from pytrue.application.config import Jwt, Links, Mailer, Security, Sms
 from pytrue.domain.values import PasswordPolicy
 from pytrue.application.context import RequestContext
 from pytrue.application.email_codes import Pkce
+from pytrue.application.notifications import SecurityNotifications
 from pytrue.application.sms_codes import SmsCodes
 from pytrue.application.ports import Clock, PasswordHasher, UnitOfWork, UnitOfWorkFactory
 from pytrue.application.results import Principal
@@ -68,6 +69,7 @@ class UpdateUser:
     email_change: EmailChangeSender
     attempts: CodeAttempts
     sms_codes: SmsCodes
+    notifications: SecurityNotifications
 
     async def __call__(self, principal: Principal, cmd: UpdateUserCommand) -> User:
         user = _require_user(principal)
@@ -102,6 +104,7 @@ class UpdateUser:
                 keep = principal.session.id if principal.session is not None else None
                 await uow.sessions.delete_for_user(current.id, keep=keep)
                 await uow.audit.add(self.issuer.audit(actor, "user_updated_password", now))
+                await self.notifications.password_changed(uow, current)
             if cmd.data is not None:
                 current.merge_user_metadata(cmd.data, now)
             if cmd.app_metadata is not None:
@@ -233,7 +236,9 @@ class UpdateUser:
             return
         user.phone_change = new_phone
         await uow.audit.add(self.issuer.audit(Actor.of_user(user), "user_modified", now))
+        old_phone, had_identity = user.phone or "", user.identity_for("phone") is not None
         user.apply_phone_change(self.issuer.tokens.uuid(), now)
+        await self.notifications.phone_changed(uow, user, old_phone, identity_created=not had_identity)
         await uow.one_time_tokens.delete_for_user(user.id)
 
     async def _change_email(

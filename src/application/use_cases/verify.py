@@ -10,6 +10,7 @@ from pytrue.application.code_attempts import CodeAttempts
 from pytrue.application.config import External, Jwt, Mailer, Sms
 from pytrue.application.context import RequestContext
 from pytrue.application.ports import Clock, PasswordHasher, TokenGenerator, UnitOfWork, UnitOfWorkFactory
+from pytrue.application.notifications import SecurityNotifications
 from pytrue.application.results import AuthResult
 from pytrue.application.sessions import SessionIssuer
 from pytrue.application.sms_codes import SmsCodes
@@ -106,6 +107,7 @@ class Verify:
     issuer: SessionIssuer
     attempts: CodeAttempts
     sms_codes: SmsCodes
+    notifications: SecurityNotifications
 
     # --- POST /verify ---------------------------------------------------------------------
     async def __call__(self, cmd: VerifyCommand) -> VerifyResult:
@@ -352,14 +354,18 @@ class Verify:
             if self._first_of_two(user):
                 return await self._first_confirmation(uow, user, matched, now)
             await uow.audit.add(self.issuer.audit(actor, "user_modified", now))
+            old_email = user.email or ""
             user.apply_email_change(self.tokens.uuid(), now)
+            await self.notifications.email_changed(uow, user, old_email)
         elif kind == "sms":
             await uow.audit.add(self.issuer.audit(actor, "user_signedup", now, {"provider": "phone"}))
             unproven = user.prove_phone(now)
             user.is_anonymous = False
         else:
             await uow.audit.add(self.issuer.audit(actor, "user_modified", now))
+            old_phone, had_identity = user.phone or "", user.identity_for("phone") is not None
             user.apply_phone_change(self.tokens.uuid(), now)
+            await self.notifications.phone_changed(uow, user, old_phone, identity_created=not had_identity)
         await uow.one_time_tokens.delete_for_user(user.id)
         user.recompute_providers()
         await uow.users.update(user)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from uuid import UUID
 
+from pytrue.application.metrics import NO_METRICS, Metrics
 from pytrue.application.hooks import hook_metadata
 from pytrue.application.passwords import LeakedPasswords, check_password
 from pytrue.application.config import External, Jwt
@@ -50,6 +51,7 @@ class SignInWithPassword:
     hasher: PasswordHasher
     issuer: SessionIssuer
     hook: Hook | None = None  # GOTRUE_HOOK_PASSWORD_VERIFICATION_ATTEMPT
+    metrics: Metrics = NO_METRICS
 
     async def __call__(self, cmd: SignInWithPasswordCommand) -> AuthResult:
         provider, identifier = self._validate(cmd)
@@ -145,4 +147,5 @@ class SignInWithPassword:
             await uow.audit.add(self.issuer.audit(Actor.of_user(user), "login", now, {"provider": provider}))
             session, refresh = await self.issuer.open_session(uow, user, "password", cmd.ctx, now)
             await uow.commit()
+        self.metrics.signed_in("password")
         return self.issuer.result(user, session, refresh, weak_password=weak)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from pytrue.application.metrics import NO_METRICS, Metrics
 from pytrue.application.passwords import LeakedPasswords, enforce_password
 from pytrue.application.config import External, Jwt, Links, Mailer, Site, Sms
 from pytrue.domain.values import PasswordPolicy
@@ -63,6 +64,7 @@ class SignUp:
     issuer: SessionIssuer
     codes: EmailCodes
     sms_codes: SmsCodes
+    metrics: Metrics = NO_METRICS
 
     async def __call__(self, cmd: SignUpCommand) -> SignUpResult:
         if self.site.disable_signup:
@@ -86,6 +88,8 @@ class SignUp:
             else:
                 result = await self._new(uow, provider, address, password_hash, cmd, aud, now)
             await uow.commit()
+        if existing is None:
+            self.metrics.signed_up(provider)
         return result
 
     def _validate(self, cmd: SignUpCommand) -> tuple[str, str]:
@@ -254,4 +258,6 @@ class SignUp:
             await uow.audit.add(self.issuer.audit(Actor.of_user(user), "user_signedup", now, {"provider": "anonymous"}))
             session, refresh = await self.issuer.open_session(uow, user, "anonymous", cmd.ctx, now)
             await uow.commit()
+        self.metrics.signed_up("anonymous")
+        self.metrics.signed_in("anonymous")
         return SignUpResult(user=user, auth=self.issuer.result(user, session, refresh))

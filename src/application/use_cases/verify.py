@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import Enum
 
+from pytrue.application.metrics import NO_METRICS, Metrics
 from pytrue.application.code_attempts import CodeAttempts
 from pytrue.application.config import External, Jwt, Mailer, Sms
 from pytrue.application.context import RequestContext
@@ -98,6 +99,7 @@ class Verify:
     issuer: SessionIssuer
     attempts: CodeAttempts
     sms_codes: SmsCodes
+    metrics: Metrics = NO_METRICS
 
     # --- POST /verify ---------------------------------------------------------------------
     async def __call__(self, cmd: VerifyCommand) -> VerifyResult:
@@ -176,6 +178,7 @@ class Verify:
                 return VerifyResult(type=kind, flow=Flow.PKCE, auth_code=flow_state.auth_code)
             session, refresh = await self.issuer.open_session(uow, user, "otp", cmd.ctx, now)
             await uow.commit()
+        self.metrics.signed_in("magiclink" if cmd.token_hash else "otp")
         return VerifyResult(type=kind, auth=self.issuer.result(user, session, refresh))
 
     async def _by_hash(self, uow: UnitOfWork, cmd: VerifyCommand, now: datetime) -> tuple[User, str, str]:
@@ -395,6 +398,7 @@ class PkceGrant:
     external: External
     clock: Clock
     issuer: SessionIssuer
+    metrics: Metrics = NO_METRICS
 
     async def __call__(self, cmd: PkceGrantCommand) -> AuthResult:
         if not cmd.auth_code or not cmd.code_verifier:
@@ -418,6 +422,7 @@ class PkceGrant:
             session, refresh = await self.issuer.open_session(uow, user, flow.authentication_method, cmd.ctx, now)
             await uow.flow_states.delete(flow.id)
             await uow.commit()
+        self.metrics.signed_in("pkce", flow.provider_type)
         result = self.issuer.result(user, session, refresh)
         return replace(
             result, provider_token=flow.provider_access_token or "", provider_refresh_token=flow.provider_refresh_token or ""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import shutil
 import subprocess
 import sys
 import threading
@@ -66,6 +67,25 @@ def _value(samples: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: 
     return sum(v for (n, ls), v in samples.items() if n == name and all((k, val) in ls for k, val in labels.items()))
 
 
+def _per_worker(directory: Path, name: str) -> dict[int, float]:
+    """What each worker process alone counted: its own counter file, read by the same collector."""
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    counts = {}
+    for path in directory.glob("counter_*.db"):
+        alone = directory.parent / f"alone-{path.stem}"
+        alone.mkdir(exist_ok=True)
+        shutil.copy(path, alone / path.name)
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=str(alone))
+        counts[int(path.stem.split("_")[1])] = sum(
+            sample.value for family in registry.collect() for sample in family.samples if sample.name == name
+        )
+        shutil.rmtree(alone)
+    return counts
+
+
 def test_two_workers_are_scraped_as_one_server_labelled_by_route_template(tmp_path: Path, postgres_dsn: str) -> None:
     metrics_port = free_port()
     env = {
@@ -78,18 +98,24 @@ def test_two_workers_are_scraped_as_one_server_labelled_by_route_template(tmp_pa
         "TMPDIR": str(tmp_path),  # the run's multiprocess directory goes here, to be looked at
     }
     process, server = start_server(tmp_path, env, ["--workers", "2"])
-    sign_ups, wrong_passwords, refreshes = 12, 5, 4
+    wrong_passwords, refreshes = 5, 4
     try:
         headers = {"apikey": server.anon_key}
         refresh_tokens = []
-        for n in range(sign_ups):
-            email = f"metrics-{n}@example.com"
-            with httpx.Client(base_url=server.url, headers=headers) as client:  # a new connection: any worker
+        directories = list(tmp_path.glob("pytrue-metrics-*"))
+        assert len(directories) == 1, directories
+        sign_ups = 0
+        # Until both workers have counted sign-ups (each request on a new connection: any worker takes it)
+        while sign_ups < 8 or min(_per_worker(directories[0], "gotrue_sign_ups_total").values(), default=0) == 0:
+            assert sign_ups < 80, _per_worker(directories[0], "gotrue_sign_ups_total")
+            email = f"metrics-{sign_ups}@example.com"
+            with httpx.Client(base_url=server.url, headers=headers) as client:
                 assert client.post("/signup", json={"email": email, "password": PASSWORD}).status_code == 200
             with httpx.Client(base_url=server.url, headers=headers) as client:
                 signed_in = client.post("/token?grant_type=password", json={"email": email, "password": PASSWORD})
                 assert signed_in.status_code == 200, signed_in.text
                 refresh_tokens.append(signed_in.json()["refresh_token"])
+            sign_ups += 1
         for n in range(wrong_passwords):
             with httpx.Client(base_url=server.url, headers=headers) as client:
                 wrong = client.post("/token?grant_type=password", json={"email": f"metrics-{n}@example.com", "password": "not it"})
@@ -100,11 +126,8 @@ def test_two_workers_are_scraped_as_one_server_labelled_by_route_template(tmp_pa
         user_path = "/admin/users/" + "6b1a4c2e-6a57-4e1f-8f3d-3f4b8a0c7d11"
         assert httpx.get(server.url + user_path, headers=headers).status_code in (401, 403)
         assert httpx.get(server.url + "/no/such/route").status_code == 404
-
-        directories = list(tmp_path.glob("pytrue-metrics-*"))
-        assert len(directories) == 1, directories
-        writers = {int(m.group(1)) for f in directories[0].iterdir() if (m := re.fullmatch(r"counter_(\d+)\.db", f.name))}
-        assert len(writers) == 2, f"both workers should have counted: {writers}"
+        per_worker = _per_worker(directories[0], "gotrue_sign_ups_total")
+        assert len(per_worker) == 2 and all(per_worker.values()), per_worker
 
         scrape = f"http://127.0.0.1:{metrics_port}"
 

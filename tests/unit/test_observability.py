@@ -163,3 +163,35 @@ def test_outbound_calls_are_client_spans_that_pass_the_trace_on(echo: str) -> No
     assert outbound.attributes["http.response.status_code"] == 204
     traceparent = _Echo.seen[-1].get("traceparent", "")
     assert traceparent.split("-")[1:3] == [f"{outbound.context.trace_id:032x}", f"{outbound.context.span_id:016x}"]
+
+
+def test_a_dead_workers_gauges_leave_the_scrape_and_its_counters_stay(tmp_path: Any) -> None:
+    """A worker killed before it could mark itself dead: the next scrape retires its live gauges."""
+    import subprocess
+    import sys
+
+    from prometheus_client import CollectorRegistry, generate_latest
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    from pytrue.adapters.observability.exporter import _DeadWorkers
+
+    worker = (
+        "from pytrue.adapters.observability.metrics import Instruments, PrometheusBackend\n"
+        "m = Instruments(PrometheusBackend())\n"
+        "m.signed_in('password'); m.hashing(7, 2)\n"
+    )
+    env = {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    subprocess.run([sys.executable, "-c", worker], env=env, check=True, timeout=60)
+
+    def scrape(reap: bool) -> str:
+        registry = CollectorRegistry()
+        if reap:
+            registry.register(_DeadWorkers(str(tmp_path)))  # type: ignore[arg-type]
+        MultiProcessCollector(registry, path=str(tmp_path))
+        return generate_latest(registry).decode()
+
+    before = scrape(reap=False)
+    assert "gotrue_password_hash_queue_depth 5.0" in before and "gotrue_running 1.0" in before
+    after = [line for line in scrape(reap=True).splitlines() if not line.startswith("#")]
+    assert not [line for line in after if line.startswith(("gotrue_password_hash", "gotrue_running"))], after
+    assert 'gotrue_sign_ins_total{method="password",provider=""} 1.0' in after

@@ -86,7 +86,9 @@ def _per_worker(directory: Path, name: str) -> dict[int, float]:
     return counts
 
 
-def test_two_workers_are_scraped_as_one_server_labelled_by_route_template(tmp_path: Path, postgres_dsn: str) -> None:
+def test_two_workers_are_scraped_as_one_server_labelled_by_route_template(
+    tmp_path: Path, postgres_dsn: str, otlp_receiver: ThreadingHTTPServer
+) -> None:
     metrics_port = free_port()
     env = {
         "GOTRUE_DB_DRIVER": "postgres",
@@ -96,6 +98,10 @@ def test_two_workers_are_scraped_as_one_server_labelled_by_route_template(tmp_pa
         "OTEL_EXPORTER_PROMETHEUS_HOST": "127.0.0.1",
         "OTEL_EXPORTER_PROMETHEUS_PORT": str(metrics_port),
         "TMPDIR": str(tmp_path),  # the run's multiprocess directory goes here, to be looked at
+        # and traces, with their PostgreSQL units of work, to the local OTLP receiver
+        "GOTRUE_TRACING_ENABLED": "true",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{otlp_receiver.server_address[1]}",
+        "OTEL_BSP_SCHEDULE_DELAY": "100",
     }
     process, server = start_server(tmp_path, env, ["--workers", "2"])
     wrong_passwords, refreshes = 5, 4
@@ -157,6 +163,13 @@ def test_two_workers_are_scraped_as_one_server_labelled_by_route_template(tmp_pa
         assert _value(samples, "gotrue_running") == 2  # live gauges: one per worker
         assert _value(samples, "gotrue_db_pool_connections_max", pool="main") > 0
         assert _value(samples, "gotrue_password_hash_queue_depth") == 0
+        units = _wait_for(
+            lambda: [s for _, s in _spans(otlp_receiver) if s.name == "db.unit_of_work"], "spans of units of work"
+        )
+        assert {_attributes(s)["db.system.name"] for s in units} == {"postgres"}
+        servers = {(r["process.pid"], s.name) for r, s in _spans(otlp_receiver) if s.name.startswith("POST ")}
+        assert {name for _, name in servers} >= {"POST /signup", "POST /token"}
+        assert len({pid for pid, _ in servers}) == 2, "each worker exports its own spans"
     finally:
         stop_server(process)
     assert process.returncode == 0, server.log()
@@ -203,7 +216,7 @@ def _spans(receiver: ThreadingHTTPServer) -> list[tuple[dict[str, Any], Any]]:
         request = ExportTraceServiceRequest()
         request.ParseFromString(body)
         for resource_spans in request.resource_spans:
-            resource = {a.key: a.value.string_value for a in resource_spans.resource.attributes}
+            resource = _attributes(resource_spans.resource)
             for scope_spans in resource_spans.scope_spans:
                 found.extend((resource, span) for span in scope_spans.spans)
     return found

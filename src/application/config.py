@@ -666,9 +666,13 @@ class HookEndpoint(Section):
 class Hook(Section):
     """HookConfiguration (config.md §12): the hooks pytrue runs."""
 
-    send_sms: HookEndpoint = section(HookEndpoint, doc="Sends every SMS instead of the provider.")
     mfa_verification_attempt: HookEndpoint = section(HookEndpoint, doc="Judges every MFA verification; may reject it.")
     password_verification_attempt: HookEndpoint = section(HookEndpoint, doc="Judges every password sign-in; may reject it.")
+    custom_access_token: HookEndpoint = section(HookEndpoint, doc="Rewrites the claims of every access token issued.")
+    send_sms: HookEndpoint = section(HookEndpoint, doc="Sends every SMS instead of the provider.")
+    send_email: HookEndpoint = section(HookEndpoint, doc="Sends every email instead of SMTP.")
+    before_user_created: HookEndpoint = section(HookEndpoint, doc="Sees every new user before it is written; may refuse it.")
+    after_user_created: HookEndpoint = section(HookEndpoint, doc="Is told of every user created.")
 
 
 OTLP_PROTOCOLS = ("http/protobuf", "grpc")

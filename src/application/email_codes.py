@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from pytrue.application.config import Mailer as MailerSection
 from pytrue.application.config import Links, RateLimit, Smtp
 from pytrue.application.codes import locked, store_code
+from pytrue.application.context import RequestContext
+from pytrue.application.hooks import hook_metadata
 from pytrue.application.mail_health import MailHealth
 from pytrue.application.ports import (
     Clock,
+    Hook,
     Mail,
     MailDeliveryFailed,
     Mailer,
@@ -26,6 +31,16 @@ from pytrue.domain.user import User
 __all__ = ["EMAIL_SENT_KEY", "EmailCodes", "Pkce", "locked", "send_failure"]
 
 EMAIL_SENT_KEY = "email_sent"
+
+# the send-email hook's `email_action_type` for each mail kind (GoTrue's names)
+EMAIL_ACTION_TYPES = {
+    "confirmation": "signup",
+    "invite": "invite",
+    "magic_link": "magiclink",
+    "recovery": "recovery",
+    "email_change": "email_change",
+    "reauthentication": "reauthentication",
+}
 
 # what the mail error says when a send fails, by mail kind (GoTrue's messages)
 SEND_FAILURE = {
@@ -77,6 +92,8 @@ class EmailCodes:
     mailer: Mailer
     limiter: RateLimiter
     health: MailHealth = field(default_factory=MailHealth)
+    hook: Hook | None = None  # GOTRUE_HOOK_SEND_EMAIL_*: replaces SMTP and the outbox
+    user_json: Callable[[User], Mapping[str, Any]] = lambda user: {"id": str(user.id), "email": user.email}
 
     def ensure_deliverable(self, kind: str, now: datetime | None = None) -> None:
         """GoTrue's 500 for `kind` while the outbox has been failing too long; checked before any write."""
@@ -104,12 +121,31 @@ class EmailCodes:
         stored = await store_code(uow, self.tokens, user, purpose, address, code, now, pkce=pkce)
         return code, stored
 
-    async def deliver(self, uow: UnitOfWork, mail: Mail, now: datetime) -> None:
-        """Queue one message (or send it, inline) after taking it from the global email budget."""
-        self.ensure_deliverable(mail.kind, now)
+    async def deliver(
+        self,
+        uow: UnitOfWork,
+        mail: Mail,
+        now: datetime,
+        *,
+        user: User | None = None,
+        ctx: RequestContext | None = None,
+        hook_extra: Mapping[str, str] | None = None,
+    ) -> None:
+        """Queue one message (or send it, inline) after taking it from the global email budget.
+
+        With the send-email hook the hook gets it instead, inside the unit of work, as GoTrue
+        calls it within its transaction: a hook that fails or refuses fails the request, and
+        the code is not stored."""
+        if self.hook is None:
+            self.ensure_deliverable(mail.kind, now)
         if not self.mail.autoconfirm:
             if not await self.limiter.consume(EMAIL_SENT_KEY, self.rate_limit.email_sent, now):
                 raise DomainError("over_email_send_rate_limit", "email rate limit exceeded")
+        if self.hook is not None:
+            await self.hook_email(
+                uow, mail, user, ctx or RequestContext(), now, token=mail.otp, token_hash=mail.token_hash, extra=hook_extra
+            )
+            return
         if self.mail.delivery != "inline":
             await uow.outbox.add(mail, now)
             return
@@ -133,6 +169,8 @@ class EmailCodes:
         limit_frequency: bool = True,
         new_email: str = "",
         now: datetime | None = None,
+        ctx: RequestContext | None = None,
+        deliver: bool = True,
     ) -> tuple[str, str]:
         """Check the per-user frequency, record the PKCE flow state, store a fresh code and mail it.
 
@@ -144,6 +182,8 @@ class EmailCodes:
         if pkce is not None and new_flow:
             await self.start_flow(uow, user, pkce, link_type, now)
         otp, stored = await self.issue(uow, user, purpose, address, now, pkce=pkce is not None)
+        if not deliver:
+            return otp, stored
         await self.deliver(
             uow,
             Mail.for_user(
@@ -157,8 +197,44 @@ class EmailCodes:
                 new_email=new_email,
             ),
             now,
+            user=user,
+            ctx=ctx,
         )
         return otp, stored
+
+    async def hook_email(
+        self,
+        uow: UnitOfWork,
+        mail: Mail,
+        user: User | None,
+        ctx: RequestContext,
+        now: datetime,
+        *,
+        token: str,
+        token_hash: str,
+        extra: Mapping[str, str] | None = None,
+    ) -> None:
+        """GoTrue's send-email hook payload: `{metadata, user, email_data}`."""
+        assert self.hook is not None
+        email_data = {
+            "token": token,
+            "token_hash": token_hash,
+            "redirect_to": mail.redirect_to,
+            "email_action_type": EMAIL_ACTION_TYPES.get(mail.kind, mail.kind),
+            "site_url": self.links.api_external_url,
+            "token_new": "",
+            "token_hash_new": "",
+            "old_email": "",
+            "old_phone": "",
+            "provider": "",
+            "factor_type": "",
+            **(extra or {}),
+        }
+        who = dict(self.user_json(user)) if user is not None else {"email": mail.email, "user_metadata": dict(mail.data)}
+        await self.hook.invoke(
+            {"metadata": hook_metadata(str(self.tokens.uuid()), "send-email", now, ctx), "user": who, "email_data": email_data},
+            uow=uow,
+        )
 
     async def start_flow(self, uow: UnitOfWork, user: User, pkce: Pkce, link_type: str, now: datetime) -> FlowState:
         """Record a PKCE flow state for a link that will be exchanged for a session."""

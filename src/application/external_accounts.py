@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
+from pytrue.application.context import RequestContext
+from pytrue.application.hooks import UserCreationHooks
 from pytrue.application.config import Jwt, Mailer, Site
 from pytrue.application.email_codes import EmailCodes
 from pytrue.application.ports import MAIL_CONFIRMATION, TokenGenerator, UnitOfWork
@@ -51,6 +53,7 @@ class ExternalAccounts:
     tokens: TokenGenerator
     issuer: SessionIssuer
     codes: EmailCodes
+    user_hooks: UserCreationHooks
 
     async def sign_in(
         self,
@@ -62,8 +65,11 @@ class ExternalAccounts:
         email_optional: bool,
         redirect_to: str,
         now: datetime,
+        ctx: RequestContext | None = None,
     ) -> tuple[User, DomainError | None]:
-        """The user `data` signs in as (found, linked or created), and a refusal to raise after commit."""
+        """The user `data` signs in as (found, linked or created), and a refusal to raise after commit.
+
+        A user created here has `created_at == now` (the caller tells the after-user-created hook)."""
         query = LinkingQuery.of(data, provider=provider, autoconfirm=self.mailer.autoconfirm, domains=self.linking_domains)
         existing_user = await uow.users.get_by_identity(query.subject, provider) if query.subject else None
         existing = None
@@ -122,7 +128,7 @@ class ExternalAccounts:
             email_optional=email_optional,
         )
         if new_user:
-            await uow.users.add(user)
+            await self.user_hooks.add(uow, user, ctx or RequestContext())
         else:
             await uow.users.update(user)
         if outcome.audit_action:

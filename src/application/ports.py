@@ -350,6 +350,7 @@ class UnitOfWork(Protocol):
     factors: FactorRepository
     audit: AuditLog
     outbox: MailOutbox
+    hook_functions: HookFunctions
 
     async def __aenter__(self) -> UnitOfWork: ...
 
@@ -642,9 +643,23 @@ class HookFailed(Exception):
 class Hook(Protocol):
     """One configured extension point (send-SMS, send-email, custom access token, …)."""
 
-    async def invoke(self, payload: Mapping[str, Any]) -> dict[str, Any]:
-        """The hook's JSON object answer (`{}` when it answers nothing); `HookFailed` otherwise."""
+    async def invoke(self, payload: Mapping[str, Any], *, uow: UnitOfWork | None = None) -> dict[str, Any]:
+        """The hook's JSON object answer (`{}` when it answers nothing); `HookFailed` otherwise.
+
+        `uow` is the request's open transaction, when there is one: a PostgreSQL function hook
+        runs in it (its writes commit or roll back with the request's), as GoTrue runs it in the
+        request's transaction; without one it runs in a transaction of its own. HTTP hooks
+        ignore it."""
         ...
+
+
+class HookFunctions(Protocol):
+    """Calls a PostgreSQL function hook (`pg-functions://postgres/<schema>/<function>`) in the
+    unit of work's transaction: `select <function>(<payload as jsonb>)`, bounded by
+    `timeout_ms`. The function's JSON answer (None when it returns NULL); `HookFailed` when the
+    function fails, times out or does not exist. Storage without functions raises `HookFailed`."""
+
+    async def call(self, function: str, payload: Mapping[str, Any], *, timeout_ms: int) -> Any: ...
 
 
 # --- external OAuth / OIDC providers (issue 11) ----------------------------------------------

@@ -7,11 +7,12 @@ from datetime import datetime, timedelta
 
 from pytrue.application.config import Jwt, Security
 from pytrue.application.context import RequestContext
-from pytrue.application.ports import AccessTokenSigner, Clock, TokenGenerator, UnitOfWork
+from pytrue.application.hooks import hook_metadata
+from pytrue.application.ports import AccessTokenSigner, Clock, Hook, HookFailed, TokenGenerator, UnitOfWork
 from pytrue.application.results import AuthResult, RefreshDiagnostics
 from pytrue.domain.audit import Actor, AuditLogEntry
 from pytrue.domain.session import RefreshToken, Session
-from pytrue.domain.tokens import access_token_spec
+from pytrue.domain.tokens import AccessTokenSpec, access_token_spec, custom_claims_problems
 from pytrue.domain.user import User
 from pytrue.domain.values import PasswordCheck
 
@@ -29,6 +30,7 @@ class SessionIssuer:
     tokens: TokenGenerator
     clock: Clock
     allow_low_aal: timedelta | None = None  # GOTRUE_SESSIONS_ALLOW_LOW_AAL
+    access_token_hook: Hook | None = None  # GOTRUE_HOOK_CUSTOM_ACCESS_TOKEN_*
 
     async def open_session(
         self, uow: UnitOfWork, user: User, method: str, ctx: RequestContext, now: datetime
@@ -95,6 +97,56 @@ class SessionIssuer:
             entry_id=self.tokens.uuid(), actor=actor, action=action, now=now, traits=traits
         )
 
+    async def issue(
+        self,
+        uow: UnitOfWork,
+        user: User,
+        session: Session,
+        refresh_token: str,
+        *,
+        method: str,
+        ctx: RequestContext,
+        weak_password: PasswordCheck | None = None,
+        diagnostics: RefreshDiagnostics | None = None,
+    ) -> AuthResult:
+        """The session's tokens, signed inside the unit of work before it commits: with a custom
+        access token hook, the hook's claims are signed instead (a PostgreSQL function hook runs
+        in this transaction), and a hook that fails or answers unusable claims fails the whole
+        request with nothing written, as GoTrue's GenerateAccessToken does inside its
+        transaction. `method` is GoTrue's authentication method name (`password`, `otp`,
+        `token_refresh`, ...)."""
+        if self.access_token_hook is None:
+            return self.result(user, session, refresh_token, weak_password=weak_password, diagnostics=diagnostics)
+        now = self.clock.now()
+        spec = self._spec(user, session, now)
+        payload = {
+            "metadata": hook_metadata(str(self.tokens.uuid()), "customize-access-token", now, ctx),
+            "user_id": str(user.id),
+            "claims": spec.claims,
+            "authentication_method": method,
+        }
+        answer = await self.access_token_hook.invoke(payload, uow=uow)
+        if "claims" not in answer:
+            raise HookFailed("output claims field is missing")
+        claims = answer["claims"]
+        if not isinstance(claims, dict):
+            raise HookFailed("Error unmarshaling JSON output.")
+        problems = custom_claims_problems(claims)
+        if problems:
+            listed = "".join(f"- {problem}\n" for problem in problems)
+            raise HookFailed(f"output claims do not conform to the expected schema: \n{listed}")
+        return self._result(user, session, refresh_token, self.signer.sign(claims), spec, now, weak_password, diagnostics)
+
+    def _spec(self, user: User, session: Session, now: datetime) -> AccessTokenSpec:
+        return access_token_spec(
+            user=user,
+            session=session,
+            now=now,
+            lifetime_seconds=self.jwt.exp,
+            issuer=self.jwt.issuer,
+            allow_low_aal=self.allow_low_aal,
+        )
+
     def result(
         self,
         user: User,
@@ -105,15 +157,20 @@ class SessionIssuer:
         diagnostics: RefreshDiagnostics | None = None,
     ) -> AuthResult:
         now = self.clock.now()
-        spec = access_token_spec(
-            user=user,
-            session=session,
-            now=now,
-            lifetime_seconds=self.jwt.exp,
-            issuer=self.jwt.issuer,
-            allow_low_aal=self.allow_low_aal,
-        )
-        access_token = self.signer.sign(spec.claims)
+        spec = self._spec(user, session, now)
+        return self._result(user, session, refresh_token, self.signer.sign(spec.claims), spec, now, weak_password, diagnostics)
+
+    @staticmethod
+    def _result(
+        user: User,
+        session: Session,
+        refresh_token: str,
+        access_token: str,
+        spec: AccessTokenSpec,
+        now: datetime,
+        weak_password: PasswordCheck | None,
+        diagnostics: RefreshDiagnostics | None,
+    ) -> AuthResult:
         return AuthResult(
             user=user,
             session=session,

@@ -50,3 +50,63 @@ def access_token_spec(
     if amr:
         claims["amr"] = amr
     return AccessTokenSpec(claims=claims, issued_at=iat, expires_at=exp)
+
+
+# What a custom access token hook must leave in the claims, and the types it must keep: GoTrue's
+# "minimum viable token" JSON schema (draft-07), checked here without a schema library.
+REQUIRED_CLAIMS = ("aud", "exp", "iat", "sub", "email", "phone", "role", "aal", "session_id", "is_anonymous")
+_CLAIM_TYPES: dict[str, tuple[str, ...]] = {
+    "aud": ("string", "array"),
+    "exp": ("integer",),
+    "jti": ("string",),
+    "iat": ("integer",),
+    "iss": ("string",),
+    "nbf": ("integer",),
+    "sub": ("string",),
+    "email": ("string",),
+    "phone": ("string",),
+    "app_metadata": ("object",),
+    "user_metadata": ("object",),
+    "role": ("string",),
+    "aal": ("string",),
+    "amr": ("array",),
+    "session_id": ("string",),
+    "client_id": ("string",),
+}
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int) or (isinstance(value, float) and value.is_integer()):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def custom_claims_problems(claims: dict[str, Any]) -> list[str]:
+    """What is wrong with the claims a custom access token hook answered, in GoTrue's words
+    (`(root): sub is required`, `exp: Invalid type. Expected: integer, given: string`); empty
+    when they can be signed."""
+    problems = [f"(root): {name} is required" for name in REQUIRED_CLAIMS if name not in claims]
+    for name, allowed in _CLAIM_TYPES.items():
+        if name not in claims:
+            continue
+        given = _json_type(claims[name])
+        if given not in allowed:
+            problems.append(f"{name}: Invalid type. Expected: {', '.join(allowed)}, given: {given}")
+    amr = claims.get("amr")
+    if isinstance(amr, list):
+        for position, entry in enumerate(amr):
+            if _json_type(entry) not in ("string", "object"):
+                problems.append(f"amr.{position}: Must validate at least one schema (anyOf)")
+    return problems

@@ -37,7 +37,9 @@ from pytrue.application.email_codes import EmailCodes
 from pytrue.application.mail_health import MailHealth
 from pytrue.application.mail_sender import MailQueued, OutboxSender
 from pytrue.application.metrics import CountedMailer, CountedSmsSender
+from pytrue.application.hooks import UserCreationHooks
 from pytrue.application.sessions import SessionIssuer
+from pytrue.entrypoints.hook_wiring import auth_hook
 from pytrue.application.sms_codes import SmsCodes
 from pytrue.application.use_cases.admin import (
     AdminCreateUser,
@@ -188,9 +190,6 @@ class Core(containers.DeclarativeContainer):
         lambda s, o: CountedSmsSender(s, o.instruments) if o.instruments else s, sms_sender, observability
     )
     sms_verifier = providers.Singleton(sms_wiring.sms_verifier, settings, sms_sender)
-    send_sms_hook = providers.Singleton(sms_wiring.send_sms_hook, settings, outbound)
-    mfa_verification_hook = providers.Singleton(sms_wiring.http_hook, settings, outbound, "mfa_verification_attempt")
-    password_verification_hook = providers.Singleton(sms_wiring.http_hook, settings, outbound, "password_verification_attempt")
     sms_render = providers.Singleton(sms_wiring.sms_render, settings)
     mfa_sms_render = providers.Singleton(sms_wiring.mfa_sms_render, settings)
     qr_codes = providers.Singleton(SegnoQrCodes)
@@ -250,9 +249,30 @@ class UseCases(containers.DeclarativeContainer):
     core = providers.DependenciesContainer()
     adapters = providers.DependenciesContainer()
 
+    # auth hooks (GOTRUE_HOOK_<NAME>_*): a PostgreSQL function hook runs over this storage
+    send_sms_hook = providers.Singleton(auth_hook, core.settings, core.outbound, adapters.uow, "send_sms")
+    send_email_hook = providers.Singleton(auth_hook, core.settings, core.outbound, adapters.uow, "send_email")
+    custom_access_token_hook = providers.Singleton(auth_hook, core.settings, core.outbound, adapters.uow, "custom_access_token")
+    mfa_verification_hook = providers.Singleton(auth_hook, core.settings, core.outbound, adapters.uow, "mfa_verification_attempt")
+    password_verification_hook = providers.Singleton(
+        auth_hook, core.settings, core.outbound, adapters.uow, "password_verification_attempt"
+    )
+    before_user_created_hook = providers.Singleton(auth_hook, core.settings, core.outbound, adapters.uow, "before_user_created")
+    after_user_created_hook = providers.Singleton(auth_hook, core.settings, core.outbound, adapters.uow, "after_user_created")
+
+    user_hooks = providers.Singleton(
+        UserCreationHooks,
+        before=before_user_created_hook,
+        after=after_user_created_hook,
+        user_json=providers.Object(hook_user_json),
+        tokens=core.tokens,
+        clock=core.clock,
+    )
+
     issuer = providers.Singleton(
         SessionIssuer, jwt=core.jwt, security=core.security, signer=core.signer, tokens=core.tokens, clock=core.clock,
         allow_low_aal=core.settings.provided.sessions.allow_low_aal,
+        access_token_hook=custom_access_token_hook,
     )
     codes = providers.Singleton(
         EmailCodes,
@@ -265,6 +285,8 @@ class UseCases(containers.DeclarativeContainer):
         mailer=core.counted_mailer,
         limiter=adapters.rate_limiter,
         health=core.mail_health,
+        hook=send_email_hook,
+        user_json=providers.Object(hook_user_json),
     )
     sms_codes = providers.Singleton(
         SmsCodes,
@@ -275,7 +297,7 @@ class UseCases(containers.DeclarativeContainer):
         limiter=adapters.rate_limiter,
         sender=core.counted_sms_sender,
         render=core.sms_render,
-        hook=core.send_sms_hook,
+        hook=send_sms_hook,
         user_json=providers.Object(hook_user_json),
         verifier=core.sms_verifier,
         mfa_render=core.mfa_sms_render,
@@ -315,6 +337,7 @@ class UseCases(containers.DeclarativeContainer):
         issuer=issuer,
         codes=codes,
         sms_codes=sms_codes,
+        user_hooks=user_hooks,
         metrics=core.metrics,
     )
     _mail = {"uow": adapters.uow, "clock": core.clock, "issuer": issuer, "codes": codes}
@@ -353,7 +376,9 @@ class UseCases(containers.DeclarativeContainer):
         **_mail,
     )
     reauthenticate = providers.Singleton(Reauthenticate, links=core.links, sms_codes=sms_codes, **_mail)
-    invite_user = providers.Singleton(InviteUser, jwt=core.jwt, links=core.links, tokens=core.tokens, **_mail)
+    invite_user = providers.Singleton(
+        InviteUser, jwt=core.jwt, links=core.links, tokens=core.tokens, user_hooks=user_hooks, **_mail
+    )
     generate_link = providers.Singleton(
         GenerateLink,
         jwt=core.jwt,
@@ -363,6 +388,7 @@ class UseCases(containers.DeclarativeContainer):
         links=core.links,
         tokens=core.tokens,
         hasher=core.hasher,
+        user_hooks=user_hooks,
         **_mail,
     )
     code_attempts = providers.Singleton(
@@ -394,6 +420,7 @@ class UseCases(containers.DeclarativeContainer):
         tokens=core.tokens,
         issuer=issuer,
         codes=codes,
+        user_hooks=user_hooks,
     )
     authorize_external = providers.Singleton(
         Authorize,
@@ -444,7 +471,7 @@ class UseCases(containers.DeclarativeContainer):
     )
     verify_factor = providers.Singleton(
         VerifyFactor, uow=adapters.uow, mfa=core.settings.provided.mfa, clock=core.clock, issuer=issuer, webauthn=core.webauthn,
-        hook=core.mfa_verification_hook,
+        hook=mfa_verification_hook,
     )
     unenroll_factor = providers.Singleton(UnenrollFactor, uow=adapters.uow, clock=core.clock, issuer=issuer)
     admin_list_factors = providers.Singleton(AdminListFactors, uow=adapters.uow)
@@ -483,7 +510,7 @@ class UseCases(containers.DeclarativeContainer):
         clock=core.clock,
         hasher=core.hasher,
         issuer=issuer,
-        hook=core.password_verification_hook,
+        hook=password_verification_hook,
         metrics=core.metrics,
     )
     refresh_token_grant = providers.Singleton(

@@ -1,12 +1,10 @@
-"""Choosing the SMS sender, the Twilio Verify checker, the send-SMS hook and the SMS template from the settings."""
+"""Choosing the SMS sender, the Twilio Verify checker and the SMS template from the settings."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
 
-from pytrue.adapters.hooks.config import parse_hook
-from pytrue.adapters.hooks.http import HttpHook
 from pytrue.adapters.mail.gotemplate import TemplateError
 from pytrue.adapters.outbound_http import OutboundHttp
 from pytrue.adapters.sms.dev import DevSmsOutbox, LoggingSmsSender
@@ -15,7 +13,7 @@ from pytrue.adapters.sms.template import sms_renderer
 from pytrue.adapters.sms.textlocal import TextlocalSmsSender
 from pytrue.adapters.sms.twilio import TwilioSmsSender, TwilioVerifySmsSender
 from pytrue.adapters.sms.vonage import VonageSmsSender
-from pytrue.application.ports import Hook, SmsOtpVerifier, SmsSender
+from pytrue.application.ports import SmsOtpVerifier, SmsSender
 from pytrue.entrypoints.settings import Settings, SettingsError
 
 log = logging.getLogger("pytrue.sms")
@@ -78,20 +76,6 @@ def sms_verifier(settings: Settings, sender: SmsSender) -> SmsOtpVerifier | None
     if settings.sms.provider == "twilio_verify" and isinstance(sender, TwilioVerifySmsSender):
         return sender
     return None
-
-
-def send_sms_hook(settings: Settings, outbound: OutboundHttp) -> Hook | None:
-    """The send-SMS hook when `GOTRUE_HOOK_SEND_SMS_ENABLED` (the settings loader has checked it)."""
-    return http_hook(settings, outbound, "send_sms")
-
-
-def http_hook(settings: Settings, outbound: OutboundHttp, name: str) -> Hook | None:
-    """The hook `GOTRUE_HOOK_<NAME>_*` configures, when enabled (the settings loader has checked it)."""
-    hook = getattr(settings.hook, name)
-    if not hook.enabled:
-        return None
-    _, secrets = parse_hook(hook.uri, hook.secrets)
-    return HttpHook(client=outbound.client, uri=hook.uri, secrets=secrets)
 
 
 def sms_render(settings: Settings) -> Callable[[str], str]:

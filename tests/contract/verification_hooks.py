@@ -39,7 +39,7 @@ async def test_the_password_hook_sees_every_attempt_and_may_refuse(make_api: Any
         wrong = await api.password_grant(password="not-it")
         assert wrong.status_code == 400 and wrong.json()["error_code"] == "invalid_credentials"
         assert [(p["user_id"], p["valid"], p["metadata"]["name"]) for p in hook.payloads] == [
-            (user["id"], True, "password-verification-attempt"), (user["id"], False, "password-verification-attempt")
+            (user["id"], True, "password-verification"), (user["id"], False, "password-verification")
         ]  # fmt: skip
 
         hook.replies = [Reply(200, {"decision": "reject", "message": "Locked: too many attempts", "should_logout_user": True})]
@@ -73,6 +73,7 @@ async def test_the_mfa_hook_may_reject_a_verification_and_logs_the_user_out(make
         assert wrong.status_code == 422 and wrong.json()["error_code"] == "mfa_verification_failed"
         [attempt] = hook.payloads
         assert attempt["factor_id"] == enrolled["id"] and attempt["factor_type"] == "totp" and attempt["valid"] is False
+        assert attempt["metadata"]["name"] == "mfa-verification"
         assert attempt["user_id"] == session["user"]["id"] and attempt["metadata"]["ip_address"] == IP["X-Forwarded-For"]
 
         hook.replies = [Reply(200, {"decision": "reject", "message": "Verification blocked"})]

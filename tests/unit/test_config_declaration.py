@@ -275,8 +275,10 @@ def test_an_enabled_hook_needs_its_uri_and_secrets() -> None:
     )
     assert loaded.hook.send_sms.enabled and secret not in repr(loaded)
     pg_uri = {"GOTRUE_HOOK_SEND_SMS_URI": "pg-functions://postgres/public/send_sms"}
-    with pytest.raises(SettingsError, match="pg-functions:// hooks are not supported"):
-        load_settings({**on, **pg_uri}, env_file=None, require=False)  # refused, not pretended
+    with pytest.raises(SettingsError, match="pg-functions:// hooks need PostgreSQL storage"):
+        load_settings({**on, **pg_uri, "GOTRUE_DB_DRIVER": "memory"}, env_file=None, require=False)
+    postgres = load_settings({**on, **pg_uri, "GOTRUE_DB_DRIVER": "postgres"}, env_file=None, require=False)
+    assert postgres.hook.send_sms.enabled  # a function hook needs no secret
     assert load_settings(pg_uri, env_file=None, require=False).hook.send_sms.uri.startswith("pg-functions://")
 
 

@@ -30,5 +30,6 @@ from contract.mfa_webauthn import *  # noqa: F403
 from contract.captcha import *  # noqa: F403
 from contract.leaked_passwords import *  # noqa: F403
 from contract.verification_hooks import *  # noqa: F403
+from contract.auth_hooks import *  # noqa: F403
 from contract.phone_flows import *  # noqa: F403
 from contract.user_sessions import *  # noqa: F403

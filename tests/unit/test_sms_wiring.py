@@ -39,7 +39,7 @@ def test_the_provider_named_is_the_sender_and_only_twilio_verify_checks_codes(pr
     core = build_container(make_settings(env_for(provider, credentials))).core
     assert isinstance(core.sms_sender(), cls)
     assert (core.sms_verifier() is not None) == (provider == "twilio_verify")
-    assert core.send_sms_hook() is None
+    assert build_container(make_settings(env_for(provider, credentials))).use_cases.send_sms_hook() is None
 
 
 @pytest.mark.parametrize("provider", sorted(PROVIDERS))
@@ -63,7 +63,7 @@ def test_the_send_sms_hook_is_built_when_enabled() -> None:
         "GOTRUE_HOOK_SEND_SMS_URI": "http://localhost:9000/sms",
         "GOTRUE_HOOK_SEND_SMS_SECRETS": "v1,whsec_" + "QUJD" * 8,
     }
-    assert isinstance(build_container(make_settings(env)).core.send_sms_hook(), HttpHook)
+    assert isinstance(build_container(make_settings(env)).use_cases.send_sms_hook(), HttpHook)
 
 
 @pytest.mark.parametrize("template", ["{{ .Code", "{{ .Phone }} {{ .Code }}", "{{ range .Code }}{{ end }}"])

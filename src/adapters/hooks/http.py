@@ -15,7 +15,7 @@ import httpx
 import msgspec
 
 from pytrue.adapters.hooks.config import HookSecret
-from pytrue.application.ports import HookFailed
+from pytrue.application.ports import HookFailed, UnitOfWork
 
 log = logging.getLogger("pytrue.hooks")
 
@@ -67,7 +67,7 @@ class HttpHook:
         self._clock = clock
         self._new_id = new_id
 
-    async def invoke(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+    async def invoke(self, payload: Mapping[str, Any], *, uow: UnitOfWork | None = None) -> dict[str, Any]:
         try:
             body = msgspec.json.encode(dict(payload))
         except (TypeError, ValueError, OverflowError):
@@ -189,6 +189,11 @@ def _check_refusal(data: bytes) -> None:
         body = json.loads(data)
     except (ValueError, RecursionError):
         return
+    check_refusal(body)
+
+
+def check_refusal(body: Any) -> None:
+    """The decoded answer of any transport: `{"error": {"message", "http_code"}}` refuses."""
     error = body.get("error") if isinstance(body, dict) else None
     message = error.get("message") if isinstance(error, dict) else None
     if not isinstance(message, str) or not message:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from types import TracebackType
+from typing import Any
 
 from pytrue.adapters.memory.repositories import (
     InMemoryAuditLog,
@@ -17,6 +18,15 @@ from pytrue.adapters.memory.repositories import (
 )
 from pytrue.adapters.memory.outbox import InMemoryOutbox
 from pytrue.adapters.memory.store import InMemoryStore, Undo
+from pytrue.application.ports import HookFailed
+
+
+class NoHookFunctions:
+    """The in-memory store has no database functions: a pg-functions hook is refused when the
+    configuration is read (GOTRUE_DB_DRIVER=memory), so this is never reached in a served app."""
+
+    async def call(self, function: str, payload: Mapping[str, Any], *, timeout_ms: int) -> Any:
+        raise HookFailed("Error running hook URI: pg-functions hooks need PostgreSQL storage")
 
 
 class InMemoryUnitOfWork:
@@ -36,6 +46,7 @@ class InMemoryUnitOfWork:
         self.factors = InMemoryFactorRepository(store, self._undo)
         self.audit = InMemoryAuditLog(store, self._undo)
         self.outbox = InMemoryOutbox(store, self._undo, self._queued)
+        self.hook_functions = NoHookFunctions()
 
     async def __aenter__(self) -> InMemoryUnitOfWork:
         await self._store.lock.acquire()

@@ -13,6 +13,7 @@ from psycopg import AsyncConnection
 from psycopg.pq import TransactionStatus
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from pytrue.adapters.postgres.hook_functions import PgHookFunctions
 from pytrue.adapters.postgres.outbox import PgOutbox
 from pytrue.adapters.postgres.pooling import ConnectionPolicy, Deadline
 from pytrue.adapters.postgres.repositories import (
@@ -87,6 +88,7 @@ class PgUnitOfWork:
         self.factors = PgFactorRepository(conn, schema, self)
         self.audit = PgAuditLog(conn, schema, self)
         self.outbox = PgOutbox(conn, schema, self, self._queued)
+        self.hook_functions = PgHookFunctions(conn, schema, self)
         return self
 
     def _queued(self) -> None:

@@ -25,6 +25,7 @@ from pytrue.application.ports import (
     OAuthProvider,
     OAuthProviderError,
     ExternalProviders,
+    HookFailed,
     ProviderNotUsable,
     TokenGenerator,
     UnitOfWorkFactory,
@@ -179,7 +180,7 @@ class ExternalCallback:
         target = self.external.redirect_url or flow.referrer or self.links.site_url
         try:
             return await self._complete(flow, cmd, target)
-        except (DomainError, OAuthError) as failure:
+        except (DomainError, OAuthError, HookFailed) as failure:
             raise CallbackFailed(failure, redirect_to=target) from None
 
     async def _load_state(self, params: Mapping[str, str]) -> FlowState:
@@ -236,7 +237,8 @@ class ExternalCallback:
                 user, refusal = await self.accounts.accept_invite(uow, data, name, flow.invite_token, now=now), None
             else:
                 user, refusal = await self.accounts.sign_in(
-                    uow, data, name, aud=cmd.aud or self.jwt.aud, email_optional=flow.email_optional, redirect_to=target, now=now
+                    uow, data, name, aud=cmd.aud or self.jwt.aud, email_optional=flow.email_optional, redirect_to=target, now=now,
+                    ctx=cmd.ctx,
                 )
             if refusal is None and flow.is_pkce:
                 locked.provider_access_token = access
@@ -248,9 +250,10 @@ class ExternalCallback:
             elif refusal is None:
                 session, refresh_token = await self.issuer.open_session(uow, user, OAUTH, cmd.ctx, now)
                 await uow.flow_states.delete(flow.id)
-                result = self.issuer.result(user, session, refresh_token)
+                result = await self.issuer.issue(uow, user, session, refresh_token, method=OAUTH, ctx=cmd.ctx)
             await uow.commit()
-        if user is not None and user.created_at == now and flow.linking_target_id is None:
+        if user.created_at == now:
+            await self.accounts.user_hooks.created(user, cmd.ctx)
             self.metrics.signed_up(OAUTH, name)
         if refusal is not None:
             raise refusal

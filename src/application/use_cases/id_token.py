@@ -28,6 +28,8 @@ from pytrue.application.ports import (
 from pytrue.application.results import AuthResult
 from pytrue.application.sessions import SessionIssuer
 from pytrue.application.use_cases.external import OAUTH, OAuthError
+
+ID_TOKEN = OAUTH  # GoTrue issues id_token grant sessions with the OAuth authentication method
 from pytrue.domain.errors import DomainError, ValidationFailed
 
 INVALID_REQUEST = "invalid request"
@@ -94,14 +96,18 @@ class IdTokenGrant:
                 user, refusal = await self.accounts.link(uow, data, chosen.provider, cmd.link_target, redirect_to=redirect_to, now=now)
             else:
                 user, refusal = await self.accounts.sign_in(
-                    uow, data, chosen.provider, aud=aud, email_optional=chosen.email_optional, redirect_to=redirect_to, now=now
+                    uow, data, chosen.provider, aud=aud, email_optional=chosen.email_optional, redirect_to=redirect_to, now=now,
+                    ctx=cmd.ctx,
                 )
             if refusal is None:
                 session, refresh_token = await self.issuer.open_session(uow, user, OAUTH, cmd.ctx, now)
+                result = await self.issuer.issue(uow, user, session, refresh_token, method=ID_TOKEN, ctx=cmd.ctx)
             await uow.commit()
-        if not cmd.link_identity and user.created_at == now:
-            self.metrics.signed_up("id_token", chosen.provider)
+        if user.created_at == now:
+            await self.accounts.user_hooks.created(user, cmd.ctx)
+            if not cmd.link_identity:
+                self.metrics.signed_up("id_token", chosen.provider)
         if refusal is not None:
             raise refusal  # committed first: GoTrue keeps the user (and the mail it sent)
         self.metrics.signed_in("id_token", chosen.provider)
-        return self.issuer.result(user, session, refresh_token)
+        return result

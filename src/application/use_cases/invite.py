@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from pytrue.application.context import RequestContext
+from pytrue.application.hooks import UserCreationHooks
 from pytrue.application.passwords import LeakedPasswords, enforce_password
 from pytrue.application.config import Jwt, Links, Mailer
 from pytrue.domain.values import PasswordPolicy
@@ -50,6 +52,7 @@ class InviteCommand:
     redirect_to: str = ""
     referer: str | None = None
     admin_role: str = "service_role"
+    ctx: RequestContext = field(default_factory=RequestContext)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -63,6 +66,7 @@ class InviteUser:
     tokens: TokenGenerator
     issuer: SessionIssuer
     codes: EmailCodes
+    user_hooks: UserCreationHooks
 
     async def __call__(self, cmd: InviteCommand) -> User:
         email = Email.parse(cmd.email).value
@@ -72,9 +76,10 @@ class InviteUser:
             user = await locked(uow, await uow.users.get_by_email(email, aud))
             if user is not None and user.is_email_confirmed:
                 raise EmailExists()
+            created = user is None
             if user is None:
                 user = _new_email_user(self.tokens, self.jwt, email, aud, "", cmd.data, now)
-                await uow.users.add(user)
+                await self.user_hooks.add(uow, user, cmd.ctx)
             user.invited_at = now
             await uow.audit.add(
                 self.issuer.audit(
@@ -93,6 +98,8 @@ class InviteUser:
                 now=now,
             )
             await uow.commit()
+        if created:
+            await self.user_hooks.created(user, cmd.ctx)
         return user
 
 
@@ -107,6 +114,7 @@ class GenerateLinkCommand:
     redirect_to: str = ""
     referer: str | None = None
     admin_role: str = "service_role"
+    ctx: RequestContext = field(default_factory=RequestContext)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -134,6 +142,7 @@ class GenerateLink:
     hasher: PasswordHasher
     issuer: SessionIssuer
     codes: EmailCodes
+    user_hooks: UserCreationHooks
 
     async def __call__(self, cmd: GenerateLinkCommand) -> GeneratedLink:
         if cmd.type not in LINK_TYPES:
@@ -156,8 +165,11 @@ class GenerateLink:
             if user is None and link_type in ("recovery", "email_change_current", "email_change_new"):
                 raise UserNotFound("User with this email not found")
             otp = self.tokens.otp(self.mailer.otp_length)
+            created = user is None
             user, hashed, link_token = await self._store(uow, user, link_type, email, new_email, otp, password_hash, cmd, aud, now)
             await uow.commit()
+        if created:
+            await self.user_hooks.created(user, cmd.ctx)
         verify_type = "email_change" if link_type.startswith("email_change") else link_type
         return GeneratedLink(
             user=user,
@@ -203,7 +215,7 @@ class GenerateLink:
                 user = _new_email_user(
                     self.tokens, self.jwt, email, aud, password_hash if link_type == "signup" else "", data, now
                 )
-                await uow.users.add(user)
+                await self.user_hooks.add(uow, user, cmd.ctx)
             elif data:
                 user.merge_user_metadata(data, now)
             if link_type == "invite":

@@ -343,12 +343,12 @@ class VerifyFactor:
                 else:
                     valid = await self._check_code(uow, locked, challenge, cmd.code, now)
                     if self.hook is not None:
-                        rejected = await self._ask_hook(user, locked, valid, cmd.ctx, now)
+                        rejected = await self._ask_hook(uow, user, locked, valid, cmd.ctx, now)
                     if rejected is None and not valid:
                         message = "Invalid MFA Phone code entered" if locked.factor_type == PHONE else "Invalid TOTP code entered"
                         raise DomainError("mfa_verification_failed", message)
                 if rejected is None:
-                    result = await self._verified(uow, user, session, locked, challenge, now)
+                    result = await self._verified(uow, user, session, locked, challenge, now, cmd.ctx)
                     await uow.commit()
                     return result
                 await uow.sessions.delete_for_user(user.id)  # GoTrue logs the user out, then refuses
@@ -373,18 +373,21 @@ class VerifyFactor:
             challenge.otp_code = step_record(step)
         return step is not None
 
-    async def _ask_hook(self, user: User, factor: Factor, valid: bool, ctx: RequestContext, now: datetime) -> DomainError | None:
+    async def _ask_hook(
+        self, uow: UnitOfWork, user: User, factor: Factor, valid: bool, ctx: RequestContext, now: datetime
+    ) -> DomainError | None:
         """GoTrue's MFA verification attempt hook: `{"decision": "reject"}` refuses (403) and ends the
         user's sessions; any other answer lets the code's verdict stand."""
         assert self.hook is not None
         answer = await self.hook.invoke(
             {
-                "metadata": hook_metadata(str(self.issuer.tokens.uuid()), "mfa-verification-attempt", now, ctx),
+                "metadata": hook_metadata(str(self.issuer.tokens.uuid()), "mfa-verification", now, ctx),
                 "factor_id": str(factor.id),
                 "factor_type": factor.factor_type,
                 "user_id": str(user.id),
                 "valid": valid,
-            }
+            },
+            uow=uow,
         )
         if answer.get("decision") != "reject":
             return None
@@ -416,7 +419,8 @@ class VerifyFactor:
         record_webauthn_use(factor, challenge, kind, response, now)
 
     async def _verified(
-        self, uow: UnitOfWork, user: User, session: Session, factor: Factor, challenge: Challenge, now: datetime
+        self, uow: UnitOfWork, user: User, session: Session, factor: Factor, challenge: Challenge, now: datetime,
+        ctx: RequestContext,
     ) -> AuthResult:
         """The factor proved: the challenge spent, the factor verified, the session stepped up to aal2
         with a rotated refresh token, the user's other aal1 sessions and unverified factors of this type gone."""
@@ -445,7 +449,8 @@ class VerifyFactor:
         fresh.factors = [f for f in (await uow.factors.for_user(user.id))]
         for f in fresh.factors:
             f.secret = ""
-        return self.issuer.result(fresh, current, refresh_token)
+        method = {PHONE: "mfa/phone", WEBAUTHN: "mfa/webauthn"}.get(factor.factor_type, "totp")  # GoTrue's names
+        return await self.issuer.issue(uow, fresh, current, refresh_token, method=method, ctx=ctx)
 
 
 # --- unenrol ------------------------------------------------------------------------------------

@@ -31,6 +31,8 @@ from pytrue.domain.session import (
 )
 from pytrue.domain.user import User
 
+TOKEN_REFRESH = "token_refresh"  # GoTrue's authentication method of a refresh, as a custom access token hook sees it
+
 _TWELVE = re.compile(r"^[a-z0-9]{12}$")
 
 
@@ -127,13 +129,16 @@ class RefreshTokenGrant:
             await uow.audit.add(self.issuer.audit(Actor.of_user(user), "token_refreshed", now))
             session.mark_refreshed(now, cmd.ctx.user_agent, cmd.ctx.ip)
             await uow.sessions.update(session)
+            diagnostics = RefreshDiagnostics(
+                counter=session.refresh_token_counter,
+                reused=False if plan.action is CounterAction.NEXT else None,
+                reuse_causes=plan.causes,
+            )
+            result = await self.issuer.issue(
+                uow, user, session, issued, method=TOKEN_REFRESH, ctx=cmd.ctx, diagnostics=diagnostics
+            )
             await uow.commit()
-        diagnostics = RefreshDiagnostics(
-            counter=session.refresh_token_counter,
-            reused=False if plan.action is CounterAction.NEXT else None,
-            reuse_causes=plan.causes,
-        )
-        return self.issuer.result(user, session, issued, diagnostics=diagnostics)
+        return result
 
     async def _counter_owner(
         self, uow: UnitOfWork, token: CounterToken, now: datetime, *, lock: bool
@@ -180,8 +185,11 @@ class RefreshTokenGrant:
                 diagnostics = RefreshDiagnostics(counter=session.refresh_token_counter, reused=False)
             session.mark_refreshed(now, cmd.ctx.user_agent, cmd.ctx.ip)
             await uow.sessions.update(session)
+            result = await self.issuer.issue(
+                uow, user, session, issued, method=TOKEN_REFRESH, ctx=cmd.ctx, diagnostics=diagnostics
+            )
             await uow.commit()
-        return self.issuer.result(user, session, issued, diagnostics=diagnostics)
+        return result
 
     async def _swap(self, uow: UnitOfWork, user: User, session: Session, presented: RefreshToken, now: datetime) -> str:
         """Use up the presented row and issue its successor: a child row, or for a session chosen

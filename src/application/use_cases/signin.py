@@ -84,7 +84,7 @@ class SignInWithPassword:
         now = self.clock.now()
         answer = await self.hook.invoke(
             {
-                "metadata": hook_metadata(str(self.issuer.tokens.uuid()), "password-verification-attempt", now, cmd.ctx),
+                "metadata": hook_metadata(str(self.issuer.tokens.uuid()), "password-verification", now, cmd.ctx),
                 "user_id": str(user_id),
                 "valid": valid,
             }
@@ -146,6 +146,7 @@ class SignInWithPassword:
                 user.set_password_hash(new_hash, now)
             await uow.audit.add(self.issuer.audit(Actor.of_user(user), "login", now, {"provider": provider}))
             session, refresh = await self.issuer.open_session(uow, user, "password", cmd.ctx, now)
+            result = await self.issuer.issue(uow, user, session, refresh, method="password", ctx=cmd.ctx, weak_password=weak)
             await uow.commit()
         self.metrics.signed_in("password")
-        return self.issuer.result(user, session, refresh, weak_password=weak)
+        return result

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from pytrue.application.hooks import UserCreationHooks
 from pytrue.application.metrics import NO_METRICS, Metrics
 from pytrue.application.passwords import LeakedPasswords, enforce_password
 from pytrue.application.config import External, Jwt, Links, Mailer, Site, Sms
@@ -64,6 +65,7 @@ class SignUp:
     issuer: SessionIssuer
     codes: EmailCodes
     sms_codes: SmsCodes
+    user_hooks: UserCreationHooks
     metrics: Metrics = NO_METRICS
 
     async def __call__(self, cmd: SignUpCommand) -> SignUpResult:
@@ -89,6 +91,7 @@ class SignUp:
                 result = await self._new(uow, provider, address, password_hash, cmd, aud, now)
             await uow.commit()
         if existing is None:
+            await self.user_hooks.created(result.user, cmd.ctx)
             self.metrics.signed_up(provider)
         return result
 
@@ -140,7 +143,7 @@ class SignUp:
         user.user_metadata = dict(identity.identity_data)
         if self._autoconfirm(provider):
             return await self._confirmed(uow, user, provider, cmd, now, new=True)
-        await uow.users.add(user)
+        await self.user_hooks.add(uow, user, cmd.ctx)
         await uow.audit.add(
             self.issuer.audit(Actor.of_user(user), "user_confirmation_requested", now, {"provider": provider})
         )
@@ -208,7 +211,7 @@ class SignUp:
         This sign-up is the one whose password and data stay; sessions an unproven account held
         before it are ended (docs/adr/0015)."""
         unproven = user.prove_email(now, by_sign_up_code=True) if provider == "email" else user.prove_phone(now)
-        await (uow.users.add(user) if new else uow.users.update(user))
+        await (self.user_hooks.add(uow, user, cmd.ctx) if new else uow.users.update(user))
         if unproven and not new:
             await uow.sessions.delete_for_user(user.id)
         await uow.audit.add(self.issuer.audit(Actor.of_user(user), "user_signedup", now, {"provider": provider}))
@@ -221,7 +224,7 @@ class SignUp:
     ) -> SignUpResult:
         await uow.audit.add(self.issuer.audit(Actor.of_user(user), "login", now, {"provider": method_provider}))
         session, refresh = await self.issuer.open_session(uow, user, "password", cmd.ctx, now)
-        return SignUpResult(user=user, auth=self.issuer.result(user, session, refresh))
+        return SignUpResult(user=user, auth=await self.issuer.issue(uow, user, session, refresh, method="password", ctx=cmd.ctx))
 
     def _obfuscated(self, user: User, provider: str, cmd: SignUpCommand, aud: str, now: datetime) -> User:
         return User(
@@ -254,10 +257,12 @@ class SignUp:
             updated_at=now,
         )
         async with self.uow() as uow:
-            await uow.users.add(user)
+            await self.user_hooks.add(uow, user, cmd.ctx)
             await uow.audit.add(self.issuer.audit(Actor.of_user(user), "user_signedup", now, {"provider": "anonymous"}))
             session, refresh = await self.issuer.open_session(uow, user, "anonymous", cmd.ctx, now)
+            auth = await self.issuer.issue(uow, user, session, refresh, method="anonymous", ctx=cmd.ctx)
             await uow.commit()
+        await self.user_hooks.created(user, cmd.ctx)
         self.metrics.signed_up("anonymous")
         self.metrics.signed_in("anonymous")
-        return SignUpResult(user=user, auth=self.issuer.result(user, session, refresh))
+        return SignUpResult(user=user, auth=auth)

@@ -38,6 +38,14 @@ LINK_EXPIRED = "Email link is invalid or has expired"
 CODE_EXPIRED = "Token has expired or is invalid"
 FIRST_OF_TWO = "Confirmation link accepted. Please proceed to confirm link sent to the other email"
 INVITED_PASSWORD_LENGTH = 64
+# GoTrue's authentication method for each verification type, as a custom access token hook sees it
+_HOOK_METHOD = {
+    "signup": "email/signup",
+    "invite": "invite",
+    "magiclink": "magiclink",
+    "recovery": "recovery",
+    "email_change": "email_change",
+}
 
 # one_time_tokens types a token_hash may be looked up in, by verification type
 _HASH_TYPES = {
@@ -177,9 +185,10 @@ class Verify:
                 await uow.commit()
                 return VerifyResult(type=kind, flow=Flow.PKCE, auth_code=flow_state.auth_code)
             session, refresh = await self.issuer.open_session(uow, user, "otp", cmd.ctx, now)
+            auth = await self.issuer.issue(uow, user, session, refresh, method=_HOOK_METHOD.get(cmd.type, "otp"), ctx=cmd.ctx)
             await uow.commit()
         self.metrics.signed_in("magiclink" if cmd.token_hash else "otp")
-        return VerifyResult(type=kind, auth=self.issuer.result(user, session, refresh))
+        return VerifyResult(type=kind, auth=auth)
 
     async def _by_hash(self, uow: UnitOfWork, cmd: VerifyCommand, now: datetime) -> tuple[User, str, str]:
         types = _HASH_TYPES.get(cmd.type)
@@ -421,9 +430,9 @@ class PkceGrant:
             )
             session, refresh = await self.issuer.open_session(uow, user, flow.authentication_method, cmd.ctx, now)
             await uow.flow_states.delete(flow.id)
+            result = await self.issuer.issue(uow, user, session, refresh, method=flow.authentication_method, ctx=cmd.ctx)
             await uow.commit()
         self.metrics.signed_in("pkce", flow.provider_type)
-        result = self.issuer.result(user, session, refresh)
         return replace(
             result, provider_token=flow.provider_access_token or "", provider_refresh_token=flow.provider_refresh_token or ""
         )

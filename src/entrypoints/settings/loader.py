@@ -192,10 +192,8 @@ def _check_hooks(settings: Settings) -> None:
             continue
         if not hook.uri:
             raise SettingsError(f"{prefix}_URI", "required when the hook is enabled")
-        if parse_hook_uri(hook.uri).kind == POSTGRES_HOOK:
-            raise SettingsError(
-                f"{prefix}_URI", "pg-functions:// hooks are not supported by pytrue yet; use an http(s) hook"
-            )
+        if parse_hook_uri(hook.uri).kind == POSTGRES_HOOK and settings.db.driver == "memory":
+            raise SettingsError(f"{prefix}_URI", "pg-functions:// hooks need PostgreSQL storage (GOTRUE_DB_DRIVER=postgres)")
         if parse_hook_uri(hook.uri).kind == HTTP_HOOK and not parse_hook_secrets(hook.secrets):
             raise SettingsError(f"{prefix}_SECRETS", "an HTTP hook needs at least one v1,whsec_ secret")
 

@@ -366,6 +366,7 @@ async def invite(
             redirect_to=redirect_to(request),
             referer=request.headers.get("referer"),
             admin_role=principal.role,
+            ctx=request_context(request),
         )
     )
     return json_response(user_json(user))
@@ -391,6 +392,7 @@ async def generate_link(
             redirect_to=body.redirect_to if provided(request, "links").redirects.is_valid(body.redirect_to) else redirect_to(request),
             referer=request.headers.get("referer"),
             admin_role=principal.role,
+            ctx=request_context(request),
         )
     )
     response = user_json(link.user)

@@ -12,6 +12,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 
 from pytrue.application.config import Settings
+from pytrue.application.ports import HookFailed
 from pytrue.application.use_cases.external import (
     Authorize,
     AuthorizeCommand,
@@ -122,6 +123,8 @@ def _error_fields(cause: Exception) -> dict[str, str]:
         if status >= 500:
             log.error("callback failed: %s", cause.message)
         return {"error": error, "error_code": cause.code, "error_description": cause.message}
+    if isinstance(cause, HookFailed):
+        return {"error": _OAUTH_ERRORS.get(cause.status, "server_error"), "error_code": cause.code, "error_description": cause.message}
     return {"error": "server_error", "error_description": str(cause)}
 
 

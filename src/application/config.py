@@ -703,6 +703,48 @@ class Hook(Section):
     after_user_created: HookEndpoint = section(HookEndpoint, doc="Is told of every user created.")
 
 
+OTLP_PROTOCOLS = ("http/protobuf", "grpc")
+
+
+@declared
+class Tracing(Section):
+    """TracingConfiguration (config.md §5): OpenTelemetry request spans, exported over OTLP (docs/adr/0030)."""
+
+    enabled: bool = setting(False, "Trace every request (a server span, database and outbound HTTP child spans).")
+    exporter: str = setting("opentelemetry", "Only opentelemetry (OTLP; the standard OTEL_* variables apply).", choices=("opentelemetry",))
+    exporter_protocol: str = setting(
+        "http/protobuf", "OTLP protocol of the trace exporter: http/protobuf or grpc (checked when tracing is enabled).",
+        env="GOTRUE_TRACING_OTEL_EXPORTER_OTLP_PROTOCOL", also=("OTEL_EXPORTER_OTLP_PROTOCOL",), fix=_or("http/protobuf"),
+    )
+    service_name: str = setting("gotrue", "service.name of the spans, unless OTEL_SERVICE_NAME is set.")
+    host: str = setting("", "Legacy (OpenTracing collector host): accepted, not used; set OTEL_EXPORTER_OTLP_ENDPOINT.")
+    port: str = setting("", "Legacy (OpenTracing collector port): accepted, not used.")
+    tags: dict[str, str] = setting({}, "Legacy (OpenTracing tags, key:value,…): accepted, not used; set OTEL_RESOURCE_ATTRIBUTES.", kind="map")
+
+
+@declared
+class Metrics(Section):
+    """MetricsConfiguration (config.md §5): counters and histograms of every worker (docs/adr/0030)."""
+
+    enabled: bool = setting(False, "Record metrics.")
+    exporter: str = setting(
+        "opentelemetry", "opentelemetry (pushed over OTLP) or prometheus (served on the host and port below).",
+        choices=("opentelemetry", "prometheus"),
+    )
+    exporter_protocol: str = setting(
+        "http/protobuf", "OTLP protocol of the opentelemetry metric exporter: http/protobuf or grpc.",
+        env="GOTRUE_METRICS_OTEL_EXPORTER_OTLP_PROTOCOL", also=("OTEL_EXPORTER_OTLP_PROTOCOL",), fix=_or("http/protobuf"),
+    )
+    prometheus_listen_host: str = setting(
+        "0.0.0.0", "Address of the Prometheus exporter (text exposition at / and /metrics).",
+        env="GOTRUE_METRICS_OTEL_EXPORTER_PROMETHEUS_HOST", also=("OTEL_EXPORTER_PROMETHEUS_HOST",),
+    )
+    prometheus_listen_port: int = setting(
+        9100, "Port of the Prometheus exporter.", env="GOTRUE_METRICS_OTEL_EXPORTER_PROMETHEUS_PORT",
+        also=("OTEL_EXPORTER_PROMETHEUS_PORT",), kind="port",
+    )
+
+
 @declared
 class Settings(Section):
     """GoTrue's GlobalConfiguration, as pytrue reads it."""
@@ -725,6 +767,8 @@ class Settings(Section):
     webauthn: WebAuthn = section(WebAuthn)
     rate_limit: RateLimit = section(RateLimit)
     hook: Hook = section(Hook)
+    tracing: Tracing = section(Tracing)
+    metrics: Metrics = section(Metrics)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -47,7 +47,7 @@ def _serve(
     from granian.constants import Interfaces
     from granian.log import LogLevels
 
-    from pytrue.entrypoints import serving
+    from pytrue.entrypoints import observability, serving
 
     _configure_logging(settings)
     count = workers or serving.default_workers(settings.db.driver)
@@ -55,6 +55,7 @@ def _serve(
         log.warning("in-memory storage cannot be shared between processes: serving with 1 worker, not %d", count)
         count = 1
     os.environ[serving.WORKERS_ENV] = str(count)
+    stop_metrics = observability.prepare_serving(settings)  # before the workers start (docs/adr/0030)
     bind_host = host or settings.api.host or "0.0.0.0"
     bind_port = port or settings.api.port
     server = Granian(
@@ -70,6 +71,8 @@ def _serve(
     )
     if after_shutdown is not None:
         server.on_shutdown(after_shutdown)
+    if stop_metrics is not None:
+        server.on_shutdown(stop_metrics)
     log.info(
         "pytrue listening on http://%s:%s (storage: %s, %d worker%s)",
         bind_host,

@@ -37,6 +37,7 @@ from pytrue.application.email_codes import EmailCodes
 from pytrue.application.notifications import SecurityNotifications
 from pytrue.application.mail_health import MailHealth
 from pytrue.application.mail_sender import MailQueued, OutboxSender
+from pytrue.application.metrics import CountedMailer, CountedSmsSender
 from pytrue.application.hooks import UserCreationHooks
 from pytrue.application.sessions import SessionIssuer
 from pytrue.entrypoints.hook_wiring import auth_hook
@@ -81,7 +82,7 @@ from pytrue.application.use_cases.signup import SignUp
 from pytrue.application.use_cases.user import Logout, UpdateUser
 from pytrue.application.use_cases.verify import PkceGrant, Verify
 from pytrue.domain.cleanup import cleanup_rules
-from pytrue.entrypoints import serving
+from pytrue.entrypoints import observability, serving
 from pytrue.entrypoints import sms_wiring
 from pytrue.entrypoints.settings import Settings
 from pytrue.entrypoints.settings import key_set as build_key_set
@@ -178,11 +179,18 @@ class Core(containers.DeclarativeContainer):
     )
     dev_inbox = providers.Singleton(DevInbox)
     mailer = providers.Singleton(template_mailer, settings, dev_inbox)
+    # GOTRUE_METRICS_ENABLED / GOTRUE_TRACING_ENABLED (docs/adr/0030); the no-op recorder when off
+    observability = providers.Singleton(observability.build, settings)
+    metrics = providers.Singleton(lambda o: o.metrics, observability)
+    counted_mailer = providers.Singleton(lambda m, o: CountedMailer(m, o.instruments) if o.instruments else m, mailer, observability)
     mail_health = providers.Singleton(MailHealth)
     # outbound HTTP: one client for the SMS provider and the hooks, closed by `stop`
     outbound = providers.Singleton(lambda s: OutboundHttp(timeout=s.api.internal_http_timeout.total_seconds()), settings)
     dev_sms_outbox = providers.Singleton(DevSmsOutbox)
     sms_sender = providers.Singleton(sms_wiring.sms_sender, settings, outbound, dev_sms_outbox)
+    counted_sms_sender = providers.Singleton(
+        lambda s, o: CountedSmsSender(s, o.instruments) if o.instruments else s, sms_sender, observability
+    )
     sms_verifier = providers.Singleton(sms_wiring.sms_verifier, settings, sms_sender)
     sms_render = providers.Singleton(sms_wiring.sms_render, settings)
     mfa_sms_render = providers.Singleton(sms_wiring.mfa_sms_render, settings)
@@ -276,7 +284,7 @@ class UseCases(containers.DeclarativeContainer):
         links=core.links,
         clock=core.clock,
         tokens=core.tokens,
-        mailer=core.mailer,
+        mailer=core.counted_mailer,
         limiter=adapters.rate_limiter,
         health=core.mail_health,
         hook=send_email_hook,
@@ -293,7 +301,7 @@ class UseCases(containers.DeclarativeContainer):
         clock=core.clock,
         tokens=core.tokens,
         limiter=adapters.rate_limiter,
-        sender=core.sms_sender,
+        sender=core.counted_sms_sender,
         render=core.sms_render,
         hook=send_sms_hook,
         user_json=providers.Object(hook_user_json),
@@ -313,7 +321,7 @@ class UseCases(containers.DeclarativeContainer):
         ),
         core.settings,
         adapters.mail_queue,
-        core.mailer,
+        core.counted_mailer,
         core.clock,
         core.mail_health,
     )
@@ -336,6 +344,7 @@ class UseCases(containers.DeclarativeContainer):
         codes=codes,
         sms_codes=sms_codes,
         user_hooks=user_hooks,
+        metrics=core.metrics,
     )
     _mail = {"uow": adapters.uow, "clock": core.clock, "issuer": issuer, "codes": codes}
     send_magic_link = providers.Singleton(
@@ -404,9 +413,10 @@ class UseCases(containers.DeclarativeContainer):
         attempts=code_attempts,
         sms_codes=sms_codes,
         notifications=notifications,
+        metrics=core.metrics,
     )
     pkce_grant = providers.Singleton(
-        PkceGrant, uow=adapters.uow, external=core.external, clock=core.clock, issuer=issuer
+        PkceGrant, uow=adapters.uow, external=core.external, clock=core.clock, issuer=issuer, metrics=core.metrics
     )
     external_accounts = providers.Singleton(
         ExternalAccounts,
@@ -446,6 +456,7 @@ class UseCases(containers.DeclarativeContainer):
         issuer=issuer,
         accounts=external_accounts,
         providers=core.oauth_providers,
+        metrics=core.metrics,
     )
     enroll_factor = providers.Singleton(
         EnrollFactor,
@@ -498,6 +509,7 @@ class UseCases(containers.DeclarativeContainer):
         issuer=issuer,
         accounts=external_accounts,
         providers=core.oauth_providers,
+        metrics=core.metrics,
     )
     sign_in_with_password = providers.Singleton(
         SignInWithPassword,
@@ -510,6 +522,7 @@ class UseCases(containers.DeclarativeContainer):
         hasher=core.hasher,
         issuer=issuer,
         hook=password_verification_hook,
+        metrics=core.metrics,
     )
     refresh_token_grant = providers.Singleton(
         RefreshTokenGrant,
@@ -518,6 +531,7 @@ class UseCases(containers.DeclarativeContainer):
         sessions=core.sessions,
         clock=core.clock,
         issuer=issuer,
+        metrics=core.metrics,
     )
     authenticate_user = providers.Singleton(
         AuthenticateUser, uow=adapters.uow, clock=core.clock, verifier=core.verifier
@@ -599,7 +613,9 @@ def adapters_for(settings: Settings) -> type[containers.DeclarativeContainer]:
 def build_container(settings: Settings, adapters: type[containers.DeclarativeContainer] | None = None) -> Application:
     """Wire the application for `settings`, with the adapter set it selects unless one is given."""
     chosen = adapters or adapters_for(settings)
-    return Application(settings=settings, adapters=chosen(settings=settings))
+    container = Application(settings=settings, adapters=chosen(settings=settings))
+    observability.wire(container)
+    return container
 
 
 async def start(container: Application, *, deliver_mail: bool = True) -> None:

@@ -50,10 +50,7 @@ NOT_YET = {
     # issue 13: hooks, webhooks, CAPTCHA, leaked passwords, observability
     "GOTRUE_WEBHOOK_URL", "GOTRUE_WEBHOOK_SECRET", "GOTRUE_WEBHOOK_RETRIES", "GOTRUE_WEBHOOK_TIMEOUT_SEC",
     "GOTRUE_WEBHOOK_EVENTS",
-    "GOTRUE_TRACING_ENABLED", "GOTRUE_TRACING_EXPORTER", "GOTRUE_TRACING_HOST",
-    "GOTRUE_TRACING_SERVICE_NAME", "GOTRUE_TRACING_OTEL_EXPORTER_OTLP_PROTOCOL", "GOTRUE_METRICS_ENABLED",
-    "GOTRUE_METRICS_EXPORTER", "GOTRUE_METRICS_OTEL_EXPORTER_OTLP_PROTOCOL",
-    "GOTRUE_METRICS_OTEL_EXPORTER_PROMETHEUS_HOST", "GOTRUE_LOG_FILE", "GOTRUE_LOG_DISABLE_COLORS",
+    "GOTRUE_LOG_FILE", "GOTRUE_LOG_DISABLE_COLORS",
     # not planned by an open issue: GoTrue features pytrue has no counterpart for (yet), or leftovers GoTrue
     # itself ignores (OPERATOR_TOKEN, API_ENDPOINT)
     "GOTRUE_API_ENDPOINT", "GOTRUE_OPERATOR_TOKEN", "GOTRUE_API_MAX_REQUEST_DURATION",
@@ -65,6 +62,9 @@ NOT_YET = {
     "GOTRUE_RATE_LIMIT_O_AUTH_DYNAMIC_CLIENT_REGISTER", "GOTRUE_RATE_LIMIT_PASSKEY", "GOTRUE_RATE_LIMIT_SSO",
     "GOTRUE_RATE_LIMIT_WEB3", "GOTRUE_SAML_RATE_LIMIT_ASSERTION", "GOTRUE_SECURITY_DB_ENCRYPTION_ENCRYPT",
 }  # fmt: skip
+
+# Fallbacks GoTrue reads for more than one field: tracing and metrics both read OTEL_EXPORTER_OTLP_PROTOCOL.
+SHARED_FALLBACKS = {"OTEL_EXPORTER_OTLP_PROTOCOL"}
 
 
 def declared_names() -> set[str]:
@@ -104,7 +104,7 @@ def test_the_loader_asks_for_exactly_the_declared_names() -> None:
 
 def test_every_field_of_every_section_is_declared_once() -> None:
     paths = [variable.path for variable in variables()]
-    names = [name for variable in variables() for name in variable.names]
+    names = [name for variable in variables() for name in variable.names if name not in SHARED_FALLBACKS]
     assert len(paths) == len(set(paths))
     assert len(names) == len(set(names)), "two fields read the same variable"
     loaded = load_settings({}, env_file=None, require=False)
@@ -224,13 +224,14 @@ def environments(draw: st.DrawFn) -> tuple[dict[str, str], dict[tuple[str, ...],
     expected: dict[tuple[str, ...], Any] = {}
     for variable in variables():
         # a hook switched on needs its URI and secret together: test_an_enabled_hook_needs_its_uri_and_secrets;
-        # CAPTCHA switched on needs its secret (tests/contract/captcha.py)
+        # CAPTCHA switched on needs its secret (tests/contract/captcha.py); tracing and metrics switched on
+        # check their OTLP protocol (test_an_enabled_exporter_checks_its_otlp_protocol)
         if not draw(st.booleans()) or variable.path[0] == "hook" and variable.path[-1] == "enabled" or (
-            variable.path == ("security", "captcha", "enabled")
+            variable.path in (("security", "captcha", "enabled"), ("tracing", "enabled"), ("metrics", "enabled"))
         ):
             expected[variable.path] = _fixed(variable, variable.default)
             continue
-        name = draw(st.sampled_from(variable.names))
+        name = draw(st.sampled_from([n for n in variable.names if n not in SHARED_FALLBACKS]))
         raw, value = draw(_raw_and_value(variable))
         environ[name] = raw
         expected[variable.path] = _fixed(variable, value)
@@ -338,7 +339,7 @@ def _spec_mentions(name: str, spec: str) -> bool:
         # `GOTRUE_SMS_TWILIO_ACCOUNT_SID`, `_AUTH_TOKEN`: a suffix stands for the full name's prefix + suffix
         # (braces expanded on both: `GOTRUE_MAILER_SUBJECTS_{A,B}_X`, `_{C,D}_Y`)
         for expanded in _expand_braces(line):
-            fulls = re.findall(r"`(GOTRUE_[A-Z0-9_]+)`", expanded)
+            fulls = re.findall(r"`([A-Z][A-Z0-9_]+)`", expanded)
             for suffix in re.findall(r"`(_[A-Z0-9_]+)`", expanded):
                 if name.endswith(suffix) and any(full.startswith(name[: -len(suffix)] + "_") for full in fulls):
                     return True
@@ -400,3 +401,26 @@ def test_webauthn_factors_without_a_relying_party_start_with_a_warning_naming_th
         settings = load_settings(environ=full, require=False)
     assert settings.webauthn.rp_origins == ("https://a.example", "https://b.example") and caplog.records == []
     assert load_settings(environ={"GOTRUE_DB_DRIVER": "memory"}, require=False).webauthn.challenge_expiry_duration.total_seconds() == 300
+
+
+def test_an_enabled_exporter_checks_its_otlp_protocol() -> None:
+    """GoTrue refuses an OTLP protocol it has no exporter for, only when tracing or metrics is on;
+    OTEL_EXPORTER_OTLP_PROTOCOL serves both, each prefixed name wins over it."""
+    assert load_error_variable({"GOTRUE_TRACING_ENABLED": "true", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json"}) == "OTEL_EXPORTER_OTLP_PROTOCOL"
+    on = {"GOTRUE_METRICS_ENABLED": "true", "GOTRUE_METRICS_OTEL_EXPORTER_OTLP_PROTOCOL": "thrift"}
+    assert load_error_variable(on) == "GOTRUE_METRICS_OTEL_EXPORTER_OTLP_PROTOCOL"
+    assert load_settings({**on, "GOTRUE_METRICS_EXPORTER": "prometheus"}, env_file=None, require=False).metrics.enabled
+    assert load_settings({"OTEL_EXPORTER_OTLP_PROTOCOL": "http/json"}, env_file=None, require=False).tracing.enabled is False
+    both = load_settings(
+        {"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc", "GOTRUE_TRACING_ENABLED": "1", "GOTRUE_METRICS_ENABLED": "1"}, env_file=None, require=False
+    )
+    assert (both.tracing.exporter_protocol, both.metrics.exporter_protocol) == ("grpc", "grpc")
+    mixed = load_settings(
+        {"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc", "GOTRUE_TRACING_OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"}, env_file=None, require=False
+    )
+    assert (mixed.tracing.exporter_protocol, mixed.metrics.exporter_protocol) == ("http/protobuf", "grpc")
+    assert load_error_variable({"GOTRUE_METRICS_EXPORTER": "statsd"}) == "GOTRUE_METRICS_EXPORTER"
+    assert load_error_variable({"GOTRUE_TRACING_EXPORTER": "jaeger"}) == "GOTRUE_TRACING_EXPORTER"
+    assert load_error_variable({"OTEL_EXPORTER_PROMETHEUS_PORT": "91OO"}) == "OTEL_EXPORTER_PROMETHEUS_PORT"
+    defaults = load_settings({}, env_file=None, require=False).metrics
+    assert (defaults.exporter, defaults.prometheus_listen_host, defaults.prometheus_listen_port) == ("opentelemetry", "0.0.0.0", 9100)

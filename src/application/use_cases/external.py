@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode, urlsplit, urlunsplit, parse_qsl
 from uuid import UUID
 
+from pytrue.application.metrics import NO_METRICS, Metrics
 from pytrue.application.config import External, Jwt, Links, Mailer, Site
 from pytrue.application.context import RequestContext
 from pytrue.application.ports import (
@@ -171,6 +172,7 @@ class ExternalCallback:
     issuer: SessionIssuer
     accounts: ExternalAccounts
     providers: ExternalProviders
+    metrics: Metrics = NO_METRICS
 
     async def __call__(self, cmd: CallbackCommand) -> str:
         """Where the browser goes next; `CallbackFailed` says where it goes with the error."""
@@ -252,8 +254,11 @@ class ExternalCallback:
             await uow.commit()
         if user.created_at == now:
             await self.accounts.user_hooks.created(user, cmd.ctx)
+            self.metrics.signed_up(OAUTH, name)
         if refusal is not None:
             raise refusal
+        if not flow.is_pkce:
+            self.metrics.signed_in(OAUTH, name)
         if flow.is_pkce:
             return with_query(target, {"code": flow.auth_code or ""})
         assert result is not None

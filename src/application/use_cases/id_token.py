@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from uuid import UUID
 
+from pytrue.application.metrics import NO_METRICS, Metrics
 from pytrue.application.config import External, Jwt, Links
 from pytrue.application.context import RequestContext
 from pytrue.application.external_accounts import ExternalAccounts
@@ -66,6 +67,7 @@ class IdTokenGrant:
     issuer: SessionIssuer
     accounts: ExternalAccounts
     providers: ExternalProviders
+    metrics: Metrics = NO_METRICS
 
     async def __call__(self, cmd: IdTokenGrantCommand) -> AuthResult:
         check_id_token_request(cmd)
@@ -103,6 +105,9 @@ class IdTokenGrant:
             await uow.commit()
         if user.created_at == now:
             await self.accounts.user_hooks.created(user, cmd.ctx)
+            if not cmd.link_identity:
+                self.metrics.signed_up("id_token", chosen.provider)
         if refusal is not None:
             raise refusal  # committed first: GoTrue keeps the user (and the mail it sent)
+        self.metrics.signed_in("id_token", chosen.provider)
         return result

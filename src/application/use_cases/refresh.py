@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from uuid import UUID
 
+from pytrue.application.metrics import NO_METRICS, Metrics
 from pytrue.application.config import Security, Sessions
 from pytrue.application.context import RequestContext
 from pytrue.application.ports import Clock, RowLocked, UnitOfWork, UnitOfWorkFactory
@@ -67,6 +68,7 @@ class RefreshTokenGrant:
     retry_limit: timedelta = timedelta(seconds=5)  # how long a locked token is retried
     clock: Clock
     issuer: SessionIssuer
+    metrics: Metrics = NO_METRICS
 
     async def __call__(self, cmd: RefreshTokenCommand) -> AuthResult:
         counter_token = self._parse(cmd.refresh_token)
@@ -74,8 +76,11 @@ class RefreshTokenGrant:
         while True:
             try:
                 if counter_token is not None:
-                    return await self._advance_counter(cmd, counter_token)
-                return await self._rotate(cmd)
+                    result = await self._advance_counter(cmd, counter_token)
+                else:
+                    result = await self._rotate(cmd)
+                self.metrics.token_refreshed()
+                return result
             except RowLocked:
                 # tokens.md §6.1 decides steps 1–4 before the lock: a banned user or a dead
                 # session is answered now, not after (or instead of, on timeout) the lock

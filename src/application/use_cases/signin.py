@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from uuid import UUID
 
+from pytrue.application.metrics import NO_METRICS, Metrics
 from pytrue.application.hooks import hook_metadata
 from pytrue.application.passwords import LeakedPasswords, check_password
 from pytrue.application.config import External, Jwt
@@ -50,6 +51,7 @@ class SignInWithPassword:
     hasher: PasswordHasher
     issuer: SessionIssuer
     hook: Hook | None = None  # GOTRUE_HOOK_PASSWORD_VERIFICATION_ATTEMPT
+    metrics: Metrics = NO_METRICS
 
     async def __call__(self, cmd: SignInWithPasswordCommand) -> AuthResult:
         provider, identifier = self._validate(cmd)
@@ -146,4 +148,5 @@ class SignInWithPassword:
             session, refresh = await self.issuer.open_session(uow, user, "password", cmd.ctx, now)
             result = await self.issuer.issue(uow, user, session, refresh, method="password", ctx=cmd.ctx, weak_password=weak)
             await uow.commit()
+        self.metrics.signed_in("password")
         return result

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from pytrue.application.hooks import UserCreationHooks
+from pytrue.application.metrics import NO_METRICS, Metrics
 from pytrue.application.passwords import LeakedPasswords, enforce_password
 from pytrue.application.config import External, Jwt, Links, Mailer, Site, Sms
 from pytrue.domain.values import PasswordPolicy
@@ -65,6 +66,7 @@ class SignUp:
     codes: EmailCodes
     sms_codes: SmsCodes
     user_hooks: UserCreationHooks
+    metrics: Metrics = NO_METRICS
 
     async def __call__(self, cmd: SignUpCommand) -> SignUpResult:
         if self.site.disable_signup:
@@ -90,6 +92,7 @@ class SignUp:
             await uow.commit()
         if existing is None:
             await self.user_hooks.created(result.user, cmd.ctx)
+            self.metrics.signed_up(provider)
         return result
 
     def _validate(self, cmd: SignUpCommand) -> tuple[str, str]:
@@ -260,4 +263,6 @@ class SignUp:
             auth = await self.issuer.issue(uow, user, session, refresh, method="anonymous", ctx=cmd.ctx)
             await uow.commit()
         await self.user_hooks.created(user, cmd.ctx)
+        self.metrics.signed_up("anonymous")
+        self.metrics.signed_in("anonymous")
         return SignUpResult(user=user, auth=auth)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import Enum
 
+from pytrue.application.metrics import NO_METRICS, Metrics
 from pytrue.application.code_attempts import CodeAttempts
 from pytrue.application.config import External, Jwt, Mailer, Sms
 from pytrue.application.context import RequestContext
@@ -108,6 +109,7 @@ class Verify:
     attempts: CodeAttempts
     sms_codes: SmsCodes
     notifications: SecurityNotifications
+    metrics: Metrics = NO_METRICS
 
     # --- POST /verify ---------------------------------------------------------------------
     async def __call__(self, cmd: VerifyCommand) -> VerifyResult:
@@ -187,6 +189,7 @@ class Verify:
             session, refresh = await self.issuer.open_session(uow, user, "otp", cmd.ctx, now)
             auth = await self.issuer.issue(uow, user, session, refresh, method=_HOOK_METHOD.get(cmd.type, "otp"), ctx=cmd.ctx)
             await uow.commit()
+        self.metrics.signed_in("magiclink" if cmd.token_hash else "otp")
         return VerifyResult(type=kind, auth=auth)
 
     async def _by_hash(self, uow: UnitOfWork, cmd: VerifyCommand, now: datetime) -> tuple[User, str, str]:
@@ -410,6 +413,7 @@ class PkceGrant:
     external: External
     clock: Clock
     issuer: SessionIssuer
+    metrics: Metrics = NO_METRICS
 
     async def __call__(self, cmd: PkceGrantCommand) -> AuthResult:
         if not cmd.auth_code or not cmd.code_verifier:
@@ -434,6 +438,7 @@ class PkceGrant:
             await uow.flow_states.delete(flow.id)
             result = await self.issuer.issue(uow, user, session, refresh, method=flow.authentication_method, ctx=cmd.ctx)
             await uow.commit()
+        self.metrics.signed_in("pkce", flow.provider_type)
         return replace(
             result, provider_token=flow.provider_access_token or "", provider_refresh_token=flow.provider_refresh_token or ""
         )

@@ -8,7 +8,7 @@ from typing import Any
 from litestar import Litestar
 from litestar.di import Provide
 
-from pytrue.entrypoints import containers
+from pytrue.entrypoints import containers, observability
 from pytrue.entrypoints.containers import Application
 from pytrue.entrypoints.http.cleanup import BackgroundCleanup, cleanup_middleware_factory
 from pytrue.entrypoints.http.cors import cors_middleware_factory
@@ -151,6 +151,7 @@ def create_app(container: Application, *, after_shutdown: Callable[[], None] | N
         debug=False,
     )
     app.state.cleanup = cleanup  # None when GOTRUE_DB_CLEANUP_ENABLED is off
+    observability.install(app, container)  # metrics and tracing, only when enabled (docs/adr/0030)
     return app
 
 

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 from pytrue.adapters.hooks.config import HTTP_HOOK, POSTGRES_HOOK, parse_hook_secrets, parse_hook_uri
 from pytrue.adapters.jwt.keys import KeySet, parse_jwks
-from pytrue.application.config import CAPTCHA_PROVIDERS, PREFIX, Settings, Var, leaf_default, redact_url
+from pytrue.application.config import CAPTCHA_PROVIDERS, OTLP_PROTOCOLS, PREFIX, Settings, Var, leaf_default, redact_url
 from pytrue.domain.phone import parse_rfc3339
 from pytrue.domain.rate import Rate
 from pytrue.domain.redirects import compile_allow_list
@@ -132,7 +132,17 @@ class _Loader:
         _check_hooks(settings)
         _check_webauthn(settings)
         _check_captcha(settings)
+        self._check_otlp_protocols(settings)
         return settings
+
+    def _check_otlp_protocols(self, settings: Settings) -> None:
+        """GoTrue refuses to start tracing or metrics over an OTLP protocol it has no exporter for;
+        only when the feature is on, as OTEL_EXPORTER_OTLP_PROTOCOL may be meant for other programs."""
+        for section, on in (("tracing", settings.tracing.enabled), ("metrics", settings.metrics.enabled and settings.metrics.exporter == "opentelemetry")):
+            variable = _find((section, "exporter_protocol"))
+            name, raw = self.lookup(variable)
+            if on and raw and raw not in OTLP_PROTOCOLS:
+                raise SettingsError(name, f"unsupported OpenTelemetry exporter protocol {raw!r}: expected one of {', '.join(OTLP_PROTOCOLS)}")
 
     def read(self, variable: Variable, *, needed: bool, when: str = "") -> Any:
         name, raw = self.lookup(variable)

@@ -149,6 +149,7 @@ def create_app(container: Application, *, after_shutdown: Callable[[], None] | N
         on_shutdown=[shutdown],
         state=_state(container, settings.api.request_id_header, provided),
         openapi_config=None,
+        logging_config=None,  # Litestar would replace the root handlers: logging is pytrue's (entrypoints/observability.py)
         debug=False,
     )
     app.state.cleanup = cleanup  # None when GOTRUE_DB_CLEANUP_ENABLED is off

@@ -1,4 +1,5 @@
-"""The `request completed` line per request and the request id, through the app (in-memory storage).
+"""The `request completed` line per request, the request id and the audit events, through the app on
+either storage (docs/adr/0029).
 
 Lines are read as an operator reads them: `configure_logging` with GOTRUE_LOG_FILE in a temporary
 directory, one JSON object per line. GoTrue's fields: internal/observability/request-logger.go.
@@ -9,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +18,11 @@ import pytest
 
 from pytrue.entrypoints.observability import configure_logging
 from support.app import make_settings
-from support.storages import memory_apis
 
-UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+REQUEST_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
 
-class Lines:
+class LogLines:
     def __init__(self, path: Path) -> None:
         self.path = path
 
@@ -41,15 +41,15 @@ class Lines:
 
 
 @pytest.fixture
-def log_lines(tmp_path: Path) -> Iterator[Callable[[str], Lines]]:
+def log_lines(tmp_path: Path) -> Iterator[Callable[[str], LogLines]]:
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
 
-    def configure(level_name: str = "info") -> Lines:
+    def configure(level_name: str = "info") -> LogLines:
         path = tmp_path / "auth.log"
         configure_logging(make_settings({"GOTRUE_LOG_FILE": str(path), "GOTRUE_LOG_LEVEL": level_name}))
         logging.getLogger("httpx").setLevel(logging.WARNING)  # the test client's own request lines
-        return Lines(path)
+        return LogLines(path)
 
     yield configure
     logging.getLogger("httpx").setLevel(logging.NOTSET)
@@ -58,12 +58,6 @@ def log_lines(tmp_path: Path) -> Iterator[Callable[[str], Lines]]:
             root.removeHandler(handler)
             handler.close()
     root.setLevel(level)
-
-
-@pytest.fixture
-async def make_api() -> AsyncIterator[Callable[..., Any]]:
-    async with memory_apis() as factory:
-        yield factory
 
 
 async def test_a_request_completed_line_has_gotrues_fields(make_api: Any, log_lines: Any) -> None:
@@ -82,7 +76,7 @@ async def test_a_request_completed_line_has_gotrues_fields(make_api: Any, log_li
     assert line["remote_addr"] == "203.0.113.9" and line["referer"] == "http://localhost:3000/account"
     assert isinstance(line["duration"], int) and line["duration"] > 0  # nanoseconds, as GoTrue
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", line["time"])
-    assert UUID_RE.match(line["request_id"])
+    assert REQUEST_UUID.match(line["request_id"])
     assert len(lines.completed()) == 1  # one line per request
 
 
@@ -161,7 +155,7 @@ async def test_without_a_configured_header_each_request_gets_a_fresh_uuid_and_no
     first = await api.client.get("/settings", headers={"X-Request-Id": "ignored"})
     second = await api.client.get("/settings")
     ids = [x["request_id"] for x in lines.completed()]
-    assert len(ids) == 2 and ids[0] != ids[1] and all(UUID_RE.match(i) for i in ids)
+    assert len(ids) == 2 and ids[0] != ids[1] and all(REQUEST_UUID.match(i) for i in ids)
     assert "x-request-id" not in first.headers and "x-request-id" not in second.headers
 
 
@@ -178,7 +172,7 @@ async def test_a_configured_header_missing_from_the_request_is_generated_and_ech
     lines = log_lines()
     response = await api.client.get("/settings")
     echoed = response.headers["x-correlation-id"]
-    assert UUID_RE.match(echoed) and lines.last()["request_id"] == echoed
+    assert REQUEST_UUID.match(echoed) and lines.last()["request_id"] == echoed
     failed = await api.client.get("/user", headers=api.headers("not-a-jwt"))
     assert failed.headers["x-correlation-id"] != echoed  # one per request
     assert lines.last()["request_id"] == failed.headers["x-correlation-id"]

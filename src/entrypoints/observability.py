@@ -18,6 +18,7 @@ import sys
 import time
 from collections.abc import Iterable
 from contextvars import ContextVar
+from functools import lru_cache
 from operator import attrgetter
 from typing import Any
 from urllib.parse import urlsplit
@@ -130,6 +131,7 @@ SECRET_KEYS = frozenset(
 )  # fmt: skip
 
 
+@lru_cache(maxsize=1024)
 def is_secret_key(key: str) -> bool:
     lowered = key.lower()
     return lowered in SECRET_KEYS or "password" in lowered or "secret" in lowered or lowered.endswith("_token")
@@ -137,17 +139,31 @@ def is_secret_key(key: str) -> bool:
 
 _KEYS = "|".join(sorted((re.escape(k) for k in SECRET_KEYS), key=len, reverse=True))
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
-_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+")
+_SCHEME = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+")  # an Authorization header's credential
 # key=value (query strings, form bodies, log text) and "key": "value" / 'key': 'value' (JSON, reprs)
 _PAIR = re.compile(rf"(?i)(?<![A-Za-z0-9_])({_KEYS})=[^&\s\"'<>,;]+")
 _QUOTED = re.compile(rf"(?i)([\"'])({_KEYS})\1\s*:\s*([\"'])(?:(?!\3).)*\3")
+
+
+def _pair(match: re.Match[str]) -> str:
+    return f"{match.group(1)}={REDACTED}"
+
+
+def _quoted(match: re.Match[str]) -> str:
+    quote, value_quote = match.group(1), match.group(3)
+    return f"{quote}{match.group(2)}{quote}: {value_quote}{REDACTED}{value_quote}"
+
+
+def _scheme(match: re.Match[str]) -> str:
+    return f"{match.group(1)} {REDACTED}"
 
 
 _plain = logging.Formatter()
 
 
 class Redaction(logging.Filter):
-    """Scrubs secrets out of each record it passes (never drops one)."""
+    """Scrubs secrets out of each record it passes (never drops one). Each pattern runs only on
+    text that has the characters it needs, so a plain value costs a few substring tests."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         super().__init__()
@@ -155,16 +171,21 @@ class Redaction(logging.Filter):
         self._literal = re.compile("|".join(re.escape(s) for s in known)) if known else None
 
     def scrub(self, text: str) -> str:
+        text = self._scrub_known(text)
+        lowered = text.lower()
+        if "bearer" in lowered or "basic" in lowered:
+            text = _SCHEME.sub(_scheme, text)
+        if "=" in text:
+            text = _PAIR.sub(_pair, text)
+        if ":" in text and ('"' in text or "'" in text):
+            text = _QUOTED.sub(_quoted, text)
+        return text
+
+    def _scrub_known(self, text: str) -> str:
+        """Only the configured secrets and JWTs."""
         if self._literal is not None:
             text = self._literal.sub(REDACTED, text)
-        if "eyJ" in text:
-            text = _JWT.sub(REDACTED, text)
-        text = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
-        if "=" in text:
-            text = _PAIR.sub(lambda m: f"{m.group(1)}={REDACTED}", text)
-        if ":" in text:
-            text = _QUOTED.sub(lambda m: f"{m.group(1)}{m.group(2)}{m.group(1)}: {m.group(3)}{REDACTED}{m.group(3)}", text)
-        return text
+        return _JWT.sub(REDACTED, text) if "eyJ" in text else text
 
     def _value(self, key: str, value: Any) -> Any:
         if is_secret_key(key) and value not in (None, "", True, False):
@@ -195,11 +216,6 @@ class Redaction(logging.Filter):
             record.exc_text = self.scrub(record.exc_text or _plain.formatException(record.exc_info))
         record.pytrue_scrubbed = True
         return True
-
-    def _scrub_known(self, text: str) -> str:
-        if self._literal is not None:
-            text = self._literal.sub(REDACTED, text)
-        return _JWT.sub(REDACTED, text) if "eyJ" in text else text
 
 
 def configured_secrets(settings: Any) -> set[str]:
@@ -241,10 +257,6 @@ def configured_secrets(settings: Any) -> set[str]:
 # --- configuration ------------------------------------------------------------------------------
 
 
-class _PytrueHandler:
-    """Marks the handler `configure_logging` installed, so a second call replaces it."""
-
-
 def configure_logging(settings: Any) -> logging.Handler:
     """JSON lines on standard error, or appended to GOTRUE_LOG_FILE; the level GOTRUE_LOG_LEVEL.
 
@@ -257,7 +269,7 @@ def configure_logging(settings: Any) -> logging.Handler:
         handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     handler.addFilter(Redaction(configured_secrets(settings)))
-    handler._pytrue = True  # type: ignore[attr-defined]
+    handler._pytrue = True  # type: ignore[attr-defined]  # a second call replaces this handler
     root = logging.getLogger()
     for old in list(root.handlers):
         if getattr(old, "_pytrue", False):

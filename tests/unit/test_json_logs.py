@@ -1,6 +1,6 @@
 """The JSON log lines (GoTrue's logrus JSON), the redaction filter, GOTRUE_LOG_FILE and the log level.
 
-HTTP request lines are pinned in tests/unit/test_request_logs.py, the whole-flow secret scan in
+HTTP request lines are pinned in tests/contract/request_logs.py, the whole-flow secret scan in
 tests/security/test_secrets_in_logs.py.
 """
 

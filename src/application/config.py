@@ -215,6 +215,8 @@ class Db(Section):
 @declared
 class Logging(Section):
     level: str = setting("info", "panic, fatal, error, warn, info, debug or trace.", env="GOTRUE_LOG_LEVEL", also=("LOG_LEVEL",), kind="log_level")
+    file: str = setting("", "Append the JSON log lines to this file instead of standard error (empty: standard error).", also=("LOG_FILE",))
+    disable_colors: bool = setting(False, "Accepted for GoTrue compatibility: the JSON lines have no colours.")
 
 
 @declared

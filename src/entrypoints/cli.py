@@ -22,9 +22,13 @@ GRACEFUL_TIMEOUT_SECONDS = 30
 
 
 def _configure_logging(settings: Settings) -> None:
-    from pytrue.entrypoints.http.asgi import configure_logging
+    from pytrue.entrypoints.json_logs import configure_logging
 
-    configure_logging(settings)
+    try:
+        configure_logging(settings)
+    except OSError as exc:
+        print(f"pytrue: configuration error: GOTRUE_LOG_FILE: cannot open {settings.logging.file}: {exc.strerror}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def _load(**kwargs: Any) -> Settings:

@@ -84,6 +84,8 @@ from pytrue.application.use_cases.verify import PkceGrant, Verify
 from pytrue.domain.cleanup import cleanup_rules
 from pytrue.entrypoints import observability, serving
 from pytrue.entrypoints import sms_wiring
+from pytrue.entrypoints.http.request_log import NotingVerifier
+from pytrue.entrypoints.json_logs import log_audit_entries
 from pytrue.entrypoints.settings import Settings
 from pytrue.entrypoints.settings import key_set as build_key_set
 
@@ -167,7 +169,8 @@ class Core(containers.DeclarativeContainer):
     tokens = providers.Singleton(SecretsTokenGenerator)
     key_set = providers.Singleton(build_key_set, settings)
     signer = providers.Singleton(JoserfcTokenSigner, key_set)
-    verifier = providers.Singleton(JoserfcTokenVerifier, key_set)
+    # each verified token's sub and session_id go on its request's log lines (http/request_log.py)
+    verifier = providers.Singleton(lambda keys: NotingVerifier(JoserfcTokenVerifier(keys)), key_set)
     hasher = providers.Singleton(
         lambda s: Argon2PasswordHasher(
             time_cost=s.password.hash_argon2_iterations,
@@ -623,6 +626,9 @@ async def start(container: Application, *, deliver_mail: bool = True) -> None:
 
     The SMS sender, hook and template are built first, so a wrong SMS setting stops the start."""
     container.use_cases.sms_codes()
+    uow = container.adapters.uow()
+    if hasattr(uow, "on_audit"):
+        uow.on_audit = log_audit_entries  # each committed audit entry is logged too (docs/adr/0029)
     await container.adapters.lifecycle().start()
     if deliver_mail:
         sender = container.use_cases.outbox_sender()

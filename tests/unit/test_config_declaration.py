@@ -50,7 +50,6 @@ NOT_YET = {
     # issue 13: hooks, webhooks, CAPTCHA, leaked passwords, observability
     "GOTRUE_WEBHOOK_URL", "GOTRUE_WEBHOOK_SECRET", "GOTRUE_WEBHOOK_RETRIES", "GOTRUE_WEBHOOK_TIMEOUT_SEC",
     "GOTRUE_WEBHOOK_EVENTS",
-    "GOTRUE_LOG_FILE", "GOTRUE_LOG_DISABLE_COLORS",
     # not planned by an open issue: GoTrue features pytrue has no counterpart for (yet), or leftovers GoTrue
     # itself ignores (OPERATOR_TOKEN, API_ENDPOINT)
     "GOTRUE_API_ENDPOINT", "GOTRUE_OPERATOR_TOKEN", "GOTRUE_API_MAX_REQUEST_DURATION",

@@ -34,3 +34,4 @@ from contract.auth_hooks import *  # noqa: F403
 from contract.phone_flows import *  # noqa: F403
 from contract.user_sessions import *  # noqa: F403
 from contract.security_notifications import *  # noqa: F403
+from contract.request_logs import *  # noqa: F403

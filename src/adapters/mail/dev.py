@@ -47,7 +47,10 @@ class DevTransport:
                 redirect_to=message.redirect_to,
             )
         )
-        log.info("development inbox: %s message for %s: %s", message.kind, message.to, message.link or "(code only)")
+        log.info(
+            "development inbox: %s message for %s: %s", message.kind, message.to, message.link or "(code only)",
+            extra={"dev_delivery": True},  # the link is the point: not scrubbed (entrypoints/json_logs.py)
+        )
 
     def _append(self, message: OutgoingMessage) -> None:
         email = build_email(message, self.sender or DEV_SENDER, self.sender_name)

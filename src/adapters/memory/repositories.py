@@ -342,13 +342,15 @@ class InMemoryOAuthClientStateRepository:
 
 
 class InMemoryAuditLog:
-    def __init__(self, store: InMemoryStore, undo: list[Undo]) -> None:
+    def __init__(self, store: InMemoryStore, undo: list[Undo], audited: list[AuditLogEntry] | None = None) -> None:
         self._store = store
         self._undo = undo
+        self._audited = audited if audited is not None else []
 
     async def add(self, entry: AuditLogEntry) -> None:
         self._store.audit.append(entry)
         self._undo.append(self._store.audit.pop)
+        self._audited.append(entry)
 
     async def search(self, where: AuditFilter, *, page: int, per_page: int) -> tuple[list[AuditLogEntry], int]:
         found = [e for e in reversed(self._store.audit) if e.instance_id == NIL_UUID and where.matches(e.payload)]

@@ -88,6 +88,8 @@ class Transaction(Protocol):
     # The amr claims each session had when this unit of work read it (by either repository):
     # saving the session again writes only claims that changed.
     stored_amr: dict[UUID, set[tuple[str, datetime]]]
+    # the audit entries added, reported to the unit of work's `on_audit` after COMMIT
+    audited: list[AuditLogEntry]
 
     async def begin(self) -> None: ...
 
@@ -802,6 +804,7 @@ class PgAuditLog(_Repository):
             "VALUES (%s, %s, %s, %s, %s)",
             (entry.instance_id, entry.id, Json(entry.payload), entry.created_at, entry.ip_address),
         )
+        self._tx.audited.append(entry)
 
     async def search(self, where: AuditFilter, *, page: int, per_page: int) -> tuple[list[AuditLogEntry], int]:
         clause = "instance_id = %(nil)s"

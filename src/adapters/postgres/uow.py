@@ -27,6 +27,9 @@ from pytrue.adapters.postgres.repositories import (
     PgUserRepository,
 )
 from pytrue.application.ports import StorageUnavailable
+from pytrue.domain.audit import AuditLogEntry
+
+AuditListener = Callable[[list[AuditLogEntry]], None]
 
 
 class PgUnitOfWork:
@@ -54,11 +57,14 @@ class PgUnitOfWork:
         schema: str,
         policy: ConnectionPolicy | None = None,
         on_mail_queued: Callable[[], None] | None = None,
+        on_audit: AuditListener | None = None,
     ) -> None:
         self._pool = pool
         self._schema = schema
         self._policy = policy or _DEFAULT_POLICY
         self._on_mail_queued = on_mail_queued
+        self._on_audit = on_audit
+        self.audited: list[AuditLogEntry] = []
         self._mail_queued = False
         self._conn: AsyncConnection[Any] | None = None
         self._deadline: Deadline | None = None
@@ -102,6 +108,7 @@ class PgUnitOfWork:
     ) -> None:
         conn, self._conn = self._conn, None
         self.pending.clear()  # never sent: nothing to undo
+        self.audited.clear()
         if self._deadline is not None:
             self._deadline.cancel()
         if conn is not None:
@@ -128,6 +135,10 @@ class PgUnitOfWork:
             self._policy.observe(exc)
             raise StorageUnavailable(type(exc).__name__) from exc
         self.begun = False
+        if self.audited:
+            entries, self.audited = self.audited, []
+            if self._on_audit is not None:
+                self._on_audit(entries)
         if self._mail_queued and self._on_mail_queued is not None:
             self._on_mail_queued()
         self._mail_queued = False
@@ -137,7 +148,10 @@ _DEFAULT_POLICY = ConnectionPolicy(transaction_pooler=False, transaction_timeout
 
 
 class PgUnitOfWorkFactory:
-    """`on_mail_queued` is called after a commit that queued mail (it wakes the outbox sender)."""
+    """`on_mail_queued` is called after a commit that queued mail (it wakes the outbox sender);
+    `on_audit`, when set, with the audit entries a commit wrote (they are logged: docs/adr/0029)."""
+
+    on_audit: AuditListener | None = None
 
     def __init__(
         self,
@@ -152,4 +166,4 @@ class PgUnitOfWorkFactory:
         self.on_mail_queued = on_mail_queued
 
     def __call__(self) -> PgUnitOfWork:
-        return PgUnitOfWork(self.pool, self.schema, self.policy, self.on_mail_queued)
+        return PgUnitOfWork(self.pool, self.schema, self.policy, self.on_mail_queued, self.on_audit)

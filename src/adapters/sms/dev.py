@@ -55,5 +55,8 @@ class LoggingSmsSender:
     async def send(self, *, phone: str, message: str, channel: str, otp: str) -> str:
         message_id = f"dev-sms-{next(self._ids)}"
         self.outbox.add(SentSms(phone=phone, message=message, channel=channel, otp=otp, message_id=message_id))
-        log.info("development SMS outbox: %s to +%s: %s", channel, phone, message)
+        log.info(
+            "development SMS outbox: %s to +%s: %s", channel, phone, message,
+            extra={"dev_delivery": True},  # the code is the point: not scrubbed (entrypoints/json_logs.py)
+        )
         return message_id

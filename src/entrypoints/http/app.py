@@ -14,6 +14,7 @@ from pytrue.entrypoints.http.cleanup import BackgroundCleanup, cleanup_middlewar
 from pytrue.entrypoints.http.cors import cors_middleware_factory
 from pytrue.entrypoints.http.errors import EXCEPTION_HANDLERS
 from pytrue.entrypoints.http.limits import IpLimits
+from pytrue.entrypoints.http.request_log import wrap as log_requests
 from pytrue.entrypoints.http.requests import refuse_nul_in_query
 from pytrue.entrypoints.http.openapi import openapi_json
 from pytrue.entrypoints.http.routes import admin, auth, email, external, mfa, public, user
@@ -148,9 +149,12 @@ def create_app(container: Application, *, after_shutdown: Callable[[], None] | N
         on_shutdown=[shutdown],
         state=_state(container, settings.api.request_id_header, provided),
         openapi_config=None,
+        logging_config=None,  # Litestar would replace the root handlers: logging is pytrue's (entrypoints/json_logs.py)
         debug=False,
     )
     app.state.cleanup = cleanup  # None when GOTRUE_DB_CLEANUP_ENABLED is off
+    # around Litestar's exception handling too, so 404s and 405s get their line (docs/adr/0029)
+    app.asgi_handler = log_requests(app.asgi_handler, settings.api.request_id_header, settings.site.redirects)
     observability.install(app, container)  # metrics and tracing, only when enabled (docs/adr/0030)
     return app
 

@@ -6,22 +6,11 @@ reads the same environment, wires its own container and opens its own connection
 
 from __future__ import annotations
 
-import logging
-import sys
-
 from litestar import Litestar
 
-from pytrue.entrypoints.settings import Settings
+from pytrue.entrypoints.json_logs import LOG_LEVELS, configure_logging
 
-LOG_LEVELS = {"panic": 50, "fatal": 50, "error": 40, "warn": 30, "info": 20, "debug": 10, "trace": 5}
-
-
-def configure_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=LOG_LEVELS.get(settings.logging.level, 20),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+__all__ = ["LOG_LEVELS", "configure_logging", "create"]
 
 
 def create() -> Litestar:

@@ -16,6 +16,8 @@ from pytrue.application.ports import HookFailed, StorageUnavailable
 from pytrue.application.use_cases.external import OAuthError
 from pytrue.domain.errors import DomainError, WeakPassword
 from pytrue.domain.session import RefreshTokenAlreadyUsed
+from pytrue.entrypoints import json_logs as observability
+from pytrue.entrypoints.http.request_log import note_error
 
 log = logging.getLogger("pytrue.http")
 
@@ -142,6 +144,7 @@ def error_response(
     extra: dict[str, Any] | None = None,
 ) -> Response[bytes]:
     headers = {"x-sb-error-code": code}
+    note_error(message)
     if wants_2024(request):
         body: dict[str, Any] = {"code": code, "message": message}
         headers[API_VERSION_HEADER] = API_VERSION_2024
@@ -157,6 +160,10 @@ def error_response(
 
 
 def request_id(request: Request[Any, Any, Any]) -> str:
+    """The request's id, as its log lines carry it (`http/request_log.py`)."""
+    known = observability.request_id()
+    if known:
+        return known
     header = request.app.state.get("request_id_header") if request.app else None
     if header:
         value = request.headers.get(header)
@@ -179,6 +186,7 @@ def domain_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Res
 def oauth_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     """GoTrue's OAuthError: always 400, `{"error", "error_description"}` in either API version."""
     assert isinstance(exc, OAuthError)
+    note_error(exc.description or exc.error)
     body = {"error": exc.error, "error_description": exc.description} if exc.description else {"error": exc.error}
     return Response(content=msgspec.json.encode(body), status_code=400, media_type="application/json")
 

@@ -38,6 +38,7 @@ SAMPLE_SECONDS = 1.0  # how often the hasher's and the pools' gauges are read
 class Observability:
     instruments: Any = None  # adapters.observability.metrics.Instruments
     tracer: Any = None
+    tracer_provider: Any = None
     shutdowns: list[Callable[[], Any]] = field(default_factory=list)
 
     @property
@@ -79,6 +80,7 @@ def build(settings: Settings) -> Observability:
 
         provider, close = traces.tracer_provider(tracing.exporter_protocol, tracing.service_name)
         built.tracer = traces.get_tracer(provider)
+        built.tracer_provider = provider
         built.shutdowns.append(close)
     return built
 
@@ -115,15 +117,17 @@ def wire(container: Application) -> None:
         return
     from dependency_injector import providers
 
-    from pytrue.adapters.observability.tracing import TracedUnitOfWorkFactory, traced_transport
+    from pytrue.adapters.observability.tracing import TracedUnitOfWorkFactory, traced_connection, traced_transport
     from pytrue.adapters.outbound_http import OutboundHttp
 
     settings = container.settings()
     factory = container.adapters.uow()
+    if hasattr(factory, "on_connection"):  # PostgreSQL: its statements as spans too
+        factory.on_connection = traced_connection(built.tracer_provider)
     container.adapters.uow.override(providers.Object(TracedUnitOfWorkFactory(factory, built.tracer, settings.db.driver)))
     timeout = settings.api.internal_http_timeout.total_seconds()
     container.core.outbound.override(
-        providers.Object(OutboundHttp(timeout=timeout, transport=traced_transport(built.tracer)))
+        providers.Object(OutboundHttp(timeout=timeout, transport=traced_transport(built.tracer_provider)))
     )
 
 

@@ -167,6 +167,14 @@ def test_two_workers_are_scraped_as_one_server_labelled_by_route_template(
             lambda: [s for _, s in _spans(otlp_receiver) if s.name == "db.unit_of_work"], "spans of units of work"
         )
         assert {_attributes(s)["db.system.name"] for s in units} == {"postgres"}
+
+        def statements() -> list[Any]:  # opentelemetry-instrumentation-psycopg's spans, one per statement
+            return [s for _, s in _spans(otlp_receiver) if "postgresql" in (_attributes(s).get("db.system"), _attributes(s).get("db.system.name"))]
+
+        assert _wait_for(statements, "SQL statement spans")
+        unit_ids = {s.span_id for _, s in _spans(otlp_receiver) if s.name == "db.unit_of_work"}
+        assert any(s.parent_span_id in unit_ids for s in statements()), "statements are children of their unit of work"
+        assert not any(PASSWORD in str(s) for s in statements())
         servers = {(r["process.pid"], s.name) for r, s in _spans(otlp_receiver) if s.name.startswith("POST ")}
         assert {name for _, name in servers} >= {"POST /signup", "POST /token"}
         assert len({pid for pid, _ in servers}) == 2, "each worker exports its own spans"

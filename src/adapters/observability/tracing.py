@@ -1,4 +1,5 @@
-"""OpenTelemetry tracing: the tracer provider, and child spans around units of work and outbound HTTP.
+"""OpenTelemetry tracing: the tracer provider, and child spans around units of work, their SQL
+statements (opentelemetry-instrumentation-psycopg) and outbound HTTP (opentelemetry-instrumentation-httpx).
 
 The SDK reads the standard variables itself (OTEL_EXPORTER_OTLP_ENDPOINT, _HEADERS, _TIMEOUT,
 OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, the sampler's); spans leave in batches over OTLP,
@@ -11,8 +12,9 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace import SpanKind
 
 from pytrue.adapters.observability.metrics import otel_resource
 
@@ -53,18 +55,21 @@ class TracedUnitOfWorkFactory:
 
 
 class _TracedUnitOfWork:
-    __slots__ = ("_inner", "_tracer", "_system", "_span")
+    __slots__ = ("_inner", "_tracer", "_system", "_span", "_token")
 
     def __init__(self, inner: Any, tracer: Any, system: str) -> None:
         self._inner = inner
         self._tracer = tracer
         self._system = system
         self._span: Any = None
+        self._token: Any = None
 
     async def __aenter__(self) -> Any:
         self._span = self._tracer.start_span(
             "db.unit_of_work", kind=SpanKind.CLIENT, attributes={"db.system.name": self._system}
         )
+        # current while the unit of work runs: its SQL statements are its children
+        self._token = otel_context.attach(trace.set_span_in_context(self._span))
         try:
             return await self._inner.__aenter__()
         except BaseException as exc:
@@ -81,47 +86,33 @@ class _TracedUnitOfWork:
         if exc is not None:
             # a domain refusal (wrong password, …) is an answer, not a failure of the database
             self._span.set_attribute("error.type", type(exc).__name__)
+        if self._token is not None:
+            token, self._token = self._token, None
+            try:
+                otel_context.detach(token)
+            except ValueError:  # left in another task's context: the span still ends
+                pass
         self._span.end()
 
 
-class TracedTransport(httpx.AsyncBaseTransport):
-    """Outbound HTTP as client spans, the W3C `traceparent` passed on to the callee."""
+def traced_transport(provider: Any) -> httpx.AsyncBaseTransport:
+    """Outbound HTTP as client spans, the W3C `traceparent` passed on to the callee: OpenTelemetry's
+    own httpx instrumentation, as a transport of the shared client (nothing global is patched)."""
+    from opentelemetry.instrumentation.httpx import AsyncOpenTelemetryTransport
 
-    def __init__(self, inner: httpx.AsyncBaseTransport, tracer: Any) -> None:
-        self._inner = inner
-        self._tracer = tracer
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        attributes = {
-            "http.request.method": request.method,
-            "server.address": request.url.host,
-            "url.scheme": request.url.scheme,
-        }
-        if request.url.port is not None:
-            attributes["server.port"] = request.url.port
-        with self._tracer.start_as_current_span(
-            request.method, kind=SpanKind.CLIENT, attributes=attributes, record_exception=False
-        ) as span:
-            carrier: dict[str, str] = {}
-            propagate.inject(carrier)
-            request.headers.update(carrier)
-            try:
-                response = await self._inner.handle_async_request(request)
-            except Exception as exc:
-                span.set_attribute("error.type", type(exc).__name__)
-                span.set_status(Status(StatusCode.ERROR))
-                raise
-            span.set_attribute("http.response.status_code", response.status_code)
-            if response.status_code >= 400:
-                span.set_status(Status(StatusCode.ERROR))
-            return response
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
+    return AsyncOpenTelemetryTransport(httpx.AsyncHTTPTransport(), tracer_provider=provider)
 
 
-def traced_transport(tracer: Any) -> httpx.AsyncBaseTransport:
-    return TracedTransport(httpx.AsyncHTTPTransport(), tracer)
+def traced_connection(provider: Any) -> Callable[[Any], None]:
+    """Each SQL statement a psycopg connection runs as a client span: OpenTelemetry's psycopg
+    instrumentation, applied to every connection a unit of work takes (once per connection)."""
+    from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
+
+    def instrument(connection: Any) -> None:
+        if not getattr(connection, "_is_instrumented_by_opentelemetry", False):
+            PsycopgInstrumentor.instrument_connection(connection, tracer_provider=provider)
+
+    return instrument
 
 
 def get_tracer(provider: Any) -> Any:

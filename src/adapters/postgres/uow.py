@@ -71,6 +71,7 @@ class PgUnitOfWork:
         self.begun = False
         self.pending: list[tuple[str, Any]] = []
         self.stored_amr: dict[UUID, set[tuple[str, datetime]]] = {}
+        self.on_connection: Callable[[AsyncConnection[Any]], None] | None = None
 
     async def begin(self) -> None:
         assert self._conn is not None
@@ -83,6 +84,8 @@ class PgUnitOfWork:
         except (PoolTimeout, psycopg.OperationalError) as exc:
             raise StorageUnavailable(type(exc).__name__) from exc
         conn, schema = self._conn, self._schema
+        if self.on_connection is not None:
+            self.on_connection(conn)
         self._policy.adopt(conn)
         self._deadline = self._policy.deadline(conn)
         self.users = PgUserRepository(conn, schema, self)
@@ -152,6 +155,7 @@ class PgUnitOfWorkFactory:
     `on_audit`, when set, with the audit entries a commit wrote (they are logged: docs/adr/0029)."""
 
     on_audit: AuditListener | None = None
+    on_connection: Callable[[AsyncConnection[Any]], None] | None = None  # tracing's, when enabled (docs/adr/0030)
 
     def __init__(
         self,
@@ -166,4 +170,6 @@ class PgUnitOfWorkFactory:
         self.on_mail_queued = on_mail_queued
 
     def __call__(self) -> PgUnitOfWork:
-        return PgUnitOfWork(self.pool, self.schema, self.policy, self.on_mail_queued, self.on_audit)
+        uow = PgUnitOfWork(self.pool, self.schema, self.policy, self.on_mail_queued, self.on_audit)
+        uow.on_connection = self.on_connection
+        return uow

@@ -48,8 +48,6 @@ NOT_YET = {
     # issue 11: external providers
     # issue 12: MFA and sessions
     # issue 13: hooks, webhooks, CAPTCHA, leaked passwords, observability
-    "GOTRUE_WEBHOOK_URL", "GOTRUE_WEBHOOK_SECRET", "GOTRUE_WEBHOOK_RETRIES", "GOTRUE_WEBHOOK_TIMEOUT_SEC",
-    "GOTRUE_WEBHOOK_EVENTS",
     "GOTRUE_SMTP_LOGGING_ENABLED", "GOTRUE_TRACING_ENABLED", "GOTRUE_TRACING_EXPORTER", "GOTRUE_TRACING_HOST",
     "GOTRUE_TRACING_SERVICE_NAME", "GOTRUE_TRACING_OTEL_EXPORTER_OTLP_PROTOCOL", "GOTRUE_METRICS_ENABLED",
     "GOTRUE_METRICS_EXPORTER", "GOTRUE_METRICS_OTEL_EXPORTER_OTLP_PROTOCOL",
@@ -224,9 +222,10 @@ def environments(draw: st.DrawFn) -> tuple[dict[str, str], dict[tuple[str, ...],
     expected: dict[tuple[str, ...], Any] = {}
     for variable in variables():
         # a hook switched on needs its URI and secret together: test_an_enabled_hook_needs_its_uri_and_secrets;
-        # CAPTCHA switched on needs its secret (tests/contract/captcha.py)
+        # CAPTCHA switched on needs its secret (tests/contract/captcha.py); webhook events are a closed set
+        # (test_the_legacy_webhook_settings_are_checked_at_start)
         if not draw(st.booleans()) or variable.path[0] == "hook" and variable.path[-1] == "enabled" or (
-            variable.path == ("security", "captcha", "enabled")
+            variable.path in (("security", "captcha", "enabled"), ("webhook", "events"))
         ):
             expected[variable.path] = _fixed(variable, variable.default)
             continue
@@ -277,6 +276,27 @@ def test_an_enabled_hook_needs_its_uri_and_secrets() -> None:
     with pytest.raises(SettingsError, match="pg-functions:// hooks are not supported"):
         load_settings({**on, **pg_uri}, env_file=None, require=False)  # refused, not pretended
     assert load_settings(pg_uri, env_file=None, require=False).hook.send_sms.uri.startswith("pg-functions://")
+
+
+def test_the_legacy_webhook_settings_are_checked_at_start() -> None:
+    loaded = load_settings({"GOTRUE_WEBHOOK_URL": "https://hooks.example.com/in", "GOTRUE_WEBHOOK_EVENTS": "validate, signup,login,"}, env_file=None, require=False)
+    assert loaded.webhook.events == ("validate", "signup", "login")
+    assert (loaded.webhook.retries, loaded.webhook.timeout_sec) == (3, 5)
+    zero = load_settings({"GOTRUE_WEBHOOK_RETRIES": "0", "GOTRUE_WEBHOOK_TIMEOUT_SEC": "0"}, env_file=None, require=False)
+    assert (zero.webhook.retries, zero.webhook.timeout_sec) == (3, 5)  # GoTrue: zero means the default
+    assert load_settings({"GOTRUE_WEBHOOK_URL": "/hooks/auth"}, env_file=None, require=False).webhook.url == "/hooks/auth"
+    for events in ("email_change", "signup,logout", "LOGIN"):
+        assert load_error_variable({"GOTRUE_WEBHOOK_EVENTS": events}) == "GOTRUE_WEBHOOK_EVENTS"
+    for url in ("ftp://hooks.example.com/in", "mailto:ops@example.com", "//hooks.example.com/in", "http:/in", "https://"):
+        assert load_error_variable({"GOTRUE_WEBHOOK_URL": url, "GOTRUE_WEBHOOK_EVENTS": "login"}) == "GOTRUE_WEBHOOK_URL"
+    for name in ("GOTRUE_WEBHOOK_RETRIES", "GOTRUE_WEBHOOK_TIMEOUT_SEC"):
+        assert load_error_variable({name: "-1"}) == name
+        assert load_error_variable({name: "three"}) == name
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"GOTRUE_WEBHOOK_URL": "ftp://ops:hunter2-secret@hooks.example.com/in"}, env_file=None, require=False)
+    assert "hunter2-secret" not in str(caught.value)
+    signed = load_settings({"GOTRUE_WEBHOOK_SECRET": "hunter2-secret"}, env_file=None, require=False)
+    assert signed.webhook.secret == "hunter2-secret" and "hunter2-secret" not in repr(signed)
 
 
 def load_error_variable(environ: dict[str, str]) -> str:

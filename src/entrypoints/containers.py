@@ -80,6 +80,7 @@ from pytrue.application.use_cases.verify import PkceGrant, Verify
 from pytrue.domain.cleanup import cleanup_rules
 from pytrue.entrypoints import serving
 from pytrue.entrypoints import sms_wiring
+from pytrue.entrypoints import webhook_wiring
 from pytrue.entrypoints.settings import Settings
 from pytrue.entrypoints.settings import key_set as build_key_set
 
@@ -183,6 +184,7 @@ class Core(containers.DeclarativeContainer):
     send_sms_hook = providers.Singleton(sms_wiring.send_sms_hook, settings, outbound)
     mfa_verification_hook = providers.Singleton(sms_wiring.http_hook, settings, outbound, "mfa_verification_attempt")
     password_verification_hook = providers.Singleton(sms_wiring.http_hook, settings, outbound, "password_verification_attempt")
+    legacy_webhook = providers.Singleton(webhook_wiring.legacy_webhook, settings, outbound)  # GOTRUE_WEBHOOK_*
     sms_render = providers.Singleton(sms_wiring.sms_render, settings)
     mfa_sms_render = providers.Singleton(sms_wiring.mfa_sms_render, settings)
     qr_codes = providers.Singleton(SegnoQrCodes)
@@ -307,6 +309,7 @@ class UseCases(containers.DeclarativeContainer):
         issuer=issuer,
         codes=codes,
         sms_codes=sms_codes,
+        webhook=core.legacy_webhook,
     )
     _mail = {"uow": adapters.uow, "clock": core.clock, "issuer": issuer, "codes": codes}
     send_magic_link = providers.Singleton(
@@ -371,6 +374,7 @@ class UseCases(containers.DeclarativeContainer):
         issuer=issuer,
         attempts=code_attempts,
         sms_codes=sms_codes,
+        webhook=core.legacy_webhook,
     )
     pkce_grant = providers.Singleton(
         PkceGrant, uow=adapters.uow, external=core.external, clock=core.clock, issuer=issuer
@@ -472,6 +476,7 @@ class UseCases(containers.DeclarativeContainer):
         hasher=core.hasher,
         issuer=issuer,
         hook=core.password_verification_hook,
+        webhook=core.legacy_webhook,
     )
     refresh_token_grant = providers.Singleton(
         RefreshTokenGrant,

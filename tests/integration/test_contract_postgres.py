@@ -32,3 +32,4 @@ from contract.leaked_passwords import *  # noqa: F403
 from contract.verification_hooks import *  # noqa: F403
 from contract.phone_flows import *  # noqa: F403
 from contract.user_sessions import *  # noqa: F403
+from contract.legacy_webhooks import *  # noqa: F403

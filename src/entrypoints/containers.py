@@ -347,7 +347,9 @@ class UseCases(containers.DeclarativeContainer):
         **_mail,
     )
     reauthenticate = providers.Singleton(Reauthenticate, links=core.links, sms_codes=sms_codes, **_mail)
-    invite_user = providers.Singleton(InviteUser, jwt=core.jwt, links=core.links, tokens=core.tokens, **_mail)
+    invite_user = providers.Singleton(
+        InviteUser, jwt=core.jwt, links=core.links, tokens=core.tokens, webhook=core.legacy_webhook, **_mail
+    )
     generate_link = providers.Singleton(
         GenerateLink,
         jwt=core.jwt,
@@ -357,6 +359,7 @@ class UseCases(containers.DeclarativeContainer):
         links=core.links,
         tokens=core.tokens,
         hasher=core.hasher,
+        webhook=core.legacy_webhook,
         **_mail,
     )
     code_attempts = providers.Singleton(
@@ -388,6 +391,7 @@ class UseCases(containers.DeclarativeContainer):
         tokens=core.tokens,
         issuer=issuer,
         codes=codes,
+        webhook=core.legacy_webhook,
     )
     authorize_external = providers.Singleton(
         Authorize,

@@ -21,6 +21,7 @@ from support.fake_http import FakeHttpServer, Reply, Seen
 from support.http import assert_error
 
 from contract.email_flows import CONFIRM, follow, fragment
+from contract.id_token_grant import HASHED_NONCE, RAW_NONCE, google_api, grant, oidc
 
 SECRET = "legacy-webhook-secret-for-the-tests"
 NIL = "00000000-0000-0000-0000-000000000000"
@@ -322,3 +323,45 @@ async def test_the_secret_is_in_no_error_and_no_log(make_api: Any, caplog: pytes
         assert len(hook.server.requests) == 3
         for shown in (*bodies, caplog.text):
             assert SECRET not in shown and url_secret not in shown
+
+
+# --- the other ways an account is made or signed in to -------------------------------------------
+
+
+async def test_invites_and_generated_sign_up_links_send_validate(make_api: Any) -> None:
+    with receiver(Reply(200, {"user_metadata": {"team": "blue"}})) as hook:
+        api = await make_api(hook.env())
+        invited = await api.client.post("/invite", json={"email": "guest@example.com"}, headers=api.admin())
+        assert invited.status_code == 200, invited.text
+        assert invited.json()["user_metadata"] == {"team": "blue"} and hook.events == ["validate"]
+        link = await api.client.post(
+            "/admin/generate_link", json={"type": "signup", "email": "linked@example.com", "password": PASSWORD}, headers=api.admin()
+        )
+        assert link.status_code == 200, link.text
+        assert hook.events == ["validate", "validate"] and hook.payloads[-1]["user"]["email"] == "linked@example.com"
+
+        hook.replies = [Reply(403)]
+        before, mails = await written(api), api.mails()
+        refused = await api.client.post("/invite", json={"email": "no@example.com"}, headers=api.admin())
+        assert_error(refused, 422, "unknown", REFUSED)
+        generated = await api.client.post(
+            "/admin/generate_link", json={"type": "magiclink", "email": "no@example.com"}, headers=api.admin()
+        )
+        assert_error(generated, 422, "unknown", REFUSED)
+        assert await written(api) == before and api.mails() == mails
+
+
+async def test_an_id_token_sign_up_sends_validate_and_signup_then_login(make_api: Any) -> None:
+    with receiver() as hook, oidc() as fake:
+        api = await google_api(make_api, fake, **hook.env())
+        first = await grant(api, fake.sign(fake.claims(nonce=HASHED_NONCE)), nonce=RAW_NONCE)
+        assert first.status_code == 200, first.text
+        assert hook.events == ["validate", "signup"]
+        assert hook.payloads[0]["user"]["email"] == "ann@example.com"
+        again = await grant(api, fake.sign(fake.claims()))
+        assert again.status_code == 200 and hook.events == ["validate", "signup", "login"]
+
+        hook.replies = [Reply(403)]
+        before = await written(api)
+        assert_error(await grant(api, fake.sign(fake.claims())), 422, "unknown", REFUSED)
+        assert await written(api) == before  # no session for a refused login

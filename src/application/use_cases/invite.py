@@ -11,7 +11,9 @@ from pytrue.application.config import Jwt, Links, Mailer
 from pytrue.domain.values import PasswordPolicy
 from pytrue.application.email_codes import EmailCodes, locked
 from pytrue.application.ports import MAIL_INVITE, Clock, PasswordHasher, TokenGenerator, UnitOfWork, UnitOfWorkFactory
+from pytrue.application.ports import LegacyWebhook
 from pytrue.application.sessions import SessionIssuer
+from pytrue.application.webhooks import tell_webhook
 from pytrue.application.use_cases.email_links import generated_password
 from pytrue.domain.audit import Actor
 from pytrue.domain.errors import EmailExists, UserNotFound, ValidationFailed
@@ -63,6 +65,7 @@ class InviteUser:
     tokens: TokenGenerator
     issuer: SessionIssuer
     codes: EmailCodes
+    webhook: LegacyWebhook | None = None  # GOTRUE_WEBHOOK_* (validate, as GoTrue's signupNewUser)
 
     async def __call__(self, cmd: InviteCommand) -> User:
         email = Email.parse(cmd.email).value
@@ -74,6 +77,7 @@ class InviteUser:
                 raise EmailExists()
             if user is None:
                 user = _new_email_user(self.tokens, self.jwt, email, aud, "", cmd.data, now)
+                await tell_webhook(self.webhook, "validate", user)
                 await uow.users.add(user)
             user.invited_at = now
             await uow.audit.add(
@@ -134,6 +138,7 @@ class GenerateLink:
     hasher: PasswordHasher
     issuer: SessionIssuer
     codes: EmailCodes
+    webhook: LegacyWebhook | None = None  # GOTRUE_WEBHOOK_* (validate, as GoTrue's signupNewUser)
 
     async def __call__(self, cmd: GenerateLinkCommand) -> GeneratedLink:
         if cmd.type not in LINK_TYPES:
@@ -203,6 +208,7 @@ class GenerateLink:
                 user = _new_email_user(
                     self.tokens, self.jwt, email, aud, password_hash if link_type == "signup" else "", data, now
                 )
+                await tell_webhook(self.webhook, "validate", user)
                 await uow.users.add(user)
             elif data:
                 user.merge_user_metadata(data, now)

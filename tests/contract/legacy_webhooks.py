@@ -365,3 +365,15 @@ async def test_an_id_token_sign_up_sends_validate_and_signup_then_login(make_api
         before = await written(api)
         assert_error(await grant(api, fake.sign(fake.claims())), 422, "unknown", REFUSED)
         assert await written(api) == before  # no session for a refused login
+
+
+async def test_a_code_for_a_new_address_sends_validate_and_a_refusal_sends_no_mail(make_api: Any) -> None:
+    with receiver() as hook:
+        api = await make_api({**CONFIRM, **hook.env()})
+        assert (await api.client.post("/otp", json={"email": "otp@example.com"}, headers=api.headers())).status_code == 200
+        assert hook.events == ["validate"] and hook.payloads[0]["user"]["email"] == "otp@example.com"
+        hook.replies = [Reply(403)]
+        before, mails = await written(api), api.mails()
+        refused = await api.client.post("/otp", json={"email": "otp2@example.com"}, headers=api.headers())
+        assert_error(refused, 422, "unknown", REFUSED)
+        assert await written(api) == before and api.mails() == mails

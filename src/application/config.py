@@ -747,6 +747,25 @@ class Metrics(Section):
     )
 
 
+WEBHOOK_EVENTS = ("validate", "signup", "login")
+
+
+@declared
+class Webhook(Section):
+    """WebhookConfig (config.md §8): GoTrue's legacy (Netlify) webhook, removed upstream in Feb 2024 (docs/adr/0032)."""
+
+    url: str = setting(
+        "", "Legacy webhook receiver of GOTRUE_WEBHOOK_EVENTS (empty: none): http(s), or a path joined to GOTRUE_SITE_URL's origin."
+    )
+    secret: str = setting("", "HS256 key of the x-webhook-signature JWT (empty: requests are not signed).", secret=True)
+    retries: int = setting(3, "Attempts per event (0: 3).", minimum=0, fix=_or(3))
+    timeout_sec: int = setting(5, "Seconds each attempt may take (0: 5).", minimum=0, fix=_or(5))
+    events: tuple[str, ...] = setting(
+        (), "Events sent, comma-separated: validate, signup, login.",
+        fix=lambda items: tuple(item.strip() for item in items if item.strip()),
+    )
+
+
 @declared
 class Settings(Section):
     """GoTrue's GlobalConfiguration, as pytrue reads it."""
@@ -771,6 +790,7 @@ class Settings(Section):
     hook: Hook = section(Hook)
     tracing: Tracing = section(Tracing)
     metrics: Metrics = section(Metrics)
+    webhook: Webhook = section(Webhook)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -21,7 +21,9 @@ from pytrue.application.config import Jwt, Mailer, Site
 from pytrue.application.email_codes import EmailCodes
 from pytrue.application.notifications import SecurityNotifications
 from pytrue.application.ports import MAIL_CONFIRMATION, TokenGenerator, UnitOfWork
+from pytrue.application.ports import LegacyWebhook
 from pytrue.application.sessions import SessionIssuer
+from pytrue.application.webhooks import tell_webhook
 from pytrue.domain.audit import Actor
 from pytrue.domain.errors import DomainError, ValidationFailed
 from pytrue.domain.external import (
@@ -43,6 +45,7 @@ from pytrue.domain.one_time_token import CONFIRMATION, CONFIRMATION_TOKEN
 from pytrue.domain.user import User
 
 EMAIL_CONFLICT = "email_conflict"
+WEBHOOK_EVENT_OF = {"user_signedup": "signup", "login": "login"}  # the legacy webhook's event per outcome
 
 
 @dataclass(slots=True, kw_only=True)
@@ -56,6 +59,7 @@ class ExternalAccounts:
     codes: EmailCodes
     user_hooks: UserCreationHooks
     notifications: SecurityNotifications
+    webhook: LegacyWebhook | None = None  # GOTRUE_WEBHOOK_*
 
     async def sign_in(
         self,
@@ -124,11 +128,14 @@ class ExternalAccounts:
             identity = new_provider_identity(identity_id=self.tokens.uuid(), user_id=user.id, provider=provider, claims=claims, now=now)
             user.identities.append(identity)
             new_user = True
+            await tell_webhook(self.webhook, "validate", user)
         outcome = settle_external_sign_in(
             user, identity, provider=provider, candidate=decision.candidate, now=now,
             autoconfirm=self.mailer.autoconfirm, allow_unverified=self.mailer.allow_unverified_email_sign_ins,
             email_optional=email_optional,
         )
+        if self.webhook is not None and outcome.audit_action in WEBHOOK_EVENT_OF:
+            await tell_webhook(self.webhook, WEBHOOK_EVENT_OF[outcome.audit_action], user)
         if new_user:
             await self.user_hooks.add(uow, user, ctx or RequestContext())
         else:

@@ -685,6 +685,35 @@ class HookFunctions(Protocol):
     async def call(self, function: str, payload: Mapping[str, Any], *, timeout_ms: int) -> Any: ...
 
 
+# --- the legacy (Netlify) webhook, GOTRUE_WEBHOOK_* (docs/adr/0032) ---------------------------
+@dataclass(frozen=True, slots=True)
+class WebhookReply:
+    """What a webhook's JSON answer asks: each object it sends replaces the user's own (GoTrue
+    empties the metadata before merging the answer in); an absent or null one leaves it alone."""
+
+    user_metadata: dict[str, Any] | None = None
+    app_metadata: dict[str, Any] | None = None
+
+    def apply(self, user: User) -> None:
+        if self.user_metadata is not None:
+            user.user_metadata = self.user_metadata
+        if self.app_metadata is not None:
+            user.app_metadata = self.app_metadata
+
+
+NO_WEBHOOK_REPLY = WebhookReply()
+
+
+class LegacyWebhook(Protocol):
+    """GoTrue's legacy webhook: `validate` before a sign-up is written, `signup` when an account is
+    confirmed, `login` when a session opens. An event that is not configured is not sent."""
+
+    async def send(self, event: str, user: User) -> WebhookReply:
+        """The receiver's answer (`NO_WEBHOOK_REPLY` when it asks nothing); `HookFailed` with GoTrue's
+        status and message when it refuses or cannot be reached, so the action is not carried out."""
+        ...
+
+
 # --- external OAuth / OIDC providers (issue 11) ----------------------------------------------
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AuthorizationRequest:

@@ -86,6 +86,7 @@ from pytrue.entrypoints import observability, serving
 from pytrue.entrypoints import sms_wiring
 from pytrue.entrypoints.http.request_log import NotingVerifier
 from pytrue.entrypoints.json_logs import log_audit_entries
+from pytrue.entrypoints import webhook_wiring
 from pytrue.entrypoints.settings import Settings
 from pytrue.entrypoints.settings import key_set as build_key_set
 
@@ -195,6 +196,7 @@ class Core(containers.DeclarativeContainer):
         lambda s, o: CountedSmsSender(s, o.instruments) if o.instruments else s, sms_sender, observability
     )
     sms_verifier = providers.Singleton(sms_wiring.sms_verifier, settings, sms_sender)
+    legacy_webhook = providers.Singleton(webhook_wiring.legacy_webhook, settings, outbound)  # GOTRUE_WEBHOOK_*
     sms_render = providers.Singleton(sms_wiring.sms_render, settings)
     mfa_sms_render = providers.Singleton(sms_wiring.mfa_sms_render, settings)
     qr_codes = providers.Singleton(SegnoQrCodes)
@@ -348,6 +350,7 @@ class UseCases(containers.DeclarativeContainer):
         sms_codes=sms_codes,
         user_hooks=user_hooks,
         metrics=core.metrics,
+        webhook=core.legacy_webhook,
     )
     _mail = {"uow": adapters.uow, "clock": core.clock, "issuer": issuer, "codes": codes}
     send_magic_link = providers.Singleton(
@@ -386,7 +389,8 @@ class UseCases(containers.DeclarativeContainer):
     )
     reauthenticate = providers.Singleton(Reauthenticate, links=core.links, sms_codes=sms_codes, **_mail)
     invite_user = providers.Singleton(
-        InviteUser, jwt=core.jwt, links=core.links, tokens=core.tokens, user_hooks=user_hooks, **_mail
+        InviteUser, jwt=core.jwt, links=core.links, tokens=core.tokens, user_hooks=user_hooks, webhook=core.legacy_webhook,
+        **_mail,
     )
     generate_link = providers.Singleton(
         GenerateLink,
@@ -398,6 +402,7 @@ class UseCases(containers.DeclarativeContainer):
         tokens=core.tokens,
         hasher=core.hasher,
         user_hooks=user_hooks,
+        webhook=core.legacy_webhook,
         **_mail,
     )
     code_attempts = providers.Singleton(
@@ -417,6 +422,7 @@ class UseCases(containers.DeclarativeContainer):
         sms_codes=sms_codes,
         notifications=notifications,
         metrics=core.metrics,
+        webhook=core.legacy_webhook,
     )
     pkce_grant = providers.Singleton(
         PkceGrant, uow=adapters.uow, external=core.external, clock=core.clock, issuer=issuer, metrics=core.metrics
@@ -432,6 +438,7 @@ class UseCases(containers.DeclarativeContainer):
         codes=codes,
         user_hooks=user_hooks,
         notifications=notifications,
+        webhook=core.legacy_webhook,
     )
     authorize_external = providers.Singleton(
         Authorize,
@@ -526,6 +533,7 @@ class UseCases(containers.DeclarativeContainer):
         issuer=issuer,
         hook=password_verification_hook,
         metrics=core.metrics,
+        webhook=core.legacy_webhook,
     )
     refresh_token_grant = providers.Singleton(
         RefreshTokenGrant,

@@ -39,6 +39,7 @@ class Reply:
     body: bytes | str | dict[str, Any] | list[Any] = b""
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    drop: bool = False  # close the connection without answering
 
     def encoded(self) -> tuple[bytes, dict[str, str]]:
         headers = dict(self.headers)
@@ -74,6 +75,9 @@ class FakeHttpServer:
                 )
                 outer.requests.append(seen)
                 reply = outer.handle(seen)
+                if reply.drop:
+                    self.close_connection = True
+                    return
                 if reply.delay:
                     time.sleep(reply.delay)
                 body, headers = reply.encoded()

@@ -48,8 +48,6 @@ NOT_YET = {
     # issue 11: external providers
     # issue 12: MFA and sessions
     # issue 13: hooks, webhooks, CAPTCHA, leaked passwords, observability
-    "GOTRUE_WEBHOOK_URL", "GOTRUE_WEBHOOK_SECRET", "GOTRUE_WEBHOOK_RETRIES", "GOTRUE_WEBHOOK_TIMEOUT_SEC",
-    "GOTRUE_WEBHOOK_EVENTS",
     # not planned by an open issue: GoTrue features pytrue has no counterpart for (yet), or leftovers GoTrue
     # itself ignores (OPERATOR_TOKEN, API_ENDPOINT)
     "GOTRUE_API_ENDPOINT", "GOTRUE_OPERATOR_TOKEN", "GOTRUE_API_MAX_REQUEST_DURATION",
@@ -224,9 +222,12 @@ def environments(draw: st.DrawFn) -> tuple[dict[str, str], dict[tuple[str, ...],
     for variable in variables():
         # a hook switched on needs its URI and secret together: test_an_enabled_hook_needs_its_uri_and_secrets;
         # CAPTCHA switched on needs its secret (tests/contract/captcha.py); tracing and metrics switched on
-        # check their OTLP protocol (test_an_enabled_exporter_checks_its_otlp_protocol)
+        # check their OTLP protocol (test_an_enabled_exporter_checks_its_otlp_protocol); webhook events are a
+        # closed set (test_the_legacy_webhook_settings_are_checked_at_start)
         if not draw(st.booleans()) or variable.path[0] == "hook" and variable.path[-1] == "enabled" or (
-            variable.path in (("security", "captcha", "enabled"), ("tracing", "enabled"), ("metrics", "enabled"))
+            variable.path in (
+                ("security", "captcha", "enabled"), ("tracing", "enabled"), ("metrics", "enabled"), ("webhook", "events")
+            )
         ):
             expected[variable.path] = _fixed(variable, variable.default)
             continue
@@ -279,6 +280,27 @@ def test_an_enabled_hook_needs_its_uri_and_secrets() -> None:
     postgres = load_settings({**on, **pg_uri, "GOTRUE_DB_DRIVER": "postgres"}, env_file=None, require=False)
     assert postgres.hook.send_sms.enabled  # a function hook needs no secret
     assert load_settings(pg_uri, env_file=None, require=False).hook.send_sms.uri.startswith("pg-functions://")
+
+
+def test_the_legacy_webhook_settings_are_checked_at_start() -> None:
+    loaded = load_settings({"GOTRUE_WEBHOOK_URL": "https://hooks.example.com/in", "GOTRUE_WEBHOOK_EVENTS": "validate, signup,login,"}, env_file=None, require=False)
+    assert loaded.webhook.events == ("validate", "signup", "login")
+    assert (loaded.webhook.retries, loaded.webhook.timeout_sec) == (3, 5)
+    zero = load_settings({"GOTRUE_WEBHOOK_RETRIES": "0", "GOTRUE_WEBHOOK_TIMEOUT_SEC": "0"}, env_file=None, require=False)
+    assert (zero.webhook.retries, zero.webhook.timeout_sec) == (3, 5)  # GoTrue: zero means the default
+    assert load_settings({"GOTRUE_WEBHOOK_URL": "/hooks/auth"}, env_file=None, require=False).webhook.url == "/hooks/auth"
+    for events in ("email_change", "signup,logout", "LOGIN"):
+        assert load_error_variable({"GOTRUE_WEBHOOK_EVENTS": events}) == "GOTRUE_WEBHOOK_EVENTS"
+    for url in ("ftp://hooks.example.com/in", "mailto:ops@example.com", "//hooks.example.com/in", "http:/in", "https://"):
+        assert load_error_variable({"GOTRUE_WEBHOOK_URL": url, "GOTRUE_WEBHOOK_EVENTS": "login"}) == "GOTRUE_WEBHOOK_URL"
+    for name in ("GOTRUE_WEBHOOK_RETRIES", "GOTRUE_WEBHOOK_TIMEOUT_SEC"):
+        assert load_error_variable({name: "-1"}) == name
+        assert load_error_variable({name: "three"}) == name
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"GOTRUE_WEBHOOK_URL": "ftp://ops:hunter2-secret@hooks.example.com/in"}, env_file=None, require=False)
+    assert "hunter2-secret" not in str(caught.value)
+    signed = load_settings({"GOTRUE_WEBHOOK_SECRET": "hunter2-secret"}, env_file=None, require=False)
+    assert signed.webhook.secret == "hunter2-secret" and "hunter2-secret" not in repr(signed)
 
 
 def load_error_variable(environ: dict[str, str]) -> str:

@@ -13,7 +13,9 @@ from pytrue.application.config import Jwt, Links, Mailer
 from pytrue.domain.values import PasswordPolicy
 from pytrue.application.email_codes import EmailCodes, locked
 from pytrue.application.ports import MAIL_INVITE, Clock, PasswordHasher, TokenGenerator, UnitOfWork, UnitOfWorkFactory
+from pytrue.application.ports import LegacyWebhook
 from pytrue.application.sessions import SessionIssuer
+from pytrue.application.webhooks import tell_webhook
 from pytrue.application.use_cases.email_links import generated_password
 from pytrue.domain.audit import Actor
 from pytrue.domain.errors import EmailExists, UserNotFound, ValidationFailed
@@ -67,6 +69,7 @@ class InviteUser:
     issuer: SessionIssuer
     codes: EmailCodes
     user_hooks: UserCreationHooks
+    webhook: LegacyWebhook | None = None  # GOTRUE_WEBHOOK_* (validate, as GoTrue's signupNewUser)
 
     async def __call__(self, cmd: InviteCommand) -> User:
         email = Email.parse(cmd.email).value
@@ -79,6 +82,7 @@ class InviteUser:
             created = user is None
             if user is None:
                 user = _new_email_user(self.tokens, self.jwt, email, aud, "", cmd.data, now)
+                await tell_webhook(self.webhook, "validate", user)
                 await self.user_hooks.add(uow, user, cmd.ctx)
             user.invited_at = now
             await uow.audit.add(
@@ -143,6 +147,7 @@ class GenerateLink:
     issuer: SessionIssuer
     codes: EmailCodes
     user_hooks: UserCreationHooks
+    webhook: LegacyWebhook | None = None  # GOTRUE_WEBHOOK_* (validate, as GoTrue's signupNewUser)
 
     async def __call__(self, cmd: GenerateLinkCommand) -> GeneratedLink:
         if cmd.type not in LINK_TYPES:
@@ -215,6 +220,7 @@ class GenerateLink:
                 user = _new_email_user(
                     self.tokens, self.jwt, email, aud, password_hash if link_type == "signup" else "", data, now
                 )
+                await tell_webhook(self.webhook, "validate", user)
                 await self.user_hooks.add(uow, user, cmd.ctx)
             elif data:
                 user.merge_user_metadata(data, now)

@@ -12,6 +12,7 @@ from pytrue.application.config import External, Jwt
 from pytrue.domain.values import PasswordPolicy
 from pytrue.application.context import RequestContext
 from pytrue.application.ports import Clock, Hook, PasswordHasher, UnitOfWorkFactory
+from pytrue.application.ports import LegacyWebhook, WebhookReply
 from pytrue.application.results import AuthResult
 from pytrue.application.sessions import SessionIssuer
 from pytrue.domain.audit import Actor
@@ -52,6 +53,7 @@ class SignInWithPassword:
     issuer: SessionIssuer
     hook: Hook | None = None  # GOTRUE_HOOK_PASSWORD_VERIFICATION_ATTEMPT
     metrics: Metrics = NO_METRICS
+    webhook: LegacyWebhook | None = None  # GOTRUE_WEBHOOK_* (its login event)
 
     async def __call__(self, cmd: SignInWithPasswordCommand) -> AuthResult:
         provider, identifier = self._validate(cmd)
@@ -75,7 +77,9 @@ class SignInWithPassword:
         self._ensure_confirmed(user, provider)
         new_hash = await self.hasher.hash(cmd.password) if self.hasher.needs_rehash(stored_hash, cmd.password) else None
         check = await self._strength(cmd.password)
-        return await self._open(user.id, provider, stored_hash, new_hash, cmd, None if check.ok else check)
+        # the legacy webhook's login event: asked before the row is locked; a refusal opens no session
+        reply = await self.webhook.send("login", user) if self.webhook is not None else None
+        return await self._open(user.id, provider, stored_hash, new_hash, cmd, None if check.ok else check, reply)
 
     async def _ask_hook(self, user_id: UUID, valid: bool, cmd: SignInWithPasswordCommand) -> None:
         """GoTrue's password verification attempt hook: `{"decision": "reject"}` refuses the sign-in
@@ -134,6 +138,7 @@ class SignInWithPassword:
         new_hash: str | None,
         cmd: SignInWithPasswordCommand,
         weak: PasswordCheck | None,
+        reply: WebhookReply | None = None,
     ) -> AuthResult:
         async with self.uow() as uow:
             user = await uow.users.get_for_update(user_id)
@@ -144,6 +149,8 @@ class SignInWithPassword:
                 raise DomainError("user_banned", "User is banned")
             if new_hash is not None and user.encrypted_password == old_hash:
                 user.set_password_hash(new_hash, now)
+            if reply is not None:
+                reply.apply(user)
             await uow.audit.add(self.issuer.audit(Actor.of_user(user), "login", now, {"provider": provider}))
             session, refresh = await self.issuer.open_session(uow, user, "password", cmd.ctx, now)
             result = await self.issuer.issue(uow, user, session, refresh, method="password", ctx=cmd.ctx, weak_password=weak)

@@ -15,7 +15,9 @@ from pytrue.domain.values import PasswordPolicy
 from pytrue.application.context import RequestContext
 from pytrue.application.email_codes import EmailCodes, Pkce
 from pytrue.application.sms_codes import SmsCodes
+from pytrue.application.webhooks import tell_webhook
 from pytrue.application.ports import MAIL_CONFIRMATION, Clock, PasswordHasher, TokenGenerator, UnitOfWork, UnitOfWorkFactory
+from pytrue.application.ports import LegacyWebhook
 from pytrue.application.results import SignUpResult
 from pytrue.application.sessions import SessionIssuer
 from pytrue.domain.audit import Actor
@@ -67,6 +69,7 @@ class SignUp:
     sms_codes: SmsCodes
     user_hooks: UserCreationHooks
     metrics: Metrics = NO_METRICS
+    webhook: LegacyWebhook | None = None  # GOTRUE_WEBHOOK_*
 
     async def __call__(self, cmd: SignUpCommand) -> SignUpResult:
         if self.site.disable_signup:
@@ -141,6 +144,7 @@ class SignUp:
         )
         user.add_identity(identity)
         user.user_metadata = dict(identity.identity_data)
+        await tell_webhook(self.webhook, "validate", user)
         if self._autoconfirm(provider):
             return await self._confirmed(uow, user, provider, cmd, now, new=True)
         await self.user_hooks.add(uow, user, cmd.ctx)
@@ -210,6 +214,7 @@ class SignUp:
 
         This sign-up is the one whose password and data stay; sessions an unproven account held
         before it are ended (docs/adr/0015)."""
+        await tell_webhook(self.webhook, "signup", user)
         unproven = user.prove_email(now, by_sign_up_code=True) if provider == "email" else user.prove_phone(now)
         await (self.user_hooks.add(uow, user, cmd.ctx) if new else uow.users.update(user))
         if unproven and not new:
@@ -222,6 +227,7 @@ class SignUp:
     async def _signed_in(
         self, uow: UnitOfWork, user: User, method_provider: str, cmd: SignUpCommand, now: datetime
     ) -> SignUpResult:
+        await tell_webhook(self.webhook, "login", user)
         await uow.audit.add(self.issuer.audit(Actor.of_user(user), "login", now, {"provider": method_provider}))
         session, refresh = await self.issuer.open_session(uow, user, "password", cmd.ctx, now)
         return SignUpResult(user=user, auth=await self.issuer.issue(uow, user, session, refresh, method="password", ctx=cmd.ctx))

@@ -15,6 +15,8 @@ from pytrue.application.notifications import SecurityNotifications
 from pytrue.application.results import AuthResult
 from pytrue.application.sessions import SessionIssuer
 from pytrue.application.sms_codes import SmsCodes
+from pytrue.application.ports import LegacyWebhook
+from pytrue.application.webhooks import tell_webhook
 from pytrue.domain.audit import Actor
 from pytrue.domain.errors import DomainError, ValidationFailed
 from pytrue.domain.flow_state import AUTH_METHOD_OF_LINK
@@ -110,6 +112,7 @@ class Verify:
     sms_codes: SmsCodes
     notifications: SecurityNotifications
     metrics: Metrics = NO_METRICS
+    webhook: LegacyWebhook | None = None  # GOTRUE_WEBHOOK_*
 
     # --- POST /verify ---------------------------------------------------------------------
     async def __call__(self, cmd: VerifyCommand) -> VerifyResult:
@@ -337,6 +340,8 @@ class Verify:
         self, uow: UnitOfWork, user: User, kind: str, matched: str, now: datetime, password_hash: str | None
     ) -> str | None:
         """Carry out what the verified code confirms; a message means "not signed in yet"."""
+        if self.webhook is not None and kind != "email_change":
+            await self._tell_webhook(user, kind, password_hash)
         actor = Actor.of_user(user)
         unproven = False
         if kind in ("signup", "invite"):
@@ -376,6 +381,14 @@ class Verify:
             # sessions of an account nobody had proved were not opened by whoever proved it now
             await uow.sessions.delete_for_user(user.id)
         return None
+
+    async def _tell_webhook(self, user: User, kind: str, password_hash: str | None) -> None:
+        """GoTrue's legacy webhook, before the confirmation is applied: `login` for a recovery or magic
+        link of a confirmed address, `signup` for the rest (sign-up, invite and phone codes)."""
+        if kind in ("signup", "invite") and password_hash is None and not user.has_password and user.invited_at is not None:
+            raise _NeedsPassword()  # hashed first, so the webhook hears of this confirmation once
+        login = kind in ("recovery", "magiclink") and user.is_email_confirmed
+        await tell_webhook(self.webhook, "login" if login else "signup", user)
 
     def _first_of_two(self, user: User) -> bool:
         return (

@@ -24,7 +24,9 @@ from urllib.parse import urlsplit
 
 from pytrue.adapters.hooks.config import HTTP_HOOK, POSTGRES_HOOK, parse_hook_secrets, parse_hook_uri
 from pytrue.adapters.jwt.keys import KeySet, parse_jwks
-from pytrue.application.config import CAPTCHA_PROVIDERS, OTLP_PROTOCOLS, PREFIX, Settings, Var, leaf_default, redact_url
+from pytrue.application.config import (
+    CAPTCHA_PROVIDERS, OTLP_PROTOCOLS, PREFIX, WEBHOOK_EVENTS, Settings, Var, leaf_default, redact_url,
+)
 from pytrue.domain.phone import parse_rfc3339
 from pytrue.domain.rate import Rate
 from pytrue.domain.redirects import compile_allow_list
@@ -130,6 +132,7 @@ class _Loader:
             self.read(database, needed=self._require and require_database, when=" when GOTRUE_DB_DRIVER is postgres")
         _check_keys(settings)
         _check_hooks(settings)
+        _check_webhook(settings)
         _check_webauthn(settings)
         _check_captcha(settings)
         self._check_otlp_protocols(settings)
@@ -196,6 +199,29 @@ def _check_hooks(settings: Settings) -> None:
             raise SettingsError(f"{prefix}_URI", "pg-functions:// hooks need PostgreSQL storage (GOTRUE_DB_DRIVER=postgres)")
         if parse_hook_uri(hook.uri).kind == HTTP_HOOK and not parse_hook_secrets(hook.secrets):
             raise SettingsError(f"{prefix}_SECRETS", "an HTTP hook needs at least one v1,whsec_ secret")
+
+
+def _check_webhook(settings: Settings) -> None:
+    """The legacy webhook: known events only, and an http(s) URL or a path (joined to SITE_URL)."""
+    webhook = settings.webhook
+    unknown = [event for event in webhook.events if event not in WEBHOOK_EVENTS]
+    if unknown:
+        raise SettingsError(
+            "GOTRUE_WEBHOOK_EVENTS", f"unknown event {unknown[0]!r}; expected {', '.join(WEBHOOK_EVENTS)}"
+        )
+    if not webhook.url:
+        return
+    try:
+        parts = urlsplit(webhook.url)
+        host = parts.hostname
+    except ValueError:
+        raise SettingsError("GOTRUE_WEBHOOK_URL", "expected an http(s) URL or a path") from None
+    if parts.scheme.lower() not in ("http", "https", "") or bool(parts.scheme) != bool(host):
+        raise SettingsError(
+            "GOTRUE_WEBHOOK_URL", f"expected an http(s) URL or a path, got {redact_url(webhook.url)!r}"
+        )
+    if not webhook.events:
+        log.warning("GOTRUE_WEBHOOK_URL is set but GOTRUE_WEBHOOK_EVENTS is empty: no event is sent")
 
 
 def _check_captcha(settings: Settings) -> None:

@@ -16,6 +16,7 @@ import logging
 import re
 import sys
 import time
+import uuid
 from collections.abc import Iterable
 from contextvars import ContextVar
 from functools import lru_cache
@@ -42,17 +43,48 @@ audit_log = logging.getLogger("pytrue.audit")
 
 
 class RequestLog:
-    """What one request's log lines share, and what its request-completed line reports."""
+    """What one request's log lines share, and what its request-completed line reports.
 
-    __slots__ = ("request_id", "user_id", "session_id", "auth_event", "error", "user_agent")
+    Built from the request's raw `headers`, the id (the `id_header`'s value, else a new UUID)
+    and the user agent are read only when something asks for them: a request that logs
+    nothing and echoes no id pays for neither (the hot paths: docs/adr/0029)."""
 
-    def __init__(self, request_id: str, user_agent: str = "") -> None:
-        self.request_id = request_id
-        self.user_agent = user_agent
+    __slots__ = ("_request_id", "_user_agent", "_headers", "_id_header", "user_id", "session_id", "auth_event", "error")
+
+    def __init__(
+        self, request_id: str = "", user_agent: str = "", *, headers: Iterable[tuple[bytes, bytes]] | None = None,
+        id_header: bytes = b"",
+    ) -> None:
+        self._request_id = request_id or None
+        self._user_agent = user_agent if headers is None else None
+        self._headers = headers
+        self._id_header = id_header
         self.user_id: str | None = None
         self.session_id: str | None = None
         self.auth_event: dict[str, Any] | None = None
         self.error: str | None = None
+
+    @property
+    def request_id(self) -> str:
+        if self._request_id is None:
+            found = ""
+            if self._id_header and self._headers is not None:
+                for name, value in self._headers:
+                    if name == self._id_header:
+                        found = value.decode("latin-1")
+                        break
+            self._request_id = found or str(uuid.uuid4())
+        return self._request_id
+
+    @property
+    def user_agent(self) -> str:
+        if self._user_agent is None:
+            self._user_agent = ""
+            for name, value in self._headers or ():
+                if name == b"user-agent":
+                    self._user_agent = value.decode("latin-1")
+                    break
+        return self._user_agent
 
 
 current: ContextVar[RequestLog | None] = ContextVar("pytrue_request_log", default=None)

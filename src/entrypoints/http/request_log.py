@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import re
 import time
-import uuid
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs
@@ -49,16 +48,7 @@ def wrap(app: ASGIApp, request_id_header: str, redirects: RedirectPolicy) -> ASG
             await app(scope, receive, send)
             return
         started = time.perf_counter_ns()
-        request_id = ""
-        user_agent = ""
-        for name, value in scope["headers"]:
-            if header and name == header and not request_id:
-                request_id = value.decode("latin-1")
-            elif name == b"user-agent":
-                user_agent = value.decode("latin-1")
-        if not request_id:
-            request_id = str(uuid.uuid4())
-        entry = RequestLog(request_id, user_agent)
+        entry = RequestLog(headers=scope["headers"], id_header=header)
         token = current.set(entry)
         response: dict[str, Any] = {"status": 500, "headers": ()}
 
@@ -67,7 +57,7 @@ def wrap(app: ASGIApp, request_id_header: str, redirects: RedirectPolicy) -> ASG
                 response["status"] = message["status"]
                 response["headers"] = message.get("headers") or ()
                 if echo_name:
-                    message["headers"] = [*response["headers"], (echo_name, request_id.encode("latin-1"))]
+                    message["headers"] = [*response["headers"], (echo_name, entry.request_id.encode("latin-1"))]
             await send(message)
 
         try:

@@ -11,6 +11,7 @@ from typing import Any
 from pytrue.application.codes import store_code
 from pytrue.application.config import RateLimit, Sms
 from pytrue.application.context import RequestContext
+from pytrue.application.hooks import hook_metadata
 from pytrue.application.ports import (
     Clock,
     Hook,
@@ -114,9 +115,7 @@ class SmsCodes:
 
     def _hook_payload(self, user: User, phone: str, otp: str, ctx: RequestContext, now: datetime) -> dict[str, Any]:
         """GoTrue's `SendSMSInput`: metadata, the user as the API renders it, and the code with its number."""
-        metadata: dict[str, Any] = {"uuid": str(self.tokens.uuid()), "time": now.isoformat().replace("+00:00", "Z"), "name": SEND_SMS_HOOK}
-        if ctx.ip:
-            metadata["ip_address"] = ctx.ip
+        metadata = hook_metadata(str(self.tokens.uuid()), SEND_SMS_HOOK, now, ctx)
         return {"metadata": metadata, "user": dict(self.user_json(user)), "sms": {"otp": otp, "phone": phone}}
 
     async def send_mfa(self, user: User, phone: str, channel: str, *, ctx: RequestContext) -> str:

@@ -5,8 +5,7 @@
 // Environment: PYTRUE_URL, PYTRUE_ANON_KEY, PYTRUE_SERVICE_KEY. Prints a JSON summary; exits 1 on any failure.
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
-import { AuthClient } from '@supabase/auth-js'
-import { memoryStorage, ok, runScenarios } from './support.mjs'
+import { authClient, ok, runScenarios } from './support.mjs'
 
 const url = process.env.PYTRUE_URL
 const anonKey = process.env.PYTRUE_ANON_KEY
@@ -16,16 +15,7 @@ if (!url || !anonKey) {
 }
 const PASSWORD = 'correct-horse-battery-staple'
 
-const newClient = () =>
-  new AuthClient({
-    url,
-    headers: { apikey: anonKey, Authorization: `Bearer ${anonKey}` },
-    autoRefreshToken: false,
-    persistSession: true,
-    storage: memoryStorage(),
-    storageKey: `sb-e2e-${randomUUID()}`,
-    detectSessionInUrl: false,
-  })
+const newClient = () => authClient(url, anonKey)
 
 const claimsOf = (jwt) => JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url').toString())
 

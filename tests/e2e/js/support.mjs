@@ -1,6 +1,21 @@
 // Helpers the auth-js scenarios share: an in-memory storage, result unwrapping, and the runner
 // that prints the JSON summary the Python tests read (exit 1 on any failure).
 import assert from 'node:assert/strict'
+import { randomUUID } from 'node:crypto'
+import { AuthClient } from '@supabase/auth-js'
+
+// A client as an app builds one: `key` as apikey and bearer, a session kept in memory, no auto-refresh.
+export function authClient(url, key) {
+  return new AuthClient({
+    url,
+    headers: { apikey: key, Authorization: `Bearer ${key}` },
+    autoRefreshToken: false,
+    persistSession: true,
+    storage: memoryStorage(),
+    storageKey: `sb-e2e-${randomUUID()}`,
+    detectSessionInUrl: false,
+  })
+}
 
 export function memoryStorage() {
   const items = new Map()

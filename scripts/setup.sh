@@ -19,6 +19,9 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[test]'
-if [ -f tests/e2e/js/package.json ] && command -v npm >/dev/null 2>&1; then
-  (cd tests/e2e/js && npm ci --silent --no-audit --no-fund)
+if command -v npm >/dev/null 2>&1; then
+  # the e2e scenarios' clients, and the Node example run against `pytrue testserver`
+  for dir in tests/e2e/js examples/node; do
+    if [ -f "$dir/package.json" ]; then (cd "$dir" && npm ci --silent --no-audit --no-fund); fi
+  done
 fi

@@ -14,6 +14,9 @@ from typing import Any
 
 import pytest
 
+# pytrue's own pytest plugin (entry point pytest11) is tested with pytest's pytester
+pytest_plugins = ("pytester",)
+
 TESTS = Path(__file__).resolve().parent
 for folder in (TESTS, TESTS / "integration"):
     if str(folder) not in sys.path:

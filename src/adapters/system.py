@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from uuid import UUID
 
-__all__ = ["FixedClock", "SecretsTokenGenerator", "SeededTokenGenerator", "SystemClock"]
+__all__ = ["FixedClock", "OffsetClock", "SecretsTokenGenerator", "SeededTokenGenerator", "SystemClock"]
 
 PASSWORD_ALPHABET = string.ascii_letters + string.digits + "!@#$%^&*()-_=+[]{}:;,.?~"
 
@@ -39,6 +39,31 @@ class FixedClock:
 
     def set(self, now: datetime) -> None:
         self._now = _as_utc(now)
+
+
+class OffsetClock:
+    """The system time moved forward by an offset that only grows when told to (pytrue.testing's
+    `advance_clock`): codes and tokens expire without sleeping, while time keeps running."""
+
+    def __init__(self) -> None:
+        self._offset = timedelta()
+
+    @property
+    def offset(self) -> timedelta:
+        return self._offset
+
+    def now(self) -> datetime:
+        return datetime.now(timezone.utc) + self._offset
+
+    def advance(self, seconds: float = 0, **timedelta_kwargs: float) -> datetime:
+        step = timedelta(seconds=seconds, **timedelta_kwargs)
+        if step < timedelta():
+            raise ValueError("the clock only moves forward")
+        self._offset += step
+        return self.now()
+
+    def reset(self) -> None:
+        self._offset = timedelta()
 
 
 def _as_utc(moment: datetime) -> datetime:

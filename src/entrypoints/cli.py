@@ -331,6 +331,9 @@ def build_parser() -> argparse.ArgumentParser:
     config.add_argument("--list", action="store_true", help="list every variable (the default)")
     config.add_argument("--markdown", action="store_true", help="as the Markdown table of docs/configuration.md")
     config.set_defaults(func=cmd_config)
+    from pytrue.testing.cli import add_parser as add_testserver
+
+    add_testserver(sub)
     return parser
 
 

@@ -16,6 +16,12 @@ class InMemoryRateLimiter:
         self._counts: dict[str, int] = {}
         self._lock = threading.Lock()
 
+    def clear(self) -> None:
+        """Forget every bucket and counter (pytrue.testing's `reset`)."""
+        with self._lock:
+            self._states.clear()
+            self._counts.clear()
+
     async def consume(self, key: str, rate: Rate, now: datetime) -> bool:
         with self._lock:
             allowed, state = take(rate, self._states.get(key), now)

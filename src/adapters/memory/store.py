@@ -34,6 +34,17 @@ class InMemoryStore:
     next_outbox_id: int = 0
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
+    def clear(self) -> None:
+        """Empty every table (pytrue.testing's `reset`); call it while no unit of work runs."""
+        for table in (
+            self.users, self.sessions, self.refresh_tokens, self.one_time_tokens, self.flow_states,
+            self.oauth_client_states, self.factors, self.mfa_challenges, self.outbox,
+        ):
+            table.clear()
+        self.audit.clear()
+        self.next_refresh_token_id = 1
+        self.next_outbox_id = 0
+
 
 Undo = Callable[[], None]
 

@@ -345,7 +345,7 @@ class Mailer(Section):
         env="PYTRUE_MAILER_LOCALE_KEY",
     )
     localized_templates: str = setting(
-        "", "Directory or http(s) base URL of <locale>/<kind>.html and <locale>/subjects.json (empty: none).",
+        "", "Directory or http(s) base URL holding LOCALE/KIND.html and LOCALE/subjects.json (empty: none; docs/localised-email.md).",
         env="PYTRUE_MAILER_LOCALIZED_TEMPLATES",
     )
     verify_confirmation_page: bool = setting(

@@ -20,6 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from support.app import make_settings
 from support.fake_http import Reply, Seen, serving
+from support.smtp import read_mbox
 
 from pytrue.adapters.mail.dev import DevTransport
 from pytrue.adapters.mail.inbox import DevInbox
@@ -185,6 +186,19 @@ async def test_a_localised_template_that_does_not_render_falls_back(templates: P
     assert "<h2>Reset your password</h2>" in got.html and got.locale == ""
     assert got.subject == "Réinitialisez votre mot de passe"
     assert any("fr/recovery.html does not render" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_localised_body_says_its_language_unless_the_operator_does(templates: Path, tmp_path: Path) -> None:
+    box = tmp_path / "inbox.mbox"
+    mailer, inbox = dev_mailer({"PYTRUE_MAILER_LOCALIZED_TEMPLATES": str(templates), "PYTRUE_DEV_INBOX_FILE": str(box)})
+    await sent(mailer, inbox, mail(MAIL_RECOVERY, {"locale": "fr"}))
+    await sent(mailer, inbox, mail(MAIL_RECOVERY))
+    mailer, inbox = dev_mailer({
+        "PYTRUE_MAILER_LOCALIZED_TEMPLATES": str(templates), "PYTRUE_DEV_INBOX_FILE": str(box),
+        "GOTRUE_SMTP_HEADERS": '{"Content-Language": ["fr-FR"]}',
+    })
+    await sent(mailer, inbox, mail(MAIL_RECOVERY, {"locale": "fr"}))
+    assert [message["Content-Language"] for message in read_mbox(box)] == ["fr", None, "fr-FR"]
 
 
 def test_a_directory_named_otherwise_than_a_normalised_locale_is_reported(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

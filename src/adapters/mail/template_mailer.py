@@ -9,11 +9,11 @@ from html.parser import HTMLParser
 from typing import Any
 
 from pytrue.domain.links import verify_link as action_link
+from pytrue.domain.locale import locale_chain
 from pytrue.adapters.mail.gotemplate import Template, TemplateError
 from pytrue.adapters.mail.localized import LocalizedTemplates
 from pytrue.adapters.mail.outgoing import OutgoingMessage, Transport
 from pytrue.adapters.mail.templates import TemplateStore
-from pytrue.domain.locale import locale_chain
 from pytrue.application.ports import (
     MAIL_CONFIRMATION,
     MAIL_EMAIL_CHANGE,

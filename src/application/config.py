@@ -19,6 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 from pytrue.domain.external import parse_linking_domains
 from pytrue.domain.phone import DEFAULT_SMS_TEMPLATE, SMS_PROVIDERS, SmsTestOtps
 from pytrue.domain.links import DEFAULT_VERIFY_PATH, verify_link
+from pytrue.domain.locale import DEFAULT_LOCALE_KEY
 from pytrue.domain.rate import Rate
 from pytrue.domain.redirects import RedirectPolicy
 from pytrue.domain.values import PasswordPolicy
@@ -339,6 +340,14 @@ class Mailer(Section):
         fix=_positive_or(timedelta(seconds=2)),
     )
     dev_inbox_file: str = setting("", "File the development inbox keeps its mail in.", env="PYTRUE_DEV_INBOX_FILE")
+    locale_key: str = setting(
+        DEFAULT_LOCALE_KEY, "The user_metadata key naming the user's mail locale (fr, fr-CA, pt_BR; empty: none).",
+        env="PYTRUE_MAILER_LOCALE_KEY",
+    )
+    localized_templates: str = setting(
+        "", "Directory or http(s) base URL holding LOCALE/KIND.html and LOCALE/subjects.json (empty: none; docs/localised-email.md).",
+        env="PYTRUE_MAILER_LOCALIZED_TEMPLATES",
+    )
     verify_confirmation_page: bool = setting(
         False, "GET /verify shows a confirmation button and POST spends the link (mail scanners cannot).",
         env="PYTRUE_VERIFY_CONFIRMATION_PAGE",

@@ -188,6 +188,7 @@ class EmailCodes:
             uow,
             Mail.for_user(
                 user,
+                locale_key=self.mail.locale_key,
                 kind=kind,
                 to=address,
                 otp=otp,

@@ -80,7 +80,7 @@ class SecurityNotifications:
             ):
                 log.warning("mailer: %s email not sent: email rate limit exceeded", kind)
                 return False
-            mail = Mail.for_user(user, kind=kind, to=address, **details)
+            mail = Mail.for_user(user, locale_key=self.mail.locale_key, kind=kind, to=address, **details)
             if shown_email is not None:
                 mail = replace(mail, email=shown_email)
             if self.codes is not None and self.codes.hook is not None:

@@ -13,6 +13,7 @@ from pytrue.domain.audit import AuditFilter, AuditLogEntry
 from pytrue.domain.cleanup import CleanupRule
 from pytrue.domain.external import UserProvidedData
 from pytrue.domain.flow_state import FlowState, OAuthClientState
+from pytrue.domain.locale import DEFAULT_LOCALE_KEY, locale_of
 from pytrue.domain.mfa import Challenge, Factor
 from pytrue.domain.one_time_token import OneTimeToken
 from pytrue.domain.rate import Rate
@@ -463,6 +464,8 @@ class Mail:
     copy goes to. Notifications carry what changed instead of a code: `old_email`, `phone` and
     `old_phone` (GoTrue's stored form), `provider` (of the linked or unlinked identity) and
     `factor_type` (`.OldEmail`, `.Phone`, `.OldPhone`, `.Provider`, `.FactorType`).
+    `locale` is the recipient user's normalised mail locale when the message was queued
+    (`fr-CA`; "" for none), read from `user_metadata[PYTRUE_MAILER_LOCALE_KEY]` (docs/adr/0035).
     """
 
     kind: str
@@ -479,10 +482,13 @@ class Mail:
     old_phone: str = ""
     provider: str = ""
     factor_type: str = ""
+    locale: str = ""
 
     @classmethod
-    def for_user(cls, user: User, **fields: Any) -> Mail:
-        return cls(email=user.email or "", data=dict(user.user_metadata or {}), **fields)
+    def for_user(cls, user: User, *, locale_key: str = DEFAULT_LOCALE_KEY, **fields: Any) -> Mail:
+        """A message about `user`: their address, metadata and the locale under `locale_key`."""
+        metadata = dict(user.user_metadata or {})
+        return cls(email=user.email or "", data=metadata, locale=locale_of(metadata, locale_key), **fields)
 
     def payload(self) -> dict[str, Any]:
         """The JSON-ready form kept in the outbox."""
@@ -496,16 +502,17 @@ class Mail:
             "link_type": self.link_type,
             "redirect_to": self.redirect_to,
             "new_email": self.new_email,
-            **{name: getattr(self, name) for name in _NOTIFICATION_FIELDS if getattr(self, name)},
+            **{name: getattr(self, name) for name in _OPTIONAL_FIELDS if getattr(self, name)},
         }
 
     @classmethod
     def from_payload(cls, payload: Mapping[str, Any]) -> Mail:
-        names = ("kind", "to", "email", "otp", "token_hash", "link_type", "redirect_to", "new_email", *_NOTIFICATION_FIELDS)
+        names = ("kind", "to", "email", "otp", "token_hash", "link_type", "redirect_to", "new_email", *_OPTIONAL_FIELDS)
         return cls(data=dict(payload.get("data") or {}), **{name: str(payload.get(name) or "") for name in names})
 
 
 _NOTIFICATION_FIELDS = ("old_email", "phone", "old_phone", "provider", "factor_type")
+_OPTIONAL_FIELDS = (*_NOTIFICATION_FIELDS, "locale")  # kept in the outbox payload only when set
 
 
 class MailDeliveryFailed(Exception):

@@ -26,6 +26,7 @@ from pytrue.adapters.memory.outbox import InMemoryMailQueue
 from pytrue.adapters.memory.rate_limiter import InMemoryRateLimiter
 from pytrue.adapters.mail.outgoing import Transport
 from pytrue.adapters.mail.smtp import SmtpTransport
+from pytrue.adapters.mail.localized import LocalizedTemplates
 from pytrue.adapters.mail.template_mailer import TemplateMailer
 from pytrue.adapters.mail.templates import TemplateStore
 from pytrue.adapters.memory.store import InMemoryStore
@@ -130,6 +131,12 @@ def template_mailer(settings: Settings, inbox: DevInbox) -> TemplateMailer:
         site_url=settings.site.site_url,
         url_paths=asdict(mailer.url_paths),
         headers=settings.smtp.headers,
+        localized=LocalizedTemplates(
+            source=mailer.localized_templates,
+            max_size=mailer.template_max_size,
+            max_age=mailer.template_max_age,
+            retry_interval=mailer.template_retry_interval,
+        ),
     )
 
 

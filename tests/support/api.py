@@ -80,7 +80,7 @@ class Api:
         return len(self.inbox.messages)
 
     async def outbox(self) -> list[dict[str, Any]]:
-        """Messages waiting in the mail outbox, oldest first: kind, attempts, last_error."""
+        """Messages waiting in the mail outbox, oldest first: kind, attempts, last_error, locale ("" for none)."""
         raise NotImplementedError
 
     async def drain_mail(self, timeout: float = 10.0) -> None:
@@ -189,7 +189,10 @@ class MemoryApi(Api):
 
     async def outbox(self) -> list[dict[str, Any]]:
         rows = sorted(self.store.outbox.values(), key=lambda row: row.id)
-        return [{"kind": r.payload["kind"], "attempts": r.attempts, "last_error": r.last_error} for r in rows]
+        return [
+            {"kind": r.payload["kind"], "attempts": r.attempts, "last_error": r.last_error, "locale": r.payload.get("locale", "")}
+            for r in rows
+        ]
 
     async def sessions(self) -> list[dict[str, Any]]:
         ordered = sorted(self.store.sessions.values(), key=lambda s: (s.created_at, str(s.id)))
@@ -324,7 +327,9 @@ class PostgresApi(Api):
         )
 
     async def outbox(self) -> list[dict[str, Any]]:
-        return await self._select("SELECT kind, attempts, last_error FROM auth.pytrue_mail_outbox ORDER BY id")
+        return await self._select(
+            "SELECT kind, attempts, last_error, coalesce(payload->>'locale', '') AS locale FROM auth.pytrue_mail_outbox ORDER BY id"
+        )
 
     async def audit_actions(self) -> list[str]:
         # Entries are only ever inserted, so physical order (ctid) is write order within one instant.

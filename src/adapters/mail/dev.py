@@ -45,6 +45,7 @@ class DevTransport:
                 link=message.link,
                 link_type=message.link_type,
                 redirect_to=message.redirect_to,
+                locale=message.locale,
             )
         )
         log.info(

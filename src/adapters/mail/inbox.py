@@ -19,6 +19,7 @@ class SentMail:
     link: str = ""
     link_type: str = ""
     redirect_to: str = ""
+    locale: str = ""  # the localised body's locale, "" for the default body
 
 
 @dataclass(slots=True)

@@ -11,7 +11,7 @@ from typing import Protocol
 class OutgoingMessage:
     """What the template mailer produced for one recipient.
 
-    `otp`, `token_hash`, `link`, `link_type` and `redirect_to` travel along for the
+    `otp`, `token_hash`, `link`, `link_type`, `redirect_to` and `locale` travel along for the
     development inbox only; the SMTP transport sends nothing but the headers and the parts.
     """
 
@@ -26,6 +26,7 @@ class OutgoingMessage:
     link: str = ""
     link_type: str = ""
     redirect_to: str = ""
+    locale: str = ""  # the locale of the localised body ("" for the default one; docs/adr/0035)
 
 
 class Transport(Protocol):

@@ -47,13 +47,13 @@ def build_email(message: OutgoingMessage, sender: str, sender_name: str = "") ->
     email["Subject"] = " ".join(message.subject.split())
     email["Date"] = formatdate(localtime=False, usegmt=True)
     email["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or "localhost")
-    for name, values in message.headers.items():
+    email.set_content(message.text)
+    email.add_alternative(message.html, subtype="html")
+    for name, values in message.headers.items():  # after the parts: set_content drops Content-* headers
         if name.lower() in RESERVED_HEADERS:
             continue
         for value in values:
             email[name] = value
-    email.set_content(message.text)
-    email.add_alternative(message.html, subtype="html")
     return email
 
 

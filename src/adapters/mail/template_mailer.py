@@ -9,6 +9,9 @@ from html.parser import HTMLParser
 from typing import Any
 
 from pytrue.domain.links import verify_link as action_link
+from pytrue.domain.locale import locale_chain
+from pytrue.adapters.mail.gotemplate import Template, TemplateError
+from pytrue.adapters.mail.localized import LocalizedTemplates
 from pytrue.adapters.mail.outgoing import OutgoingMessage, Transport
 from pytrue.adapters.mail.templates import TemplateStore
 from pytrue.application.ports import (
@@ -119,6 +122,7 @@ class TemplateMailer:
     site_url: str
     url_paths: Mapping[str, str] = field(default_factory=dict)
     headers: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    localized: LocalizedTemplates = field(default_factory=lambda: LocalizedTemplates(source=""))
 
     def link(self, mail: Mail) -> str:
         if not mail.link_type or mail.kind not in URL_PATH_OF:
@@ -148,11 +152,40 @@ class TemplateMailer:
             data.update(NewEmail=mail.new_email, SendingTo=mail.to)
         return data
 
+    async def render(self, mail: Mail, data: Mapping[str, Any]) -> tuple[str, str, str]:
+        """(subject, html body, the body's locale): the mail's locale chain first, then the defaults.
+
+        A localised template that does not render falls back to the default too (docs/adr/0035)."""
+        chain = locale_chain(mail.locale) if self.localized.enabled else ()
+        subject = None
+        found = await self.localized.subject(mail.kind, chain) if chain else None
+        if found is not None:
+            subject = self._render(found, f"{found[1]}/subjects.json#{mail.kind}", data, html=False)
+        if subject is None:
+            subject = self.templates.subject(mail.kind).render(data)
+        html, body_locale = None, ""
+        found = await self.localized.body(mail.kind, chain) if chain else None
+        if found is not None:
+            html = self._render(found, f"{found[1]}/{mail.kind}.html", data, html=True)
+            body_locale = found[1] if html is not None else ""
+        if html is None:
+            html = (await self.templates.body(mail.kind)).render(data, html=True)
+        return " ".join(subject.split()), html, body_locale
+
+    def _render(self, found: tuple[Template, str], path: str, data: Mapping[str, Any], *, html: bool) -> str | None:
+        try:
+            return found[0].render(dict(data), html=html)
+        except (TemplateError, TypeError, ValueError, KeyError, AttributeError) as error:
+            self.localized.rendering_failed(path, error)
+            return None
+
     async def send(self, mail: Mail) -> None:
         link = self.link(mail)
         data = self.data(mail, link)
-        subject = " ".join(self.templates.subject(mail.kind).render(data).split())
-        html = (await self.templates.body(mail.kind)).render(data, html=True)
+        subject, html, locale = await self.render(mail, data)
+        headers = expand_headers(self.headers, mail.kind)
+        if locale and not any(name.lower() == "content-language" for name in headers):
+            headers["Content-Language"] = [locale]
         await self.transport.deliver(
             OutgoingMessage(
                 kind=mail.kind,
@@ -160,11 +193,12 @@ class TemplateMailer:
                 subject=subject,
                 text=html_to_text(html),
                 html=html,
-                headers=expand_headers(self.headers, mail.kind),
+                headers=headers,
                 otp=mail.otp,
                 token_hash=mail.token_hash,
                 link=link,
                 link_type=mail.link_type,
                 redirect_to=mail.redirect_to,
+                locale=locale,
             )
         )

@@ -137,6 +137,10 @@ class TemplateUnavailable(Exception):
     """A remote template could not be fetched or parsed (the reason, without secrets)."""
 
 
+class TemplateMissing(TemplateUnavailable):
+    """There is no such template (a 404, a file that does not exist)."""
+
+
 def subject_template(kind: str, configured: str = "") -> Template:
     """The operator's subject for `kind`, or the built-in one if it is empty or malformed."""
     if configured:
@@ -223,19 +227,28 @@ class TemplateStore:
 
     async def fetch(self, url: str) -> str:
         """GET `url`: 200 and at most `max_size` bytes of UTF-8, else `TemplateUnavailable`."""
-        try:
-            async with httpx.AsyncClient(timeout=FETCH_TIMEOUT_SECONDS, follow_redirects=False) as client:
-                async with client.stream("GET", url) as response:
-                    if response.status_code != 200:
-                        raise TemplateUnavailable(f"GET returned status {response.status_code}")
-                    received = bytearray()
-                    async for chunk in response.aiter_bytes():
-                        received += chunk
-                        if len(received) > self.max_size:
-                            raise TemplateUnavailable(f"template larger than {self.max_size} bytes")
-        except (httpx.HTTPError, httpx.InvalidURL) as error:
-            raise TemplateUnavailable(f"GET failed ({type(error).__name__})") from None
-        try:
-            return received.decode("utf-8")
-        except UnicodeDecodeError:
-            raise TemplateUnavailable("template is not UTF-8") from None
+        return await fetch_text(url, self.max_size)
+
+
+async def fetch_text(url: str, max_size: int) -> str:
+    """GET `url`: 200 and at most `max_size` bytes of UTF-8, else `TemplateUnavailable`.
+
+    A 404 raises `TemplateMissing` (the server says there is no such template)."""
+    try:
+        async with httpx.AsyncClient(timeout=FETCH_TIMEOUT_SECONDS, follow_redirects=False) as client:
+            async with client.stream("GET", url) as response:
+                if response.status_code == 404:
+                    raise TemplateMissing("GET returned status 404")
+                if response.status_code != 200:
+                    raise TemplateUnavailable(f"GET returned status {response.status_code}")
+                received = bytearray()
+                async for chunk in response.aiter_bytes():
+                    received += chunk
+                    if len(received) > max_size:
+                        raise TemplateUnavailable(f"template larger than {max_size} bytes")
+    except (httpx.HTTPError, httpx.InvalidURL) as error:
+        raise TemplateUnavailable(f"GET failed ({type(error).__name__})") from None
+    try:
+        return received.decode("utf-8")
+    except UnicodeDecodeError:
+        raise TemplateUnavailable("template is not UTF-8") from None

@@ -369,7 +369,7 @@ class EmailChangeSender:
             token = otp_current
             extra = {"token_new": otp_new, "token_hash_new": hash_current}
         mail = Mail.for_user(
-            user, kind=MAIL_EMAIL_CHANGE, to=new_email, otp=token, token_hash=hash_new, link_type="email_change",
+            user, locale_key=self.codes.mail.locale_key, kind=MAIL_EMAIL_CHANGE, to=new_email, otp=token, token_hash=hash_new, link_type="email_change",
             redirect_to=redirect_to, new_email=new_email,
         )
         await self.codes.deliver(uow, mail, now, user=user, hook_extra=extra)

@@ -396,3 +396,19 @@ def test_on_postgres_a_given_database_is_migrated_and_used(pg_databases) -> None
                 assert conn.execute("select count(*) from auth.refresh_tokens").fetchone() == (0,)
     finally:
         pg_databases.drop(database)
+
+
+def test_localised_templates_reach_the_inbox(tmp_path) -> None:
+    french = tmp_path / "fr"
+    french.mkdir()
+    (french / "subjects.json").write_text('{"confirmation": "Confirmez votre adresse"}')
+    (french / "confirmation.html").write_text('<p>Bonjour, confirmez : <a href="{{ .ConfirmationURL }}">ici</a></p>')
+    with AuthServer(mailer_localized_templates=str(tmp_path)) as auth:
+        gotrue = client(auth)
+        gotrue.sign_up({"email": "fr@example.com", "password": PASSWORD, "options": {"data": {"locale": "fr_CA"}}})
+        gotrue.sign_up({"email": "en@example.com", "password": PASSWORD})
+        french_mail = auth.inbox.latest("fr@example.com", "confirmation")
+        assert (french_mail.subject, french_mail.locale) == ("Confirmez votre adresse", "fr")
+        assert "Bonjour" in french_mail.html and french_mail.link.startswith(auth.url + "/verify?")
+        default_mail = auth.inbox.latest("en@example.com", "confirmation")
+        assert default_mail.locale == "" and default_mail.subject == "Confirm your email address"

@@ -122,3 +122,15 @@ async def test_each_provider_sends_the_browser_to_its_real_authorization_endpoin
     if name == "apple":
         assert query["response_mode"] == "form_post"
 
+
+
+@pytest.mark.parametrize(("name", "api"), [("github", "https://api.github.com"), ("gitlab", "https://gitlab.com")])
+async def test_api_url_is_accepted_and_ignored_as_in_gotrue(name: str, api: str) -> None:
+    """GoTrue declares GOTRUE_EXTERNAL_<P>_API_URL but no provider reads it: the API host follows `_URL`."""
+    async with httpx.AsyncClient(transport=_answer([])) as client:
+        deps = ProviderDeps(client=client, cache=OidcProviderCache(client=client, clock=FixedClock(datetime.now(UTC))))
+        section = ProviderSettings(
+            enabled=True, client_id=("c",), secret="s", redirect_uri=REDIRECT, api_url="https://api.elsewhere.example"
+        )
+        provider = build_provider(name, section, deps).oauth
+    assert getattr(provider, "api") == api

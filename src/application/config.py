@@ -443,7 +443,7 @@ class OAuthProvider(Section):
     secret: str = setting("", "OAuth client secret.", secret=True)
     redirect_uri: str = setting("", "Callback URL registered with the provider.")
     url: str = setting("", "Base URL (self-hosted providers).")
-    api_url: str = setting("", "API base URL (self-hosted providers).")
+    api_url: str = setting("", "Accepted and ignored, as in GoTrue: no provider reads it (the API host follows `_URL`).")
     email_optional: bool = setting(False, "Accept profiles without an email.")
     skip_nonce_check: bool = setting(False, "Accept id_tokens without a nonce.")
 

@@ -69,6 +69,30 @@ async def test_settings_reflect_configuration(make_api: Any) -> None:
     assert body["external"]["email"] is False
 
 
+async def test_settings_report_each_enabled_provider_and_only_those(make_api: Any) -> None:
+    callback = "http://localhost:9999/callback"
+    api = await make_api(
+        {
+            "GOTRUE_EXTERNAL_GITHUB_ENABLED": "true",
+            "GOTRUE_EXTERNAL_GITHUB_CLIENT_ID": "gh-client",
+            "GOTRUE_EXTERNAL_GITHUB_SECRET": "gh-secret",
+            "GOTRUE_EXTERNAL_GITHUB_REDIRECT_URI": callback,
+            "GOTRUE_EXTERNAL_KEYCLOAK_ENABLED": "true",
+            "GOTRUE_EXTERNAL_KEYCLOAK_CLIENT_ID": "kc-client",
+            "GOTRUE_EXTERNAL_KEYCLOAK_SECRET": "kc-secret",
+            "GOTRUE_EXTERNAL_KEYCLOAK_REDIRECT_URI": callback,
+            "GOTRUE_EXTERNAL_KEYCLOAK_URL": "https://sso.example.com/realms/app",
+        }
+    )
+    external = (await api.client.get("/settings")).json()["external"]
+    assert set(external) == set(EXTERNAL_PROVIDERS)
+    assert external["github"] is True
+    assert external["keycloak"] is True
+    assert external["email"] is True  # the default
+    others = {name: external[name] for name in EXTERNAL_PROVIDERS if name not in ("github", "keycloak", "email")}
+    assert others == dict.fromkeys(others, False)
+
+
 async def test_jwks_is_empty_for_hs256_only(api: Any) -> None:
     response = await api.client.get("/.well-known/jwks.json")
     assert response.status_code == 200

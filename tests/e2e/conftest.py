@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import subprocess
 import shutil
 import sys
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -135,6 +139,35 @@ def sms_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
         process, running = start_server(workdir, env)
         stack.callback(stop_server, process)
         yield SmsServer(server=running, twilio=twilio)
+
+
+@pytest.fixture
+def sms_inbox(sms_server: Any) -> Iterator[str]:
+    """GET ?to=<phone> → {count, codes} of the texts sent to that number, oldest first."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            to = parse_qs(urlsplit(self.path).query).get("to", [""])[0]
+            texts = sms_server.texts_to(to) if to else []
+            codes = [m.group(1) if (m := re.search(r"\b(\d{6})\b", text)) else None for text in texts]
+            payload = json.dumps({"count": len(texts), "codes": codes}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args: Any) -> None:
+            return None
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
 
 
 @dataclass(frozen=True)

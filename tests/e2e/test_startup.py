@@ -48,3 +48,14 @@ def test_missing_jwt_secret_exits_non_zero_naming_the_variable(tmp_path: Path) -
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
     assert "GOTRUE_JWT_SECRET" in output
+
+
+def test_an_enabled_provider_without_its_secret_exits_non_zero_naming_the_variable(tmp_path: Path) -> None:
+    result, _ = _serve_with(
+        tmp_path,
+        GOTRUE_EXTERNAL_GITHUB_ENABLED="true",
+        GOTRUE_EXTERNAL_GITHUB_CLIENT_ID="gh-client",
+        GOTRUE_EXTERNAL_GITHUB_REDIRECT_URI="http://127.0.0.1/callback",
+    )
+    assert result.returncode != 0, result.stdout + result.stderr
+    assert "GOTRUE_EXTERNAL_GITHUB_SECRET" in result.stderr

@@ -200,3 +200,68 @@ async def test_one_totp_code_on_racing_challenges_is_accepted_once(apps: Any, mo
     statuses = sorted(a.status_code for a in answers)
     assert statuses == [200] + [422] * (RACERS - 1), [a.text for a in answers]
     assert all(a.json()["error_code"] == "mfa_verification_failed" for a in answers if a.status_code == 422)
+
+
+async def test_an_oauth_pkce_code_exchanged_by_racing_instances_yields_one_session(apps: Any, monkeypatch: Any) -> None:
+    import httpx
+    from contract.oauth_flows import REDIRECT_URI, _env
+    from support.fake_http import Reply
+    from support.oauth_providers import FakeProvider, query_of
+
+    fake = FakeProvider(
+        authorize_paths=("/login/oauth/authorize",),
+        token_path="/login/oauth/access_token",
+        personas={"octocat": {
+            "user": {"id": 583231, "login": "octocat", "name": "The Octocat", "avatar_url": "https://a/1", "email": None},
+            "emails": [{"email": "octocat@github.com", "primary": True, "verified": True}],
+        }},
+        routes={
+            "/api/v3/user": lambda seen: Reply(200, fake.persona(seen)["user"]),
+            "/api/v3/user/emails": lambda seen: Reply(200, fake.persona(seen)["emails"]),
+        },
+    )  # fmt: skip
+    with fake:
+        cluster = await apps(RACERS, _env("github", fake, GOTRUE_EXTERNAL_GITHUB_URL=fake.url))
+        api = cluster[0]
+        # the browser's path: /authorize → the provider's consent page → /callback → the app with ?code=
+        authorize = await api.client.get(
+            "/authorize",
+            params={
+                "provider": "github", "redirect_to": "http://app.example.com/cb", "login_hint": "octocat",
+                "code_challenge": CHALLENGE, "code_challenge_method": "s256",
+            },
+            follow_redirects=False,
+        )  # fmt: skip
+        assert authorize.status_code == 302, authorize.text
+        consented = httpx.get(authorize.headers["location"], follow_redirects=False)
+        assert consented.status_code == 302, consented.text
+        back = consented.headers["location"]
+        assert back.startswith(REDIRECT_URI + "?code=code-")  # a fresh code of the provider's own
+        callback = await api.client.get(back[back.index("/callback") :], follow_redirects=False)
+        location = callback.headers["location"]
+        assert location.startswith("http://app.example.com/cb?code="), location
+        code = query_of(location)["code"]
+        assert (await api.counts())["sessions"] == 0
+
+        get = PgUserRepository.get
+
+        async def slow_get(self: PgUserRepository, user_id: Any) -> Any:
+            await asyncio.sleep(PAUSE)
+            return await get(self, user_id)
+
+        monkeypatch.setattr(PgUserRepository, "get", slow_get)
+        responses = await asyncio.gather(
+            *(
+                racer.client.post(
+                    "/token?grant_type=pkce", json={"auth_code": code, "code_verifier": VERIFIER}, headers=racer.headers()
+                )
+                for racer in cluster
+            )
+        )
+        statuses = sorted(r.status_code for r in responses)
+        assert statuses == [200] + [404] * (RACERS - 1), [r.text for r in responses]
+        assert all(r.json()["error_code"] == "flow_state_not_found" for r in responses if r.status_code == 404)
+        winner = next(r.json() for r in responses if r.status_code == 200)
+        assert winner["user"]["email"] == "octocat@github.com" and winner["provider_token"].startswith("provider-access-token-")
+        counts = await api.counts()
+        assert counts["sessions"] == 1 and counts["flow_state"] == 0 and counts["users"] == 1

@@ -37,3 +37,5 @@ from contract.security_notifications import *  # noqa: F403
 from contract.request_logs import *  # noqa: F403
 from contract.legacy_webhooks import *  # noqa: F403
 from contract.localized_mail import *  # noqa: F403
+from contract.sign_in_methods import *  # noqa: F403
+from contract.audit_atomicity import *  # noqa: F403

@@ -57,9 +57,44 @@ def google_fake(**kwargs: Any) -> FakeProvider:
     return FakeProvider(with_id_token=True, id_token_claims=claims, **kwargs)
 
 
+# --- recorded samples: each provider's documented id_token payload -----------------------------------
+# The stand-in issues its own iss, aud, iat and exp (and the nonce and at_hash of the request it answers),
+# so those claims of a sample are left to it; every other documented claim is kept.
+
+# Google, "An ID token's payload" (developers.google.com/identity/openid-connect/openid-connect). The
+# example shows `"email_verified": "true"`; Google's tokens carry a JSON boolean (GoTrue's googleUser reads
+# a bool and refuses a string), so the boolean is used here.
+GOOGLE_ID_TOKEN = {
+    "azp": "1234987819200.apps.googleusercontent.com", "sub": "10769150350006150715113082367", "hd": "example.com",
+    "email": "jsmith@example.com", "email_verified": True,
+}
+# Microsoft identity platform, the v2.0 ID token sample (learn.microsoft.com/entra/identity-platform/id-token-claims-reference)
+AZURE_ID_TOKEN = {
+    "ver": "2.0", "sub": "AAAAAAAAAAAAAAAAAAAAAIkzqFVrSaSaFHy782bbtaQ", "nbf": 1536274711, "name": "Abe Lincoln",
+    "preferred_username": "AbeLi@microsoft.com", "oid": "00000000-0000-0000-66f3-3332eca7ea81",
+    "tid": "9122040d-6c67-4c5b-b112-36a304b66dad",
+    "aio": "Df2UVXL1ix!lMCWMSOJBcFatzcGfvFGhjKv8q5g0x732dR5MB5BisvGQO7YWByjd8iQDLq!eGbIDakyp5mnOrcdqHeYSnltepQmRp6AIZ8jY",
+}
+# Sign In with LinkedIn using OpenID Connect, the ID token sample (learn.microsoft.com/linkedin/consumer/
+# integrations/self-serve/sign-in-with-linkedin-v2): `email_verified` is the string "true"
+LINKEDIN_ID_TOKEN = {
+    "sub": "782bbtaQ", "name": "John Doe", "given_name": "John", "family_name": "Doe",
+    "picture": "https://media.licdn-ei.com/dms/image/C5F03AQHqK8v7tB1HCQ/profile-displayphoto-shrink_100_100/0/",
+    "email": "doe@email.com", "email_verified": "true", "locale": "en_US",
+}
+# Sign in with Apple: Apple documents the identity token's claims one by one ("Authenticating users with Sign
+# in with Apple") but publishes no whole example; this carries every documented claim, the booleans as the
+# strings Apple's web flow sends
+APPLE_ID_TOKEN = {
+    "sub": "001234.5b3a3bdf9c0b4f049c1471cae1cd1d8d.0001", "email": "x7@privaterelay.appleid.com", "email_verified": "true",
+    "is_private_email": "true", "real_user_status": 2, "nonce_supported": True, "auth_time": 1700000000,
+    "transfer_sub": "000123.a1b2c3d4e5f6.0456",
+}
+
+
 # --- Google: the code flow ------------------------------------------------------------
 async def test_google_signs_in_with_the_verified_id_token(client: httpx.AsyncClient, clock: FixedClock) -> None:
-    with google_fake() as fake:
+    with FakeProvider(with_id_token=True, id_token_claims=dict(GOOGLE_ID_TOKEN)) as fake:
         provider = build_provider("google", settings(), deps(client, clock, "google", fake)).oauth
         assert provider is not None
         url = await provider.authorization_url(AuthorizationRequest(state=STATE, scopes="openid", extra_params={"access_type": "offline", "prompt": "consent"}))
@@ -69,12 +104,11 @@ async def test_google_signs_in_with_the_verified_id_token(client: httpx.AsyncCli
             "state": STATE, "access_type": "offline", "prompt": "consent",
         }  # fmt: skip
         data = await provider.user_data(await provider.exchange_code(CODE))
-    assert data.emails == (ProviderEmail("ann@gmail.com", True, True),)
+    assert data.emails == (ProviderEmail("jsmith@example.com", True, True),)
     identity = data.claims.identity_data()
-    assert identity == {
-        "iss": fake.issuer, "sub": "oidc-sub-1", "name": "Ann Lee", "picture": "https://lh3.example/a.jpg", "email_verified": False,
-        "phone_verified": False, "custom_claims": {"hd": "example.com"}, "full_name": "Ann Lee", "avatar_url": "https://lh3.example/a.jpg",
-        "provider_id": "oidc-sub-1",
+    assert identity == {  # the `email` scope's token: no name or picture; azp is not mapped
+        "iss": fake.issuer, "sub": "10769150350006150715113082367", "email_verified": False, "phone_verified": False,
+        "custom_claims": {"hd": "example.com"}, "provider_id": "10769150350006150715113082367",
     }  # fmt: skip
     assert data.with_email_claims().claims.email_verified is True
 
@@ -281,8 +315,7 @@ async def test_keycloak_code_flow_reads_userinfo_and_its_id_tokens_verify_agains
 
 # --- Apple --------------------------------------------------------------------------------
 async def test_apple_form_post_credentials_in_the_form_and_the_first_callbacks_name(client: httpx.AsyncClient, clock: FixedClock) -> None:
-    claims = {"email": "x7@privaterelay.appleid.com", "email_verified": "true", "is_private_email": "true", "auth_time": 1700000000}
-    with FakeProvider(client_auth="post", with_id_token=True, id_token_claims=claims, algorithms=("RS256",)) as fake:
+    with FakeProvider(client_auth="post", with_id_token=True, id_token_claims=dict(APPLE_ID_TOKEN), algorithms=("RS256",)) as fake:
         provider = build_provider("apple", settings(), deps(client, clock, "apple", fake)).oauth
         assert provider is not None and provider.form_post
         query = query_of(await provider.authorization_url(AuthorizationRequest(state=STATE)))
@@ -293,7 +326,8 @@ async def test_apple_form_post_credentials_in_the_form_and_the_first_callbacks_n
         data = await provider.user_data(tokens, {"user": user, "state": STATE})
     assert data.emails == (ProviderEmail("x7@privaterelay.appleid.com", True, True),)
     assert (data.claims.name, data.claims.full_name) == ("Ada Lovelace", "Ada Lovelace")
-    assert data.claims.custom_claims == {"is_private_email": True, "auth_time": 1700000000.0}
+    assert data.subject == APPLE_ID_TOKEN["sub"]
+    assert data.claims.custom_claims == {"is_private_email": True, "auth_time": 1700000000, "transfer_sub": APPLE_ID_TOKEN["transfer_sub"]}
 
 
 async def test_apple_id_tokens_from_another_issuer_are_refused_before_any_fetch(client: httpx.AsyncClient, clock: FixedClock) -> None:
@@ -319,7 +353,8 @@ def test_apple_client_secret_is_an_es256_jwt_for_apple(clock: FixedClock) -> Non
 # --- Azure --------------------------------------------------------------------------------
 async def test_azure_verifies_the_tenant_token_and_reads_xms_edov(client: httpx.AsyncClient, clock: FixedClock) -> None:
     tenant = "/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0"
-    claims = {"email": "az@contoso.com", "xms_edov": "1", "name": "Az Ure", "preferred_username": "az@contoso.com", "tid": "9188", "aio": "noise", "oid": "o-1"}
+    # the documented sample plus the optional `email` and `xms_edov` claims (optional-claims-reference)
+    claims = {**AZURE_ID_TOKEN, "email": "AbeLi@microsoft.com", "xms_edov": "1"}
     with FakeProvider(issuer_path=tenant, token_path="/tenant/oauth2/v2.0/token", with_id_token=True, id_token_claims=claims) as fake:
         azure_deps = deps(client, clock, "azure", fake, issuer_pattern=f"^{fake.url}/")
         provider = build_provider("azure", settings(fake.url + "/tenant"), azure_deps).oauth
@@ -327,12 +362,12 @@ async def test_azure_verifies_the_tenant_token_and_reads_xms_edov(client: httpx.
         url = await provider.authorization_url(AuthorizationRequest(state=STATE))
         assert url.startswith(fake.url + "/tenant/oauth2/v2.0/authorize?") and query_of(url)["scope"] == "openid"
         data = await provider.user_data(await provider.exchange_code(CODE))
-        assert data.emails == (ProviderEmail("az@contoso.com", True, True),)
-        assert data.claims.full_name == "Az Ure" and data.claims.preferred_username == "az@contoso.com"
+        assert data.emails == (ProviderEmail("AbeLi@microsoft.com", True, True),) and data.subject == AZURE_ID_TOKEN["sub"]
+        assert data.claims.full_name == "Abe Lincoln" and data.claims.preferred_username == "AbeLi@microsoft.com"
         assert {"tid", "oid", "email", "xms_edov"} <= set(data.claims.custom_claims) and "aio" not in data.claims.custom_claims
         fake.id_token_claims["xms_edov"] = False
         unverified = await provider.user_data(await provider.exchange_code(CODE))
-        assert unverified.emails == (ProviderEmail("az@contoso.com", False, True),)
+        assert unverified.emails == (ProviderEmail("AbeLi@microsoft.com", False, True),)
         fake.token_extra = {"id_token": ""}
         with pytest.raises(OAuthProviderError, match="no OIDC ID token"):
             await provider.user_data(await provider.exchange_code(CODE))
@@ -349,13 +384,13 @@ async def test_azure_refuses_tokens_that_name_a_foreign_issuer(client: httpx.Asy
 
 # --- LinkedIn, Kakao, Facebook ---------------------------------------------------------------
 async def test_linkedin_oidc_reads_its_string_email_verified(client: httpx.AsyncClient, clock: FixedClock) -> None:
-    claims = {"email": "li@example.com", "email_verified": "true", "given_name": "Lin", "family_name": "Ked", "locale": "en_US", "picture": "https://media.licdn.com/p"}
-    with FakeProvider(token_path="/oauth/v2/accessToken", with_id_token=True, id_token_claims=claims) as fake:
+    with FakeProvider(token_path="/oauth/v2/accessToken", with_id_token=True, id_token_claims=dict(LINKEDIN_ID_TOKEN)) as fake:
         provider = build_provider("linkedin_oidc", settings(fake.url), deps(client, clock, "linkedin_oidc", fake)).oauth
         assert provider is not None
         assert (await provider.authorization_url(AuthorizationRequest(state=STATE))).startswith(fake.url + "/oauth/v2/authorization?")
         data = await provider.user_data(await provider.exchange_code(CODE))
-        assert data.emails == (ProviderEmail("li@example.com", True, True),) and data.claims.name == "Lin Ked"
+        assert data.emails == (ProviderEmail("doe@email.com", True, True),) and data.claims.name == "John Doe"
+        assert (data.subject, data.claims.locale, data.claims.picture) == ("782bbtaQ", "en_US", LINKEDIN_ID_TOKEN["picture"])
         fake.id_token_claims["email_verified"] = "yes"
         with pytest.raises(IdTokenRejected, match="Bad ID token"):
             await provider.user_data(await provider.exchange_code(CODE))

@@ -23,7 +23,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pytrue.application.config import Settings
+from pytrue.application.config import OAUTH_PROVIDERS, Settings
 from pytrue.domain.rate import Rate
 from pytrue.entrypoints import cli
 from pytrue.entrypoints.settings import SettingsError, Variable, load_settings, variables
@@ -223,8 +223,12 @@ def environments(draw: st.DrawFn) -> tuple[dict[str, str], dict[tuple[str, ...],
         # a hook switched on needs its URI and secret together: test_an_enabled_hook_needs_its_uri_and_secrets;
         # CAPTCHA switched on needs its secret (tests/contract/captcha.py); tracing and metrics switched on
         # check their OTLP protocol (test_an_enabled_exporter_checks_its_otlp_protocol); webhook events are a
-        # closed set (test_the_legacy_webhook_settings_are_checked_at_start)
+        # closed set (test_the_legacy_webhook_settings_are_checked_at_start); an external provider switched on
+        # needs its client id and more (test_an_enabled_provider_missing_a_setting_fails_at_start_naming_the_variable)
         if not draw(st.booleans()) or variable.path[0] == "hook" and variable.path[-1] == "enabled" or (
+            variable.path[0] == "external" and len(variable.path) == 3 and variable.path[1] in OAUTH_PROVIDERS
+            and variable.path[2] == "enabled"
+        ) or (
             variable.path in (
                 ("security", "captcha", "enabled"), ("tracing", "enabled"), ("metrics", "enabled"), ("webhook", "events")
             )

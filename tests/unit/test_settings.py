@@ -593,3 +593,59 @@ def test_otp_max_failed_attempts() -> None:
     assert load(PYTRUE_OTP_MAX_FAILED_ATTEMPTS="3").security.otp_max_failed_attempts == 3
     for bad in ("0", "x"):
         assert "PYTRUE_OTP_MAX_FAILED_ATTEMPTS" in str(load_error({**BASE, "PYTRUE_OTP_MAX_FAILED_ATTEMPTS": bad}))
+
+
+# --- external providers: an enabled one is checked at start ------------------------------------
+def _provider(name: str, **values: str) -> dict[str, str]:
+    prefix = f"GOTRUE_EXTERNAL_{name.upper()}_"
+    return {**BASE, prefix + "ENABLED": "true", **{prefix + key.upper(): value for key, value in values.items()}}
+
+
+FULL = {"client_id": "client", "secret": "shh", "redirect_uri": "https://abc.supabase.co/auth/v1/callback"}
+
+
+@pytest.mark.parametrize(
+    ("name", "values", "variable"),
+    [
+        ("github", {k: v for k, v in FULL.items() if k != "client_id"}, "GOTRUE_EXTERNAL_GITHUB_CLIENT_ID"),
+        ("github", {**FULL, "client_id": " "}, "GOTRUE_EXTERNAL_GITHUB_CLIENT_ID"),
+        ("github", {k: v for k, v in FULL.items() if k != "secret"}, "GOTRUE_EXTERNAL_GITHUB_SECRET"),
+        ("slack_oidc", {k: v for k, v in FULL.items() if k != "secret"}, "GOTRUE_EXTERNAL_SLACK_OIDC_SECRET"),
+        ("discord", {k: v for k, v in FULL.items() if k != "redirect_uri"}, "GOTRUE_EXTERNAL_DISCORD_REDIRECT_URI"),
+        ("twitter", {"client_id": "key", "redirect_uri": FULL["redirect_uri"]}, "GOTRUE_EXTERNAL_TWITTER_SECRET"),
+        ("keycloak", FULL, "GOTRUE_EXTERNAL_KEYCLOAK_URL"),
+        ("keycloak", {"url": "https://sso.example.com/realms/app"}, "GOTRUE_EXTERNAL_KEYCLOAK_CLIENT_ID"),
+        ("google", {"secret": "shh"}, "GOTRUE_EXTERNAL_GOOGLE_CLIENT_ID"),
+        ("apple", {}, "GOTRUE_EXTERNAL_APPLE_CLIENT_ID"),
+        ("linkedin_oidc", {"secret": "shh"}, "GOTRUE_EXTERNAL_LINKEDIN_OIDC_CLIENT_ID"),
+    ],
+)
+def test_an_enabled_provider_missing_a_setting_fails_at_start_naming_the_variable(
+    name: str, values: dict[str, str], variable: str
+) -> None:
+    error = load_error(_provider(name, **values))
+    assert error.variable == variable
+    assert str(error).startswith(variable + ": required when GOTRUE_EXTERNAL_")
+    assert "shh" not in str(error)
+
+
+@pytest.mark.parametrize(
+    ("name", "values"),
+    [
+        ("google", {"client_id": "web.apps.googleusercontent.com,ios.apps.googleusercontent.com"}),  # native only
+        ("apple", {"client_id": "com.example.app"}),  # native only: no client-secret JWT needed
+        ("facebook", {"client_id": "123"}),  # Limited Login id_tokens
+        ("keycloak", {"client_id": "app", "url": "https://sso.example.com/realms/app"}),
+        ("azure", {"client_id": "app"}),  # the common tenant by default
+        ("gitlab", FULL),  # gitlab.com by default
+        ("workos", FULL),  # api.workos.com by default
+        ("github", FULL),
+    ],
+)
+def test_a_provider_configured_as_gotrue_accepts_it_starts(name: str, values: dict[str, str]) -> None:
+    assert load_settings(_provider(name, **values), env_file=None).external.provider(name).enabled  # type: ignore[union-attr]
+
+
+def test_a_disabled_provider_is_not_checked() -> None:
+    env = {**BASE, "GOTRUE_EXTERNAL_KEYCLOAK_ENABLED": "false", "GOTRUE_EXTERNAL_KEYCLOAK_SECRET": "x"}
+    assert load_settings(env, env_file=None).external.keycloak.enabled is False

@@ -190,6 +190,8 @@ _ID_TOKEN_ISSUERS: dict[str, tuple[str, claim_maps.ClaimsMapper, bool]] = {
 }
 ID_TOKEN_PROVIDERS = frozenset({"apple", "azure", "google", "keycloak", "linkedin_oidc", *_ID_TOKEN_ISSUERS})
 PROVIDERS = frozenset(CODE_FLOW) | ID_TOKEN_PROVIDERS
+# providers with no default host: their GOTRUE_EXTERNAL_<P>_URL is required (checked at start)
+NEEDS_URL = frozenset({"keycloak"})
 
 
 def build_provider(name: str, settings: ProviderSettings, deps: ProviderDeps) -> ExternalProvider:

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 from pytrue.adapters.hooks.config import HTTP_HOOK, POSTGRES_HOOK, parse_hook_secrets, parse_hook_uri
 from pytrue.adapters.jwt.keys import KeySet, parse_jwks
+from pytrue.adapters.oauth.registry import ID_TOKEN_PROVIDERS, NEEDS_URL
 from pytrue.application.config import (
     CAPTCHA_PROVIDERS, OTLP_PROTOCOLS, PREFIX, WEBHOOK_EVENTS, Settings, Var, leaf_default, redact_url,
 )
@@ -135,6 +136,7 @@ class _Loader:
         _check_webhook(settings)
         _check_webauthn(settings)
         _check_captcha(settings)
+        _check_providers(settings)
         self._check_otlp_protocols(settings)
         return settings
 
@@ -233,6 +235,30 @@ def _check_captcha(settings: Settings) -> None:
         raise SettingsError("GOTRUE_SECURITY_CAPTCHA_PROVIDER", f"unsupported captcha provider: {captcha.provider}")
     if not captcha.secret.strip():
         raise SettingsError("GOTRUE_SECURITY_CAPTCHA_SECRET", "captcha provider secret is empty")
+
+
+def _check_providers(settings: Settings) -> None:
+    """An enabled external provider must be usable as configured, checked at start rather than at its
+    first /authorize (GoTrue reports the same gaps only then, as "Unsupported provider: ..."): a client
+    id always; the base URL a provider has no default for (Keycloak's realm); and, for a provider that
+    signs in only through the code flow, the secret and redirect URI of GoTrue's `ValidateOAuth`. A
+    provider with id_token sign-in (native Google, Apple, ...) starts with its client ids alone."""
+    external = settings.external
+    for name in external.provider_names:
+        provider = external.provider(name)
+        if provider is None or not provider.enabled:
+            continue
+        needed = ["client_id"]
+        if name in NEEDS_URL:
+            needed.append("url")
+        if name not in ID_TOKEN_PROVIDERS:
+            needed += ["secret", "redirect_uri"]
+        for key in needed:
+            value = getattr(provider, key)
+            parts = value if isinstance(value, tuple) else (value,)
+            if not any(part.strip() for part in parts):
+                enabled = _find(("external", name, "enabled")).name
+                raise SettingsError(_find(("external", name, key)).name, f"required when {enabled} is true")
 
 
 def _check_webauthn(settings: Settings) -> None:

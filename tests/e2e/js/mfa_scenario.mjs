@@ -1,10 +1,13 @@
 // MFA with the official @supabase/auth-js client against pytrue: TOTP factors (codes computed from
 // the returned secret with the `otpauth` library), assurance levels, challengeAndVerify, unenroll
-// and the admin factor API.
+// and the admin factor API; with PYTRUE_SMS_INBOX_URL, a phone factor whose code is read from the texts
+// the Twilio stand-in received.
 //
-// Environment: PYTRUE_URL, PYTRUE_ANON_KEY, PYTRUE_SERVICE_KEY. Prints a JSON summary; exits 1 on any failure.
+// Environment: PYTRUE_URL, PYTRUE_ANON_KEY, PYTRUE_SERVICE_KEY; optional PYTRUE_SMS_INBOX_URL (a test
+// endpoint answering GET ?to=<phone> with {count, codes}) and PYTRUE_SCENARIOS (comma-separated names
+// to run, default all). Prints a JSON summary; exits 1 on any failure.
 import assert from 'node:assert/strict'
-import { randomUUID } from 'node:crypto'
+import { randomInt, randomUUID } from 'node:crypto'
 import { AuthClient } from '@supabase/auth-js'
 import { memoryStorage, ok, runScenarios } from './support.mjs'
 import { TOTP } from 'otpauth'
@@ -16,6 +19,8 @@ if (!url || !anonKey || !serviceKey) {
   console.error('PYTRUE_URL, PYTRUE_ANON_KEY and PYTRUE_SERVICE_KEY must be set')
   process.exit(2)
 }
+const inboxUrl = process.env.PYTRUE_SMS_INBOX_URL
+const only = process.env.PYTRUE_SCENARIOS ? process.env.PYTRUE_SCENARIOS.split(',') : null
 const PASSWORD = 'correct-horse-battery-staple'
 
 const newClient = (key = anonKey) =>
@@ -48,6 +53,16 @@ async function enrolledTotp(client, friendlyName = 'authenticator') {
   assert.ok(data.totp.uri.startsWith('otpauth://totp/'), data.totp.uri)
   assert.ok(data.totp.qr_code.startsWith('data:image/svg+xml;utf-8,<svg'), data.totp.qr_code.slice(0, 60))
   return data
+}
+
+// text #atLeast to `phone` (oldest first), polled from the test's inbox
+async function textedCode(phone, atLeast = 1) {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const body = await (await fetch(`${inboxUrl}?to=${encodeURIComponent(phone)}`)).json()
+    if (body.count >= atLeast) return body.codes[atLeast - 1]
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  assert.fail(`no text #${atLeast} to ${phone}`)
 }
 
 const scenarios = {
@@ -128,4 +143,33 @@ const scenarios = {
   },
 }
 
-await runScenarios(scenarios)
+if (inboxUrl) {
+  scenarios.phoneFactor = async () => {
+    const client = newClient()
+    await signedUp(client)
+    const phone = `1555${String(randomInt(0, 10_000_000)).padStart(7, '0')}` // fictional, stored without '+'
+    const factor = ok(await client.mfa.enroll({ factorType: 'phone', phone: `+${phone}`, friendlyName: 'mobile' }), 'mfa.enroll')
+    assert.equal(factor.type, 'phone')
+    assert.equal(factor.friendly_name, 'mobile')
+    assert.equal(factor.phone, `+${phone}`) // GoTrue echoes the number as sent
+
+    const challenge = ok(await client.mfa.challenge({ factorId: factor.id }), 'mfa.challenge')
+    const code = await textedCode(phone)
+    assert.match(code, /^[0-9]{6}$/)
+    const wrong = await client.mfa.verify({ factorId: factor.id, challengeId: challenge.id, code: code === '000000' ? '111111' : '000000' })
+    assert.equal(wrong.error?.code, 'mfa_verification_failed')
+    ok(await client.mfa.verify({ factorId: factor.id, challengeId: challenge.id, code }), 'mfa.verify')
+
+    const { session } = ok(await client.getSession(), 'getSession')
+    const jwt = claimsOf(session.access_token)
+    assert.equal(jwt.aal, 'aal2')
+    assert.equal(jwt.amr[0].method, 'mfa/phone')
+    const aal = ok(await client.mfa.getAuthenticatorAssuranceLevel(), 'getAuthenticatorAssuranceLevel')
+    assert.deepEqual([aal.currentLevel, aal.nextLevel], ['aal2', 'aal2'])
+    assert.equal(aal.currentAuthenticationMethods[0].method, 'mfa/phone')
+    const factors = ok(await client.mfa.listFactors(), 'mfa.listFactors')
+    assert.deepEqual(factors.phone.map((f) => [f.id, f.status]), [[factor.id, 'verified']])
+  }
+}
+
+await runScenarios(only ? Object.fromEntries(Object.entries(scenarios).filter(([name]) => only.includes(name))) : scenarios)

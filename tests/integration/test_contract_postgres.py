@@ -36,3 +36,4 @@ from contract.user_sessions import *  # noqa: F403
 from contract.security_notifications import *  # noqa: F403
 from contract.request_logs import *  # noqa: F403
 from contract.legacy_webhooks import *  # noqa: F403
+from contract.user_import import *  # noqa: F403

@@ -238,12 +238,12 @@ def parse_row(record: Mapping[str, Any], line: int, defaults: ImportDefaults) ->
         is_sso_user=_bool(record, "is_sso_user"),
     )
     raw_identities = _identity_records(record)
+    if not (email or phone or raw_identities or is_anonymous):
+        raise RowInvalid("a user needs an email, a phone, an identity or is_anonymous")
     user.id = _user_id(record, email, phone, raw_identities)
     user.identities = [_identity(raw, user, created_at) for raw in raw_identities]
     if not user.identities:
         _own_identities(user)
-    if not (email or phone or user.identities or is_anonymous):
-        raise RowInvalid("a user needs an email, a phone, an identity or is_anonymous")
     if "provider" not in user.app_metadata:
         user.recompute_providers()
     password = _password(record, user, defaults)

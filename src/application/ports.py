@@ -113,7 +113,7 @@ class UserImports(Protocol):
         ...
 
     async def owners(self, keys: list[str]) -> AddressOwners:
-        """The users holding these keys: a non-SSO user's email (or an identity's email) for
+        """The users holding these keys, as the schema keeps them unique: a non-SSO user's email for
         `email:x`, a phone for `phone:x`, an identity for `identity:<provider>:<provider_id>`."""
         ...
 

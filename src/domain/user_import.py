@@ -112,7 +112,9 @@ class ImportRow:
         if user.phone:
             keys.append(f"phone:{user.phone}")
         keys.extend(
-            f"identity:{i.provider}:{i.provider_id}" for i in user.identities if i.provider not in ("email", "phone")
+            f"identity:{i.provider}:{i.provider_id}"
+            for i in user.identities
+            if i.provider not in ("email", "phone") or i.provider_id != str(user.id)
         )
         return keys
 

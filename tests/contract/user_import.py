@@ -266,3 +266,18 @@ async def test_dry_run_writes_nothing(api: Any) -> None:
     report = await _import(api, rows, dry_run=True, batch_size=2)
     assert (report.imported, report.dry_run, [r.line for r in report.rejected]) == (5, True, [6])
     assert await api.counts() == before
+
+
+async def test_identities_are_unique_as_the_schema_keeps_them(api: Any) -> None:
+    github = {"provider": "github", "provider_id": "77", "identity_data": {"email": "shared@import.test"}}
+    rows = [
+        {"email": "first@import.test", "identities": [{"provider": "email"}, github]},
+        {"email": "second@import.test", "identities": [{"provider": "email"}, github]},  # the same GitHub account
+        {"email": "shared@import.test"},  # an email another user's identity names: allowed, as in the schema
+    ]
+    report = await _import(api, rows, batch_size=1)
+    assert [(r.line, r.reason) for r in report.rejected] == [(2, "the github identity '77' is already on line 1")]
+    again = await _import(api, [{"email": "third@import.test", "identities": [github]}])
+    assert again.rejected[0].reason.startswith("the github identity '77' already belongs to another user")
+    assert report.imported == 2 and (await api.counts())["users"] == 2
+    await _consistent(api)

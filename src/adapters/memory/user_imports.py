@@ -32,13 +32,13 @@ class InMemoryUserImports:
     async def insert(self, users: list[User]) -> set[UUID]:
         taken: dict[str, UUID] = {}
         for stored in self._store.users.values():
-            for key in _keys(stored, with_identity_emails=False):
+            for key in _keys(stored):
                 taken.setdefault(key, stored.id)
         inserted: set[UUID] = set()
         for user in users:
             if user.id in self._store.users:
                 continue
-            for key in _keys(user, with_identity_emails=False):
+            for key in _keys(user):
                 owner = taken.get(key)
                 if owner is not None and owner != user.id:
                     raise PhoneExists() if key.startswith("phone:") else EmailExists()
@@ -54,16 +54,14 @@ class InMemoryUserImports:
         return [copy.deepcopy(self._store.users[i]) for i in ids]
 
 
-def _keys(user: User, *, with_identity_emails: bool = True) -> list[str]:
-    """What `owners` looks up; without identity emails, what the database keeps unique."""
+def _keys(user: User) -> list[str]:
+    """What the database keeps unique: a non-SSO user's email, a phone, an external identity."""
     keys = []
     if user.email and not user.is_sso_user:
         keys.append(f"email:{user.email.lower()}")
     if user.phone:
         keys.append(f"phone:{user.phone}")
     for identity in user.identities:
-        if identity.provider not in ("email", "phone"):
+        if identity.provider not in ("email", "phone") or identity.provider_id != str(user.id):
             keys.append(f"identity:{identity.provider}:{identity.provider_id}")
-        if with_identity_emails and identity.email and not user.is_sso_user:
-            keys.append(f"email:{identity.email}")
     return keys

@@ -55,14 +55,9 @@ class PgUserImports(_Repository):
         emails = [k[6:] for k in keys if k.startswith("email:")]
         phones = [k[6:] for k in keys if k.startswith("phone:")]
         pairs = [k[9:].split(":", 1) for k in keys if k.startswith("identity:")]
-        users, identities, with_phones, linked = await self._rows_of_each(
+        users, with_phones, linked = await self._rows_of_each(
             [
                 ("SELECT email AS key, id FROM {s}.users WHERE email = ANY(%s) AND is_sso_user = false", (emails,)),
-                (
-                    "SELECT i.email AS key, i.user_id AS id FROM {s}.identities i JOIN {s}.users u ON u.id = i.user_id "
-                    "WHERE i.email = ANY(%s) AND u.is_sso_user = false",
-                    (emails,),
-                ),
                 ("SELECT phone AS key, id FROM {s}.users WHERE phone = ANY(%s)", (phones,)),
                 (
                     "SELECT provider || ':' || provider_id AS key, user_id AS id FROM {s}.identities "
@@ -72,7 +67,7 @@ class PgUserImports(_Repository):
             ]
         )
         found: dict[str, UUID] = {}
-        for prefix, rows in (("email:", users), ("email:", identities), ("phone:", with_phones), ("identity:", linked)):
+        for prefix, rows in (("email:", users), ("phone:", with_phones), ("identity:", linked)):
             for row in rows:
                 found.setdefault(prefix + row["key"], row["id"])
         return AddressOwners(found)

@@ -59,10 +59,13 @@ def _fail(message: str, status: int = EXIT_USAGE) -> Any:
     raise SystemExit(status)
 
 
-def _settings() -> Settings:
+def _settings(*, dry_run: bool = False) -> Settings:
     from pytrue.entrypoints.cli import _load
 
-    return _load(require=False)
+    settings = _load(require=False)
+    if settings.db.driver == "memory" and not dry_run:
+        _fail("in-memory storage lives and dies with this command: set GOTRUE_DB_DRIVER=postgres and DATABASE_URL")
+    return settings
 
 
 # --- import ----------------------------------------------------------------------------------------------
@@ -106,7 +109,7 @@ def cmd_import(args: argparse.Namespace) -> None:
             )
         except ValidationFailed as exc:
             _fail(exc.message)
-    settings = _settings()
+    settings = _settings(dry_run=args.dry_run)
     with _opened(args.file) as (stream, size):
         lines = _CountingLines(stream)
         records = csv_records(_csv_text(lines)) if kind == "csv" else jsonl_records(lines)

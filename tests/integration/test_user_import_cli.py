@@ -230,6 +230,9 @@ def test_dry_run_writes_nothing(migrated_db: PgDatabase, tmp_path: Path) -> None
     ]
     assert _fetch(migrated_db, "SELECT count(*) FROM auth.users") == [(0,)]
     assert "rows/s" not in result.stderr  # no progress bar without a terminal
+    empty = _pytrue(migrated_db, tmp_path, "users", "export", "-", "--format", "csv")
+    assert empty.returncode == 0 and empty.stdout.startswith("id,aud,role,email,phone,password_hash,")
+    assert len(empty.stdout.splitlines()) == 1 and "exported 0 users to -" in empty.stderr
 
 
 def test_progress_bar_on_a_terminal(migrated_db: PgDatabase, tmp_path: Path) -> None:

@@ -281,3 +281,47 @@ async def test_identities_are_unique_as_the_schema_keeps_them(api: Any) -> None:
     assert again.rejected[0].reason.startswith("the github identity '77' already belongs to another user")
     assert report.imported == 2 and (await api.counts())["users"] == 2
     await _consistent(api)
+
+
+class _BlindOwners:
+    """A unit of work factory whose address check sees nobody: as if another writer took an address
+    between the check and the insert."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def __call__(self) -> Any:
+        return _BlindUow(self.inner())
+
+
+class _BlindUow:
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    async def __aenter__(self) -> Any:
+        from pytrue.application.ports import AddressOwners
+
+        uow = await self.inner.__aenter__()
+
+        async def nobody(keys: list[str]) -> AddressOwners:
+            return AddressOwners({})
+
+        uow.user_imports.owners = nobody
+        return uow
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.inner.__aexit__(*exc)
+
+
+async def test_an_address_taken_during_the_import_rejects_that_row_only(api: Any) -> None:
+    assert (await api.signup("raced@import.test")).status_code == 200
+    use_case = api.container.use_cases.import_users()
+    blind = dataclasses.replace(use_case, uow=_BlindOwners(use_case.uow))
+    rows = [{"email": "before@import.test"}, {"email": "raced@import.test"}, {"email": "after@import.test"}]
+    report = await blind(jsonl_records(_lines(rows)), batch_size=3)
+    assert report.imported == 2
+    assert [(r.line, r.reason) for r in report.rejected] == [
+        (2, "A user with this email address has already been registered (taken while importing)")
+    ]
+    assert sorted(u["email"] for u in await api.users()) == ["after@import.test", "before@import.test", "raced@import.test"]
+    await _consistent(api)

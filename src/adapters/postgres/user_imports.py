@@ -1,49 +1,64 @@
 """Bulk user writes and reads over `auth.users`/`auth.identities` (`pytrue users import|export`).
 
-A batch is one statement: the users and their identities from arrays (`unnest`), the users with
-`ON CONFLICT (id) DO NOTHING`, the identities of the users that statement inserted only.
+A batch is one statement: the users and their identities from two JSON arrays
+(`jsonb_populate_recordset`), the users with `ON CONFLICT (id) DO NOTHING`, the identities of the
+users that statement inserted only.
 """
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from psycopg import errors
-from psycopg.types.json import Jsonb
 
 from pytrue.adapters.postgres.repositories import _Repository, _translate_unique
-from pytrue.adapters.postgres.rows import USER_COLUMNS, USER_FIELDS, identity_from_row, user_from_row, user_params
+from pytrue.adapters.postgres.rows import USER_COLUMNS, identity_from_row, user_from_row, user_params
 from pytrue.application.ports import AddressOwners
-from pytrue.domain.user import User
+from pytrue.domain.user import Identity, User
 
 
-def _array_type(column: str) -> str:
-    if column in ("instance_id", "id"):
-        return "uuid[]"
-    if column.endswith("_at") or column == "banned_until":
-        return "timestamptz[]"
-    if column.startswith("raw_"):
-        return "jsonb[]"
-    if column.startswith("is_"):
-        return "boolean[]"
-    if column == "email_change_confirm_status":
-        return "smallint[]"
-    return "text[]"
-
-
-_IDENTITY_INSERT_COLUMNS = ("id", "provider_id", "user_id", "identity_data", "provider", "last_sign_in_at", "created_at", "updated_at")
-_IDENTITY_TYPES = ("uuid[]", "text[]", "uuid[]", "jsonb[]", "text[]", "timestamptz[]", "timestamptz[]", "timestamptz[]")
-_USER_ARRAYS = ", ".join(f"%s::{_array_type(c)}" for c in USER_FIELDS)
-_IDENTITY_ARRAYS = ", ".join(f"%s::{t}" for t in _IDENTITY_TYPES)
+_IDENTITY_INSERT_COLUMNS = "id, provider_id, user_id, identity_data, provider, last_sign_in_at, created_at, updated_at"
+# Rows travel as one JSON array per table (json.dumps is C; psycopg dumps arrays of 30 columns in Python).
 _INSERT = (
     f"WITH new_users AS (INSERT INTO {{s}}.users ({USER_COLUMNS}) "
-    f"SELECT * FROM unnest({_USER_ARRAYS}) ON CONFLICT (id) DO NOTHING RETURNING id), "
-    f"new_identities AS (INSERT INTO {{s}}.identities ({', '.join(_IDENTITY_INSERT_COLUMNS)}) "
-    f"SELECT t.* FROM unnest({_IDENTITY_ARRAYS}) AS t({', '.join(_IDENTITY_INSERT_COLUMNS)}) "
-    "WHERE t.user_id IN (SELECT id FROM new_users)) "
+    f"SELECT {USER_COLUMNS} FROM jsonb_populate_recordset(NULL::{{s}}.users, %s::jsonb) "
+    "ON CONFLICT (id) DO NOTHING RETURNING id), "
+    f"new_identities AS (INSERT INTO {{s}}.identities ({_IDENTITY_INSERT_COLUMNS}) "
+    f"SELECT {_IDENTITY_INSERT_COLUMNS} FROM jsonb_populate_recordset(NULL::{{s}}.identities, %s::jsonb) "
+    "WHERE user_id IN (SELECT id FROM new_users)) "
     "SELECT id FROM new_users"
 )
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not a column value")
+
+
+def _user_row(user: User) -> dict[str, Any]:
+    row = user_params(user)
+    row["raw_app_meta_data"] = user.app_metadata
+    row["raw_user_meta_data"] = user.user_metadata
+    return row
+
+
+def _identity_row(user: User, identity: Identity) -> dict[str, Any]:
+    return {
+        "id": identity.id,
+        "provider_id": identity.provider_id,
+        "user_id": user.id,
+        "identity_data": identity.identity_data,
+        "provider": identity.provider,
+        "last_sign_in_at": identity.last_sign_in_at,
+        "created_at": identity.created_at,
+        "updated_at": identity.updated_at,
+    }
 
 
 class PgUserImports(_Repository):
@@ -75,19 +90,12 @@ class PgUserImports(_Repository):
     async def insert(self, users: list[User]) -> set[UUID]:
         if not users:
             return set()
-        columns: list[list[Any]] = [[] for _ in USER_FIELDS]
-        for user in users:
-            params = user_params(user)
-            for values, column in zip(columns, USER_FIELDS, strict=True):
-                values.append(params[column])
-        identity_columns: list[list[Any]] = [[] for _ in _IDENTITY_INSERT_COLUMNS]
-        for user in users:
-            for i in user.identities:
-                row = (i.id, i.provider_id, user.id, Jsonb(i.identity_data), i.provider, i.last_sign_in_at, i.created_at, i.updated_at)
-                for values, value in zip(identity_columns, row, strict=True):
-                    values.append(value)
+        users_json = json.dumps([_user_row(u) for u in users], default=_json_value, separators=(",", ":"))
+        identities_json = json.dumps(
+            [_identity_row(u, i) for u in users for i in u.identities], default=_json_value, separators=(",", ":")
+        )
         try:
-            rows = await self._rows(_INSERT, (*columns, *identity_columns))
+            rows = await self._rows(_INSERT, (users_json, identities_json))
         except errors.UniqueViolation as exc:
             raise _translate_unique(exc) from None
         return {r["id"] for r in rows}

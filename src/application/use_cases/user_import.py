@@ -15,6 +15,7 @@ from pytrue.domain.user_import import FirebaseScrypt, ImportDefaults, ImportRow,
 
 DEFAULT_BATCH_SIZE = 1000
 HASH_CONCURRENCY = 16
+YIELD_EVERY = 64  # rows parsed between two turns of the event loop
 KNOWN_FORMATS = (
     "bcrypt $2a$/$2b$/$2y$, argon2id/argon2i PHC strings, Firebase $fbscrypt$, Django pbkdf2_sha256$/pbkdf2_sha1$ "
     "or Auth0 $pbkdf2-sha256$/-sha512$/-sha1$"
@@ -57,7 +58,8 @@ class ImportAborted(Exception):
 
 @dataclass(slots=True, kw_only=True)
 class ImportUsers:
-    """Rows become users with their identities, one transaction per batch.
+    """Rows become users with their identities, one transaction per batch, in file order; a batch
+    is written while the next one is parsed.
 
     A row whose id is already stored is skipped, so a re-run imports nothing twice. A row is
     rejected, with its line and why, when it does not parse, its password hash is in no format
@@ -83,17 +85,30 @@ class ImportUsers:
         report = ImportReport(dry_run=dry_run)
         seen: dict[str, int] = {}
         batch: list[ImportRow] = []
-        for line, record in records:
-            row = self._row(line, record, defaults, seen, report)
-            if row is not None:
-                batch.append(row)
-            if len(batch) >= batch_size:
+        writing: asyncio.Future[None] | None = None  # the previous batch, written while this one is parsed
+        try:
+            for count, (line, record) in enumerate(records, start=1):
+                row = self._row(line, record, defaults, seen, report)
+                if row is not None:
+                    batch.append(row)
+                if len(batch) >= batch_size:
+                    if writing is not None:
+                        await writing
+                    writing = asyncio.ensure_future(self._flush(batch, report, dry_run))
+                    batch = []
+                    if progress is not None:
+                        progress(report)
+                if count % YIELD_EVERY == 0:
+                    await asyncio.sleep(0)  # lets the batch being written take its next round trip
+            if writing is not None:
+                await writing
+            writing = None
+            if batch:
                 await self._flush(batch, report, dry_run)
-                batch = []
-                if progress is not None:
-                    progress(report)
-        if batch:
-            await self._flush(batch, report, dry_run)
+        finally:
+            if writing is not None and not writing.done():
+                writing.cancel()
+                await asyncio.gather(writing, return_exceptions=True)
         if progress is not None:
             progress(report)
         report.rejected.sort(key=lambda r: r.line)
@@ -137,6 +152,7 @@ class ImportUsers:
                     except (EmailExists, PhoneExists) as exc:
                         report.rejected.append(Rejection(row.line, f"{exc.message} (taken while importing)"))
         except Exception as exc:
+            report.rejected.sort(key=lambda r: r.line)
             raise ImportAborted(report, batch[0].line, exc) from exc
 
     async def _hash_passwords(self, batch: list[ImportRow]) -> None:

@@ -100,6 +100,9 @@ class ImportUsers:
                         progress(report)
                 if count % YIELD_EVERY == 0:
                     await asyncio.sleep(0)  # lets the batch being written take its next round trip
+                    if writing is not None and writing.done():
+                        await writing  # a failed batch stops the import now, not a batch later
+                        writing = None
             if writing is not None:
                 await writing
             writing = None

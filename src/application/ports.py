@@ -99,6 +99,35 @@ class UserRepository(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class AddressOwners:
+    """Who already holds an address: `email:…`/`phone:…`/`identity:<provider>:<provider_id>` keys to user ids."""
+
+    owners: dict[str, UUID] = field(default_factory=dict)
+
+
+class UserImports(Protocol):
+    """Users written and read in bulk (`pytrue users import|export`), within the unit of work's transaction."""
+
+    async def present(self, ids: list[UUID]) -> dict[UUID, tuple[str, str]]:
+        """Of these ids, those already stored, with their email and phone ("" when none)."""
+        ...
+
+    async def owners(self, keys: list[str]) -> AddressOwners:
+        """The users holding these keys, as the schema keeps them unique: a non-SSO user's email for
+        `email:x`, a phone for `phone:x`, an identity for `identity:<provider>:<provider_id>`."""
+        ...
+
+    async def insert(self, users: list[User]) -> set[UUID]:
+        """Insert new users with their identities; an id already stored is left alone (not in the
+        answer). An address taken meanwhile raises `email_exists`/`phone_exists`: the caller rolls back."""
+        ...
+
+    async def page(self, after: UUID | None, limit: int) -> list[User]:
+        """Up to `limit` users with their identities, by id, after `after`."""
+        ...
+
+
 class SessionRepository(Protocol):
     async def get(self, session_id: UUID) -> Session | None: ...
 
@@ -352,6 +381,7 @@ class UnitOfWork(Protocol):
     audit: AuditLog
     outbox: MailOutbox
     hook_functions: HookFunctions
+    user_imports: UserImports
 
     async def __aenter__(self) -> UnitOfWork: ...
 

@@ -320,6 +320,9 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--page", type=int, default=1)
     listing.add_argument("--per-page", type=int, default=50)
     users.set_defaults(func=cmd_users)
+    from pytrue.entrypoints.user_transfer import add_commands as add_user_transfer
+
+    add_user_transfer(actions, _positive)  # users import|export
     cleanup = sub.add_parser(
         "cleanup", help="remove stale rows (GOTRUE_DB_CLEANUP_ENABLED's steps) until none is left"
     )

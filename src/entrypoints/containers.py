@@ -82,6 +82,7 @@ from pytrue.application.use_cases.signin import SignInWithPassword
 from pytrue.application.use_cases.signup import SignUp
 from pytrue.application.use_cases.user import Logout, UpdateUser
 from pytrue.application.use_cases.verify import PkceGrant, Verify
+from pytrue.application.use_cases.user_import import ExportUsers, ImportUsers
 from pytrue.domain.cleanup import cleanup_rules
 from pytrue.entrypoints import observability, serving
 from pytrue.entrypoints import sms_wiring
@@ -596,6 +597,8 @@ class UseCases(containers.DeclarativeContainer):
     admin_update_user = providers.Singleton(AdminUpdateUser, hasher=core.hasher, **_admin)
     admin_delete_user = providers.Singleton(AdminDeleteUser, **_admin)
     ban_user = providers.Singleton(BanUser, **_admin)
+    import_users = providers.Singleton(ImportUsers, uow=adapters.uow, hasher=core.hasher, clock=core.clock, jwt=core.jwt)
+    export_users = providers.Singleton(ExportUsers, uow=adapters.uow)
     clean_stale_rows = providers.Singleton(
         CleanStaleRows,
         cleaner=adapters.cleaner,

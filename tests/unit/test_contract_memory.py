@@ -39,3 +39,4 @@ from contract.legacy_webhooks import *  # noqa: F403
 from contract.localized_mail import *  # noqa: F403
 from contract.sign_in_methods import *  # noqa: F403
 from contract.audit_atomicity import *  # noqa: F403
+from contract.user_import import *  # noqa: F403

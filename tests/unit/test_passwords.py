@@ -353,3 +353,67 @@ def test_no_rehash_from_a_password_bcrypt_cannot_tell_apart(hasher: Argon2Passwo
     assert hasher.needs_rehash(long_hash, "é" * 36) is False  # 72 bytes, 36 characters
     assert hasher.needs_rehash(long_hash, "y" * 71) is True
     assert hasher.needs_rehash(GOTRUE_FBSCRYPT, "y" * 90) is True
+
+
+# --- PBKDF2 as Django and Auth0 store it (docs/user-import.md) ------------------------------
+
+DJANGOHASHERS_SHA1 = "pbkdf2_sha1$24000$seasalt$F+kiWNHXbMBcwgxsvSKFCWHnZZ0="  # djangohashers' README: "KRONOS"
+
+
+def django_pbkdf2(password: str, *, digest: str = "sha256", iterations: int = 1000, salt: str = "seasalt") -> str:
+    key = hashlib.pbkdf2_hmac(digest, password.encode(), salt.encode(), iterations)
+    return f"pbkdf2_{digest}${iterations}${salt}${b64(key)}"
+
+
+def auth0_pbkdf2(password: str, *, digest: str = "sha256", iterations: int = 1000, length: int = 32) -> str:
+    salt = b"\x00salt-of-auth0\xff"
+    key = hashlib.pbkdf2_hmac(digest, password.encode(), salt, iterations, length)
+    return f"$pbkdf2-{digest}$i={iterations},l={length}${b64(salt).rstrip('=')}${b64(key).rstrip('=')}"
+
+
+async def test_published_django_pbkdf2_sha1_vector(hasher: Argon2PasswordHasher) -> None:
+    assert await hasher.verify("KRONOS", DJANGOHASHERS_SHA1)
+    assert not await hasher.verify("kronos", DJANGOHASHERS_SHA1)
+
+
+@pytest.mark.parametrize("digest", ["sha256", "sha1"])
+async def test_django_pbkdf2_verifies_and_is_rehashed(hasher: Argon2PasswordHasher, digest: str) -> None:
+    encoded = django_pbkdf2("lètmein", digest=digest)
+    assert is_supported_hash(encoded)
+    assert await hasher.verify("lètmein", encoded)
+    assert not await hasher.verify("letmein", encoded)
+    assert hasher.needs_rehash(encoded, "lètmein")
+
+
+@pytest.mark.parametrize(("digest", "length"), [("sha256", 32), ("sha512", 64), ("sha1", 20), ("sha512", 20)])
+async def test_auth0_phc_pbkdf2_verifies_and_is_rehashed(hasher: Argon2PasswordHasher, digest: str, length: int) -> None:
+    encoded = auth0_pbkdf2("correct horse", digest=digest, length=length)
+    assert is_supported_hash(encoded)
+    assert await hasher.verify("correct horse", encoded)
+    assert not await hasher.verify("correct horsE", encoded)
+    assert hasher.needs_rehash(encoded, "correct horse")
+
+
+def test_auth0_pbkdf2_without_length_takes_the_key_length() -> None:
+    assert is_supported_hash(auth0_pbkdf2("x").replace(",l=32", ""))
+
+
+@pytest.mark.parametrize(
+    "encoded",
+    [
+        django_pbkdf2("x", iterations=1).replace("$1$", "$0$"),  # zero iterations
+        django_pbkdf2("x").replace("$1000$", "$5000001$"),  # beyond the bound
+        django_pbkdf2("x")[:-8],  # key cut short
+        django_pbkdf2("x").replace("pbkdf2_sha256", "pbkdf2_md5"),
+        "pbkdf2_sha256$1000$$" + b64(bytes(32)),  # no salt
+        auth0_pbkdf2("x").replace("l=32", "l=31"),  # length differs from the key
+        auth0_pbkdf2("x") + "==",  # Auth0's B64 has no padding
+        auth0_pbkdf2("x").replace("$i=1000", "$i=0"),
+        auth0_pbkdf2("x", length=8, digest="sha1"),  # too short a key to check anything
+        auth0_pbkdf2("x").replace("pbkdf2-sha256", "pbkdf2-md5"),
+        "$pbkdf2-sha256$i=1000,l=32$c2FsdA$" + "-_" * 21,  # url-safe alphabet
+        "$pbkdf2-sha256$1000$c2FsdA$" + b64(bytes(32)).rstrip("="),  # passlib's layout, not Auth0's
+    ],
+)
+def test_malformed_pbkdf2_hashes_are_unsupported(encoded: str) -> None:
+    assert not is_supported_hash(encoded)

@@ -1,7 +1,9 @@
 """Password hashing (password-and-otp.md §1, README "Where pytrue deliberately differs").
 
 New hashes are argon2id. Stored argon2i/argon2id PHC strings, Firebase scrypt (`$fbscrypt$`)
-and bcrypt (`$2a$`/`$2b$`/`$2y$`) hashes verify under GoTrue's parsing rules and limits. The
+and bcrypt (`$2a$`/`$2b$`/`$2y$`) hashes verify under GoTrue's parsing rules and limits; so do
+PBKDF2 hashes as Django (`pbkdf2_sha256$…`) and Auth0 (`$pbkdf2-sha256$i=…,l=…$…`) store them,
+for imported users (docs/user-import.md). The
 work runs in a bounded thread pool; when too many operations wait, `HasherOverloaded` is
 raised instead of queueing without end.
 """
@@ -61,6 +63,22 @@ _FIREBASE_RE = re.compile(
     r"(?:,ss=(?P<ss>[^,]+))?(?:,sk=(?P<sk>[^$]+))?\$(?P<salt>[^$]+)\$(?P<digest>.+)"
 )
 _BCRYPT_RE = re.compile(r"\$2[aby]\$(?P<cost>[0-9]{2})\$(?P<salt>[./A-Za-z0-9]{22})(?P<digest>[./A-Za-z0-9]{31})")
+_PBKDF2_DIGESTS = {"sha1": 20, "sha256": 32, "sha512": 64}
+_PBKDF2_MAX_ITERATIONS = 5_000_000
+_PBKDF2_MIN_KEY_BYTES = 16
+_PBKDF2_MAX_KEY_BYTES = 64
+_PBKDF2_MAX_SALT_CHARS = 256
+
+# Django: `pbkdf2_sha256$<iterations>$<salt as text>$<standard base64 of the key>`
+_DJANGO_PBKDF2_RE = re.compile(
+    r"pbkdf2_(?P<digest_name>sha1|sha256)\$(?P<i>[0-9]{1,8})\$(?P<salt>[^$]{1,256})\$(?P<digest>[A-Za-z0-9+/]+=*)"
+)
+# Auth0 (PHC): `$pbkdf2-sha256$i=<iterations>,l=<key bytes>$<B64 salt>$<B64 key>`, B64 = standard
+# base64 without its `=` padding
+_PHC_PBKDF2_RE = re.compile(
+    r"\$pbkdf2-(?P<digest_name>sha1|sha256|sha512)\$i=(?P<i>[0-9]{1,8})(?:,l=(?P<l>[0-9]{1,3}))?"
+    r"\$(?P<salt>[A-Za-z0-9+/]+)\$(?P<digest>[A-Za-z0-9+/]+)"
+)
 _STD_BASE64_RE = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
 _RAW_BASE64_RE = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2,3})?")
 
@@ -131,6 +149,18 @@ class _BcryptHash:
         return hmac.compare_digest(computed[len(self.setting) :], self.digest)
 
 
+@dataclass(frozen=True, slots=True)
+class _Pbkdf2Hash:
+    digest_name: str
+    iterations: int
+    salt: bytes
+    digest: bytes
+
+    def matches(self, password: bytes) -> bool:
+        derived = hashlib.pbkdf2_hmac(self.digest_name, password, self.salt, self.iterations, len(self.digest))
+        return hmac.compare_digest(derived, self.digest)
+
+
 def is_supported_hash(encoded: str) -> bool:
     """Whether an imported `password_hash` has a format this server can verify."""
     return _parse(encoded) is not None
@@ -143,6 +173,10 @@ def _parse(encoded: str | None) -> _StoredHash | None:
         return _parse_argon2(encoded)
     if encoded.startswith("$fbscrypt"):
         return _parse_firebase_scrypt(encoded)
+    if encoded.startswith("pbkdf2_"):
+        return _parse_django_pbkdf2(encoded)
+    if encoded.startswith("$pbkdf2-"):
+        return _parse_phc_pbkdf2(encoded)
     return _parse_bcrypt(encoded)
 
 
@@ -179,6 +213,32 @@ def _parse_firebase_scrypt(encoded: str) -> _FirebaseScryptHash | None:
     if salt_separator is None or signer_key is None or salt is None or digest is None:
         return None
     return _FirebaseScryptHash(log2_n, r, p, salt_separator, signer_key, salt, digest)
+
+
+def _parse_django_pbkdf2(encoded: str) -> _Pbkdf2Hash | None:
+    match = _DJANGO_PBKDF2_RE.fullmatch(encoded)
+    if match is None:
+        return None
+    iterations = _bounded_int(match["i"], 1, _PBKDF2_MAX_ITERATIONS)
+    digest = _decode_std_base64(match["digest"])
+    if iterations is None or digest is None or len(digest) != _PBKDF2_DIGESTS[match["digest_name"]]:
+        return None
+    return _Pbkdf2Hash(match["digest_name"], iterations, match["salt"].encode("utf-8"), digest)
+
+
+def _parse_phc_pbkdf2(encoded: str) -> _Pbkdf2Hash | None:
+    match = _PHC_PBKDF2_RE.fullmatch(encoded)
+    if match is None or len(match["salt"]) > _PBKDF2_MAX_SALT_CHARS:
+        return None
+    iterations = _bounded_int(match["i"], 1, _PBKDF2_MAX_ITERATIONS)
+    salt = _decode_raw_base64(match["salt"])
+    digest = _decode_raw_base64(match["digest"])
+    if iterations is None or salt is None or digest is None:
+        return None
+    length = _bounded_int(match["l"], 1, _PBKDF2_MAX_KEY_BYTES) if match["l"] else len(digest)
+    if length != len(digest) or not _PBKDF2_MIN_KEY_BYTES <= len(digest) <= _PBKDF2_MAX_KEY_BYTES:
+        return None
+    return _Pbkdf2Hash(match["digest_name"], iterations, salt, digest)
 
 
 def _scrypt_fits(log2_n: int, r: int, p: int) -> bool:

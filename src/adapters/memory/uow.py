@@ -17,6 +17,7 @@ from pytrue.adapters.memory.repositories import (
     InMemoryUserRepository,
 )
 from pytrue.adapters.memory.outbox import InMemoryOutbox
+from pytrue.adapters.memory.user_imports import InMemoryUserImports
 from pytrue.adapters.memory.store import InMemoryStore, Undo
 from pytrue.application.ports import HookFailed
 from pytrue.domain.audit import AuditLogEntry
@@ -54,6 +55,7 @@ class InMemoryUnitOfWork:
         self.audit = InMemoryAuditLog(store, self._undo, self._audited)
         self.outbox = InMemoryOutbox(store, self._undo, self._queued)
         self.hook_functions = NoHookFunctions()
+        self.user_imports = InMemoryUserImports(store, self._undo)
 
     async def __aenter__(self) -> InMemoryUnitOfWork:
         await self._store.lock.acquire()

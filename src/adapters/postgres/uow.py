@@ -16,6 +16,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from pytrue.adapters.postgres.hook_functions import PgHookFunctions
 from pytrue.adapters.postgres.outbox import PgOutbox
 from pytrue.adapters.postgres.pooling import ConnectionPolicy, Deadline
+from pytrue.adapters.postgres.user_imports import PgUserImports
 from pytrue.adapters.postgres.repositories import (
     PgAuditLog,
     PgFlowStateRepository,
@@ -98,6 +99,7 @@ class PgUnitOfWork:
         self.audit = PgAuditLog(conn, schema, self)
         self.outbox = PgOutbox(conn, schema, self, self._queued)
         self.hook_functions = PgHookFunctions(conn, schema, self)
+        self.user_imports = PgUserImports(conn, schema, self)
         return self
 
     def _queued(self) -> None:

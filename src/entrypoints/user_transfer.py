@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import codecs
 import csv
 import json
 import os
@@ -26,13 +27,18 @@ def add_commands(actions: Any, positive: Any) -> None:
     """The `import` and `export` actions of `pytrue users`."""
     from pytrue.application.use_cases.user_import import DEFAULT_BATCH_SIZE
 
-    importing = actions.add_parser("import", help="import users (with password hashes) from CSV or JSON Lines")
+    importing = actions.add_parser(
+        "import", help="import users (with password hashes) from CSV, JSON Lines or a Firebase auth:export JSON file"
+    )
     importing.add_argument("file", help="the file to read; - for standard input")
-    importing.add_argument("--format", choices=("csv", "jsonl"), help="default: from the file's extension")
+    importing.add_argument(
+        "--format", choices=("csv", "jsonl", "firebase"),
+        help="default: from the file's extension; firebase: the JSON of `firebase auth:export` (give it explicitly)",
+    )
     importing.add_argument("--batch-size", type=positive, default=DEFAULT_BATCH_SIZE, help="rows per transaction")
     importing.add_argument("--dry-run", action="store_true", help="check every row and report; write nothing")
     importing.add_argument("--json", action="store_true", help="print the summary as JSON")
-    firebase = importing.add_argument_group("Firebase scrypt (rows with password_hash and salt columns)")
+    firebase = importing.add_argument_group("Firebase scrypt (--format firebase, or rows with password_hash and salt)")
     firebase.add_argument("--firebase-signer-key", help="base64, from the project's password hash parameters")
     firebase.add_argument("--firebase-salt-separator", default="Bw==", help="base64 (default: Bw==)")
     firebase.add_argument("--firebase-rounds", type=int, default=8)
@@ -83,6 +89,18 @@ class _CountingLines:
             self.done += len(raw)
             yield raw
 
+    def text_chunks(self, size: int = 1 << 20) -> Iterator[str]:
+        """The file as UTF-8 text in pieces of about `size` bytes (a Firebase export may be one line)."""
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        while True:
+            raw = self._stream.read(size)
+            self.done += len(raw)
+            text = decoder.decode(raw, final=not raw)
+            if text:
+                yield text
+            if not raw:
+                return
+
 
 def _csv_text(lines: _CountingLines) -> Iterator[str]:
     first = True
@@ -95,6 +113,7 @@ def _csv_text(lines: _CountingLines) -> Iterator[str]:
 
 def cmd_import(args: argparse.Namespace) -> None:
     from pytrue.domain.errors import ValidationFailed
+    from pytrue.domain.firebase_export import firebase_records
     from pytrue.domain.user_import import FirebaseScrypt, RowInvalid, csv_records, jsonl_records
 
     kind = _format(args)
@@ -112,7 +131,10 @@ def cmd_import(args: argparse.Namespace) -> None:
     settings = _settings(dry_run=args.dry_run)
     with _opened(args.file) as (stream, size):
         lines = _CountingLines(stream)
-        records = csv_records(_csv_text(lines)) if kind == "csv" else jsonl_records(lines)
+        if kind == "firebase":
+            records = firebase_records(lines.text_chunks())
+        else:
+            records = csv_records(_csv_text(lines)) if kind == "csv" else jsonl_records(lines)
         try:
             report, aborted = asyncio.run(_import(settings, args, records, firebase, lines, size))
         except RowInvalid as exc:  # the CSV header

@@ -258,3 +258,82 @@ def test_progress_bar_on_a_terminal(migrated_db: PgDatabase, tmp_path: Path) -> 
     process.communicate(timeout=120)
     assert process.returncode == 0
     assert b"50 rows" in shown and b"rows/s" in shown and b"ETA" in shown
+
+
+def _firebase_export(count: int) -> dict[str, Any]:
+    """A `firebase auth:export` document: password users (scrypt), Google users, a phone user, a disabled one."""
+    users: list[dict[str, Any]] = []
+    for i in range(count):
+        user: dict[str, Any] = {"localId": f"fbUid{i:05d}", "createdAt": str(1486674491000 + i), "lastSignedInAt": "1486674497000"}
+        if i % 4 == 3:
+            user.update(phoneNumber=f"+1555{i:07d}", providerUserInfo=[{"providerId": "phone", "rawId": f"+1555{i:07d}"}])
+        elif i % 4 == 2:
+            user.update(
+                email=f"g{i}@gmail.test", emailVerified=True, displayName=f"G {i}",
+                providerUserInfo=[{"providerId": "google.com", "rawId": f"10{i:08d}", "email": f"g{i}@gmail.test"}],
+            )
+        else:
+            digest, salt = hashes.firebase_parts(PASSWORD, salt=f"fb-salt-{i}".encode())
+            user.update(email=f"fb{i}@firebase.test", emailVerified=bool(i % 2), passwordHash=digest, salt=salt,
+                        customAttributes='{"plan": "pro"}', disabled=i == 5,
+                        providerUserInfo=[{"providerId": "password", "rawId": f"fb{i}@firebase.test"}])
+        users.append(user)
+    return {"users": users}
+
+
+async def test_a_firebase_auth_export_imports_and_its_passwords_sign_in(migrated_db: PgDatabase, tmp_path: Path) -> None:
+    document = json.dumps(_firebase_export(200), indent=2)
+    (tmp_path / "firebase.json").write_text(document)
+    imported = _summary(_pytrue(migrated_db, tmp_path, "users", "import", "firebase.json", "--format", "firebase", "--json", *FIREBASE))
+    assert (imported["imported"], imported["skipped"], imported["rejected"]) == (200, 0, 0)
+    _consistency(migrated_db)
+    rows = dict(
+        (uid, (email, phone, confirmed, banned, providers))
+        for uid, email, phone, confirmed, banned, providers in _fetch(
+            migrated_db,
+            "SELECT raw_app_meta_data->>'firebase_uid', email, phone, email_confirmed_at IS NOT NULL, banned_until IS NOT NULL, "
+            "raw_app_meta_data->'providers' FROM auth.users",
+        )
+    )
+    assert rows["fbUid00000"] == ("fb0@firebase.test", None, False, False, ["email"])
+    assert rows["fbUid00001"][2] is True and rows["fbUid00005"][3] is True
+    assert rows["fbUid00002"] == ("g2@gmail.test", None, True, False, ["google"])
+    assert rows["fbUid00003"][1:] == ("15550000003", False, False, ["phone"])
+    assert _fetch(migrated_db, "SELECT count(*) FROM auth.identities WHERE provider = 'google'") == [(50,)]
+    assert _fetch(migrated_db, "SELECT raw_app_meta_data->>'plan' FROM auth.users WHERE email = 'fb1@firebase.test'") == [("pro",)]
+
+    from litestar.testing import AsyncTestClient
+
+    from pytrue.entrypoints.containers import build_container
+    from pytrue.entrypoints.http.app import create_app
+    from support.api import PostgresApi
+    from support.app import make_settings
+
+    container = build_container(make_settings({"GOTRUE_DB_DRIVER": "postgres", "DATABASE_URL": migrated_db.dsn}))
+    async with AsyncTestClient(app=create_app(container)) as client:
+        api = PostgresApi(client, container)
+        assert (await api.password_grant("fb1@firebase.test", PASSWORD)).status_code == 200
+        assert (await api.password_grant("fb4@firebase.test", "not-the-password")).json()["error_code"] == "invalid_credentials"
+        assert (await api.password_grant("fb5@firebase.test", PASSWORD)).json()["error_code"] == "user_banned"
+    assert _fetch(migrated_db, "SELECT encrypted_password LIKE '$argon2id$%' FROM auth.users WHERE email = 'fb1@firebase.test'") == [(True,)]
+
+    again = _summary(_pytrue(migrated_db, tmp_path, "users", "import", "firebase.json", "--format", "firebase", "--json", *FIREBASE))
+    assert (again["imported"], again["skipped"]) == (0, 200)
+    without_keys = _pytrue(migrated_db, tmp_path, "users", "import", "firebase.json", "--format", "firebase", "--dry-run", "--json")
+    summary = _summary(without_keys, status=1)
+    assert summary["rejected"] == 100 and "--firebase-signer-key" in summary["rejections"][0]["reason"]
+
+
+def test_a_cut_firebase_export_imports_the_whole_users_and_says_where_it_stopped(migrated_db: PgDatabase, tmp_path: Path) -> None:
+    document = json.dumps(_firebase_export(40), indent=2)
+    cut = document[: document.index('"localId": "fbUid00030"')]
+    (tmp_path / "cut.json").write_text(cut)
+    result = _summary(_pytrue(migrated_db, tmp_path, "users", "import", "cut.json", "--format", "firebase", "--json", *FIREBASE), status=1)
+    assert (result["imported"], result["rejected"]) == (30, 1)
+    line = cut.count("\n")  # the cut user's object opens on the last line
+    assert result["rejections"][0]["line"] == line and "complete" in result["rejections"][0]["reason"]
+    (tmp_path / "whole.json").write_text(document)
+    whole = _summary(_pytrue(migrated_db, tmp_path, "users", "import", "whole.json", "--format", "firebase", "--json", *FIREBASE))
+    assert (whole["imported"], whole["skipped"], whole["rejected"]) == (10, 30, 0)
+    assert _fetch(migrated_db, "SELECT count(*) FROM auth.users") == [(40,)]
+    _consistency(migrated_db)

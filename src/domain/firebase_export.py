@@ -28,7 +28,7 @@ from datetime import datetime, timezone
 from typing import Any
 from uuid import uuid5
 
-from pytrue.domain.user_import import IMPORT_NAMESPACE, Rejection, RowInvalid
+from pytrue.domain.user_import import IMPORT_NAMESPACE, Rejection, RowInvalid, text_field
 
 __all__ = ["FIREBASE_PROVIDERS", "firebase_records", "firebase_row"]
 
@@ -192,12 +192,7 @@ class _Reader:
 
 
 def _text(user: dict[str, Any], name: str) -> str:
-    value = user.get(name)
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise RowInvalid(f"{name}: expected a string")
-    return value.strip()
+    return text_field(user, name).strip()
 
 
 def _flag(user: dict[str, Any], name: str) -> bool:

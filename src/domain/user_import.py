@@ -265,11 +265,7 @@ def _address(record: Mapping[str, Any], name: str, parse: Any) -> str:
 
 
 def _text(record: Mapping[str, Any], name: str) -> str:
-    raw = record.get(name)
-    if raw is None:
-        return ""
-    if not isinstance(raw, str):
-        raise RowInvalid(f"{name}: expected a string, got {_json_type(raw)}")
+    raw = text_field(record, name)
     if len(raw) > MAX_TEXT:
         raise RowInvalid(f"{name}: longer than {MAX_TEXT} characters")
     return raw
@@ -422,9 +418,9 @@ def _own_identities(user: User) -> None:
 
 
 def _password(record: Mapping[str, Any], user: User, defaults: ImportDefaults) -> str | None:
-    password_hash = _text_unbounded(record, "password_hash")
-    password = _text_unbounded(record, "password")
-    salt = _text_unbounded(record, "salt")
+    password_hash = text_field(record, "password_hash")
+    password = text_field(record, "password")
+    salt = text_field(record, "salt")
     if password and password_hash:
         raise RowInvalid("password and password_hash are exclusive: give one")
     if salt and not password_hash:
@@ -441,7 +437,8 @@ def _password(record: Mapping[str, Any], user: User, defaults: ImportDefaults) -
     return password or None
 
 
-def _text_unbounded(record: Mapping[str, Any], name: str) -> str:
+def text_field(record: Mapping[str, Any], name: str) -> str:
+    """A string field, "" when absent; `RowInvalid` when it is not a string."""
     raw = record.get(name)
     if raw is None:
         return ""

@@ -46,6 +46,7 @@ from pytrue.application.sms_codes import SmsCodes
 from pytrue.application.use_cases.admin import (
     AdminCreateUser,
     AdminDeleteUser,
+    OpenSessionFor,
     AdminGetUser,
     AdminAuditLog,
     AdminListUsers,
@@ -597,6 +598,7 @@ class UseCases(containers.DeclarativeContainer):
     admin_update_user = providers.Singleton(AdminUpdateUser, hasher=core.hasher, **_admin)
     admin_delete_user = providers.Singleton(AdminDeleteUser, **_admin)
     ban_user = providers.Singleton(BanUser, **_admin)
+    open_session_for = providers.Singleton(OpenSessionFor, uow=adapters.uow, clock=core.clock, issuer=issuer)
     import_users = providers.Singleton(ImportUsers, uow=adapters.uow, hasher=core.hasher, clock=core.clock, jwt=core.jwt)
     export_users = providers.Singleton(ExportUsers, uow=adapters.uow)
     clean_stale_rows = providers.Singleton(

@@ -284,7 +284,7 @@ class AsyncAuthServer:
         """A real session for `user` (its JSON, id or email), as `POST /token` answers it: an
         access token, a refresh token that rotates, and the user. No password is needed."""
         from pytrue.application.context import RequestContext
-        from pytrue.domain.errors import DomainError
+        from pytrue.domain.errors import UserNotFound
         from pytrue.entrypoints.http.serialize import token_json
 
         container = self._running()
@@ -292,20 +292,11 @@ class AsyncAuthServer:
             user_id = (await self._user_by_email(user)).id
         else:
             user_id = UUID(str(user["id"] if isinstance(user, Mapping) else user))
-        issuer = container.use_cases.issuer()
         ctx = RequestContext(ip="127.0.0.1", user_agent="pytrue.testing")
-        async with container.adapters.uow()() as uow:
-            found = await uow.users.get_for_update(user_id)
-            if found is None:
-                raise LookupError(f"no user {user_id}")
-            now = self._clock.now()
-            if found.is_banned(now):
-                raise DomainError("user_banned", "User is banned")
-            found.record_sign_in(now)
-            await uow.users.update(found)
-            session, refresh = await issuer.open_session(uow, found, "password", ctx, now)
-            result = await issuer.issue(uow, found, session, refresh, method="password", ctx=ctx)
-            await uow.commit()
+        try:
+            result = await container.use_cases.open_session_for()(user_id, ctx)
+        except UserNotFound:
+            raise LookupError(f"no user {user_id}") from None
         return token_json(result)
 
     async def reset(self) -> None:

@@ -61,23 +61,7 @@ async def test_a_pkce_code_exchanged_by_racing_instances_yields_one_session(apps
     link = api.mail("pkce-race@example.com").link
     redirected = await api.client.get(link[link.index("/verify") :], follow_redirects=False)
     code = redirected.headers["location"].split("code=")[1]
-    get = PgUserRepository.get
-
-    async def slow_get(self: PgUserRepository, user_id: Any) -> Any:
-        await asyncio.sleep(PAUSE)
-        return await get(self, user_id)
-
-    monkeypatch.setattr(PgUserRepository, "get", slow_get)
-    responses = await asyncio.gather(
-        *(
-            racer.client.post(
-                "/token?grant_type=pkce", json={"auth_code": code, "code_verifier": VERIFIER}, headers=racer.headers()
-            )
-            for racer in cluster
-        )
-    )
-    statuses = sorted(r.status_code for r in responses)
-    assert statuses == [200] + [404] * (RACERS - 1), [r.text for r in responses]
+    await _race_pkce_exchange(cluster, code, monkeypatch)
     assert (await api.counts())["sessions"] == 1
 
 
@@ -243,25 +227,32 @@ async def test_an_oauth_pkce_code_exchanged_by_racing_instances_yields_one_sessi
         code = query_of(location)["code"]
         assert (await api.counts())["sessions"] == 0
 
-        get = PgUserRepository.get
-
-        async def slow_get(self: PgUserRepository, user_id: Any) -> Any:
-            await asyncio.sleep(PAUSE)
-            return await get(self, user_id)
-
-        monkeypatch.setattr(PgUserRepository, "get", slow_get)
-        responses = await asyncio.gather(
-            *(
-                racer.client.post(
-                    "/token?grant_type=pkce", json={"auth_code": code, "code_verifier": VERIFIER}, headers=racer.headers()
-                )
-                for racer in cluster
-            )
-        )
-        statuses = sorted(r.status_code for r in responses)
-        assert statuses == [200] + [404] * (RACERS - 1), [r.text for r in responses]
+        responses = await _race_pkce_exchange(cluster, code, monkeypatch)
         assert all(r.json()["error_code"] == "flow_state_not_found" for r in responses if r.status_code == 404)
         winner = next(r.json() for r in responses if r.status_code == 200)
         assert winner["user"]["email"] == "octocat@github.com" and winner["provider_token"].startswith("provider-access-token-")
         counts = await api.counts()
         assert counts["sessions"] == 1 and counts["flow_state"] == 0 and counts["users"] == 1
+
+
+async def _race_pkce_exchange(cluster: Any, code: str, monkeypatch: Any) -> list[Any]:
+    """Every instance exchanges `code` at once, each held in the user read so they overlap; exactly
+    one must win (the others: 404)."""
+    get = PgUserRepository.get
+
+    async def slow_get(self: PgUserRepository, user_id: Any) -> Any:
+        await asyncio.sleep(PAUSE)
+        return await get(self, user_id)
+
+    monkeypatch.setattr(PgUserRepository, "get", slow_get)
+    responses = await asyncio.gather(
+        *(
+            racer.client.post(
+                "/token?grant_type=pkce", json={"auth_code": code, "code_verifier": VERIFIER}, headers=racer.headers()
+            )
+            for racer in cluster
+        )
+    )
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [200] + [404] * (RACERS - 1), [r.text for r in responses]
+    return list(responses)

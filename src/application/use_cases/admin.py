@@ -14,7 +14,7 @@ from pytrue.application.ports import Clock, PasswordHasher, TokenGenerator, Unit
 from pytrue.application.results import UserPage
 from pytrue.application.sessions import SessionIssuer
 from pytrue.domain.audit import Actor, AuditFilter, AuditLogEntry
-from pytrue.domain.errors import EmailExists, PhoneExists, UserNotFound, ValidationFailed
+from pytrue.domain.errors import DomainError, EmailExists, PhoneExists, UserNotFound, ValidationFailed
 from pytrue.domain.user import NIL_UUID, User, new_identity
 from pytrue.domain.values import Email, Password, Phone, parse_go_duration
 
@@ -308,3 +308,28 @@ class BanUser(_AdminBase):
             await uow.audit.add(self._audit_admin(admin_role, "user_modified", now, {"user_id": str(user.id)}))
             await uow.commit()
         return user
+
+
+@dataclass(slots=True, kw_only=True)
+class OpenSessionFor:
+    """A session for a user without a credential, as a password sign-in opens it (no GoTrue route:
+    pytrue.testing's `session_for` and scripts). A banned user is refused."""
+
+    uow: UnitOfWorkFactory
+    clock: Clock
+    issuer: SessionIssuer
+
+    async def __call__(self, user_id: UUID, ctx: Any) -> Any:
+        async with self.uow() as uow:
+            user = await uow.users.get_for_update(user_id)
+            if user is None:
+                raise UserNotFound()
+            now = self.clock.now()
+            if user.is_banned(now):
+                raise DomainError("user_banned", "User is banned")
+            user.record_sign_in(now)
+            await uow.users.update(user)
+            session, refresh = await self.issuer.open_session(uow, user, "password", ctx, now)
+            result = await self.issuer.issue(uow, user, session, refresh, method="password", ctx=ctx)
+            await uow.commit()
+        return result
